@@ -1,0 +1,1 @@
+"""Device catalogue: reading models per device kind, topics, stations and line protocol."""

@@ -1,0 +1,79 @@
+"""The MQTT topic scheme `{prefix}/{station}/{kind}/{device}/{channel}`, parsed and formatted here only."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Channel = Literal["telemetry", "status"]
+CHANNELS: tuple[Channel, ...] = ("telemetry", "status")
+ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+DEFAULT_PREFIX = "solarwater"
+
+
+class TopicError(ValueError):
+    """A topic that breaks the scheme; `reason` is a short metric label."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A parsed device topic."""
+
+    prefix: str
+    station: str
+    kind: str
+    device: str
+    channel: Channel
+
+    def __str__(self) -> str:
+        return format_topic(self.prefix, self.station, self.kind, self.device, self.channel)
+
+
+def is_valid_id(value: str) -> bool:
+    """True when `value` obeys the station/device id rule."""
+    return ID_RE.fullmatch(value) is not None
+
+
+def format_topic(prefix: str, station: str, kind: str, device: str, channel: Channel) -> str:
+    """The topic for one device channel; ids are checked so we never publish a bad one."""
+    for label, value in (("station", station), ("device", device)):
+        if not is_valid_id(value):
+            raise TopicError("bad_id", f"{label} id {value!r} breaks [A-Za-z0-9_-]{{1,64}}")
+    return f"{prefix}/{station}/{kind}/{device}/{channel}"
+
+
+def parse_topic(topic: str, prefix: str = DEFAULT_PREFIX) -> Topic:
+    """Parse a device topic; raises TopicError with a reason label."""
+    head = prefix + "/"
+    if not topic.startswith(head):
+        raise TopicError("bad_topic", f"topic {topic[:200]!r} is not under {prefix!r}")
+    parts = topic[len(head) :].split("/")
+    if len(parts) != 4:
+        raise TopicError("bad_topic", f"topic {topic[:200]!r} does not have 5 levels")
+    station, kind, device, channel = parts
+    if not is_valid_id(station) or not is_valid_id(device):
+        raise TopicError("bad_id", f"topic {topic[:200]!r} has an id breaking the id rule")
+    if channel not in CHANNELS:
+        raise TopicError("bad_topic", f"topic {topic[:200]!r} has unknown channel {channel[:64]!r}")
+    ch: Channel = "telemetry" if channel == "telemetry" else "status"
+    return Topic(prefix, station, kind, device, ch)
+
+
+def telemetry_filter(prefix: str = DEFAULT_PREFIX) -> str:
+    """Subscription filter for every device's telemetry."""
+    return f"{prefix}/+/+/+/telemetry"
+
+
+def status_filter(prefix: str = DEFAULT_PREFIX) -> str:
+    """Subscription filter for every device's retained status."""
+    return f"{prefix}/+/+/+/status"
+
+
+def alert_topic(prefix: str, station: str, rule: str) -> str:
+    """Where alerts are published for MQTT subscribers (design §7)."""
+    return f"{prefix}/alerts/{station}/{rule}"
