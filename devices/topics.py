@@ -1,4 +1,4 @@
-"""The MQTT topic scheme `{prefix}/{station}/{kind}/{device}/{channel}`, parsed and formatted here only."""
+"""The MQTT topic scheme `{prefix}/{station}/{kind}/{device}/{channel}`, in one place."""
 
 from __future__ import annotations
 

@@ -1,0 +1,199 @@
+"""Payload decoders: bytes of one MQTT message in, valid readings and per-reading rejects out.
+
+A decoder is chosen by name from DECODERS; the collector core only sees DecodeResult.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import orjson
+from pydantic import ValidationError
+
+from collector.readings import Reading
+from devices.catalogue import get_kind
+from devices.stations import Fleet
+from devices.topics import Topic
+
+MAX_DEPTH = 4  # a batch is {"readings": [ {...} ]}: anything deeper is not ours
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """Why one reading (index >= 0) or the whole message (index -1) was refused."""
+
+    reason: str
+    detail: str
+    index: int = -1
+
+
+@dataclass(slots=True)
+class DecodeResult:
+    """What one telemetry message held."""
+
+    readings: list[Reading] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    batch: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeLimits:
+    """The limits a decoder enforces (from IngestSettings)."""
+
+    max_payload_bytes: int
+    max_readings: int
+    max_future_ms: int
+    min_ts_ms: int
+
+
+class Decoder(Protocol):
+    """Turns one telemetry payload into readings."""
+
+    def decode(self, topic: Topic, payload: bytes, received_ms: int, now_ms: int) -> DecodeResult:
+        """Decode; never raises for bad input."""
+        ...
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth of containers, stopping early once past `limit`."""
+    if isinstance(value, dict):
+        vals: Any = value.values()
+    elif isinstance(value, list):
+        vals = value
+    else:
+        return 0
+    deepest = 0
+    for v in vals:
+        if isinstance(v, dict | list):
+            deepest = max(deepest, _depth(v, limit))
+            if deepest >= limit:
+                break
+    return deepest + 1
+
+
+def _error_reason(exc: ValidationError) -> tuple[str, str]:
+    err = exc.errors()[0]
+    kind = err["type"]
+    where = ".".join(str(x) for x in err["loc"])
+    if kind == "extra_forbidden":
+        reason = "unknown_field"
+    elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        reason = "out_of_range"
+    elif kind == "finite_number":
+        reason = "not_finite"
+    elif kind == "value_error":
+        reason = "no_fields"
+    else:
+        reason = "wrong_type"
+    return reason, f"{where}: {err['msg']}"[:300]
+
+
+class JsonDecoder:
+    """The wire format of design §3: one reading object, or {"readings": [...]}."""
+
+    def __init__(self, limits: DecodeLimits, fleet: Fleet) -> None:
+        self.limits = limits
+        self.fleet = fleet
+
+    def decode(self, topic: Topic, payload: bytes, received_ms: int, now_ms: int) -> DecodeResult:
+        result = DecodeResult()
+        kind = get_kind(topic.kind)
+        if kind is None:
+            result.rejects.append(
+                Reject("unknown_kind", f"kind {topic.kind[:64]!r} is not in the catalogue")
+            )
+            return result
+        if len(payload) > self.limits.max_payload_bytes:
+            result.rejects.append(
+                Reject("oversized", f"{len(payload)} bytes > {self.limits.max_payload_bytes}")
+            )
+            return result
+        try:
+            doc = orjson.loads(payload)
+        except orjson.JSONDecodeError as exc:
+            reason = "not_utf8" if "utf-8" in str(exc).lower() else "malformed_json"
+            result.rejects.append(Reject(reason, str(exc)[:200]))
+            return result
+        if _depth(doc, MAX_DEPTH + 1) > MAX_DEPTH:
+            result.rejects.append(Reject("too_deep", f"nesting deeper than {MAX_DEPTH}"))
+            return result
+        if isinstance(doc, dict) and "readings" in doc:
+            items = doc["readings"]
+            if set(doc) != {"readings"} or not isinstance(items, list):
+                result.rejects.append(
+                    Reject("bad_structure", 'a batch is {"readings": [...]} only')
+                )
+                return result
+            if len(items) > self.limits.max_readings:
+                result.rejects.append(
+                    Reject("too_many_readings", f"{len(items)} > {self.limits.max_readings}")
+                )
+                return result
+            result.batch = True
+        elif isinstance(doc, dict):
+            items = [doc]
+        else:
+            result.rejects.append(Reject("bad_structure", "payload is not a JSON object"))
+            return result
+
+        district = self.fleet.district_of(topic.station)
+        validate = kind.validate
+        to_fields = kind.to_fields
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                result.rejects.append(Reject("bad_structure", "a reading must be an object", index))
+                continue
+            values = dict(item)
+            ts_raw = values.pop("ts", None)
+            seq = values.pop("seq", None)
+            if seq is not None and (type(seq) is not int or seq < 0 or seq > 2**63 - 1):
+                result.rejects.append(Reject("bad_seq", "seq must be an unsigned integer", index))
+                continue
+            ts_ms, ts_problem = self._timestamp(ts_raw, received_ms, now_ms)
+            if ts_problem is not None:
+                result.rejects.append(Reject(ts_problem[0], ts_problem[1], index))
+                continue
+            try:
+                model = validate(values)
+            except ValidationError as exc:
+                reason, detail = _error_reason(exc)
+                result.rejects.append(Reject(reason, detail, index))
+                continue
+            result.readings.append(
+                Reading(
+                    topic.station, district, kind.name, topic.device, ts_ms, seq, to_fields(model)
+                )
+            )
+        return result
+
+    def _timestamp(
+        self, raw: Any, received_ms: int, now_ms: int
+    ) -> tuple[int, tuple[str, str] | None]:
+        if raw is None:
+            return received_ms, None
+        if type(raw) in (int, float):
+            if raw != raw or raw in (float("inf"), float("-inf")):
+                return 0, ("bad_timestamp", "ts is not finite")
+            ts_ms = round(raw * 1000)
+        elif isinstance(raw, str):
+            try:
+                parsed = datetime.fromisoformat(raw)
+            except ValueError:
+                return 0, ("bad_timestamp", f"ts {raw[:40]!r} is not RFC 3339")
+            if parsed.tzinfo is None:
+                return 0, ("bad_timestamp", f"ts {raw[:40]!r} has no UTC offset")
+            ts_ms = round(parsed.timestamp() * 1000)
+        else:
+            return 0, ("bad_timestamp", "ts must be an RFC 3339 string or epoch seconds")
+        if ts_ms > now_ms + self.limits.max_future_ms:
+            return 0, ("ts_in_future", f"ts {ts_ms} ms is ahead of the collector clock")
+        if ts_ms < self.limits.min_ts_ms:
+            return 0, ("ts_before_plausible", f"ts {ts_ms} ms is before the plausible start")
+        return ts_ms, None
+
+
+DecoderFactory = Callable[[DecodeLimits, Fleet], Decoder]
+DECODERS: dict[str, DecoderFactory] = {"json": JsonDecoder}

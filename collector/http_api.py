@@ -1,0 +1,60 @@
+"""The collector's HTTP server: /healthz, /metrics, /quarantine, /devices, plus alert routes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from collector.service import Collector
+
+COLLECTOR_KEY: web.AppKey[Collector] = web.AppKey("collector")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    healthy, body = request.app[COLLECTOR_KEY].health()
+    return web.json_response(body, status=200 if healthy else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    c = request.app[COLLECTOR_KEY]
+    extra = c.alerts.stats() if c.alerts is not None else None
+    return web.Response(
+        text=c.metrics.prometheus(extra),
+        content_type="text/plain",
+        charset="utf-8",
+        headers={"X-Content-Type-Options": "nosniff"},
+    )
+
+
+async def quarantine(request: web.Request) -> web.Response:
+    c = request.app[COLLECTOR_KEY]
+    try:
+        limit = max(1, min(int(request.query.get("limit", "100")), 10_000))
+    except ValueError:
+        raise web.HTTPBadRequest(text="limit must be an integer") from None
+    entries = c.quarantine.query(limit, request.query.get("reason"))
+    return web.json_response(
+        {
+            "total": c.quarantine.total,
+            "file": str(c.quarantine.path),
+            "by_reason": c.metrics.rejected_by_reason(),
+            "entries": entries,
+        }
+    )
+
+
+async def devices(request: web.Request) -> web.Response:
+    return web.json_response({"devices": request.app[COLLECTOR_KEY].seq.report()})
+
+
+def build_app(collector: Collector) -> web.Application:
+    """The aiohttp application with the collector's own routes."""
+    app = web.Application(client_max_size=64 * 1024)
+    app[COLLECTOR_KEY] = collector
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/quarantine", quarantine)
+    app.router.add_get("/devices", devices)
+    return app

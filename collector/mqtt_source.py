@@ -1,0 +1,157 @@
+"""The broker connection: persistent QoS 1 session, re-subscribe on every connect, manual acks."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from collector.config import MqttSettings, read_secret
+from collector.intake import Inbound, Intake
+from devices.mqtturl import parse_mqtt_url
+from devices.topics import status_filter, telemetry_filter
+
+log = logging.getLogger("collector.mqtt")
+
+
+class MqttSource:
+    """Wraps paho's client and its network thread; everything here is safe to call from the loop."""
+
+    def __init__(self, settings: MqttSettings, intake: Intake) -> None:
+        self.settings = settings
+        self.intake = intake
+        self.url = parse_mqtt_url(settings.url)
+        self.connected = False
+        self.connects = 0
+        self.generation = 0
+        self.last_message_at = 0.0
+        self.connected_since = 0.0
+        self.last_error = ""
+        self.stopping = False
+        self._lock = threading.Lock()
+        self._client = self._make_client()
+
+    @property
+    def filters(self) -> list[str]:
+        prefix = self.settings.prefix
+        filters = [telemetry_filter(prefix), status_filter(prefix)]
+        if self.settings.shared_group:
+            filters = [f"$share/{self.settings.shared_group}/{f}" for f in filters]
+        return filters
+
+    def _make_client(self) -> mqtt.Client:
+        s = self.settings
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=s.client_id,
+            protocol=MQTTProtocolVersion.MQTTv5,
+            manual_ack=True,
+        )
+        username = s.username or self.url.username
+        password = read_secret(s.password, s.password_file, "mqtt.password") or self.url.password
+        if username:
+            client.username_pw_set(username, password)
+        if self.url.tls:
+            client.tls_set(
+                ca_certs=str(s.ca_file) if s.ca_file else None,
+                certfile=str(s.cert_file) if s.cert_file else None,
+                keyfile=str(s.key_file) if s.key_file else None,
+            )
+        client.reconnect_delay_set(max(1, int(s.reconnect_min_s)), max(1, int(s.reconnect_max_s)))
+        client.max_queued_messages_set(10_000)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def start(self) -> None:
+        """Connect in the background; paho retries with capped backoff until it succeeds."""
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = self.settings.session_expiry_s
+        props.ReceiveMaximum = self.settings.receive_maximum
+        self._client.connect_async(
+            self.url.host,
+            self.url.port,
+            keepalive=self.settings.keepalive_s,
+            clean_start=False,
+            properties=props,
+        )
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        """Disconnect cleanly (acks already queued go out first) and stop the network thread."""
+        self.stopping = True
+        self.intake.close()
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    # --- callbacks on paho's thread -------------------------------------------------
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        props: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            self.last_error = f"connect refused: {reason}"
+            log.warning("broker %s refused the connection: %s", self.url.redacted(), reason)
+            return
+        with self._lock:
+            self.generation += 1
+            self.connected = True
+            self.connects += 1
+            self.connected_since = time.time()
+        # A persistent session keeps subscriptions, but a broker that lost its state
+        # (no persistence, expiry) would not: subscribe every time.
+        client.subscribe([(f, 1) for f in self.filters])
+        log.info(
+            "connected to %s (session present: %s), subscribed to %s",
+            self.url.redacted(),
+            flags.session_present,
+            ", ".join(self.filters),
+        )
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        props: Properties | None,
+    ) -> None:
+        with self._lock:
+            was = self.connected
+            self.connected = False
+        if was and not self.stopping:
+            self.last_error = f"disconnected: {reason}"
+            log.warning("lost the broker %s: %s; reconnecting", self.url.redacted(), reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        now = time.time()
+        self.last_message_at = now
+        self.intake.put(
+            Inbound(
+                msg.topic, bytes(msg.payload), msg.mid, msg.qos, int(now * 1000), self.generation
+            )
+        )
+
+    # --- called from the loop -------------------------------------------------------
+    def ack(self, item: Inbound) -> bool:
+        """Send the PUBACK, unless the message came on an older connection (it will come again)."""
+        if item.qos == 0 or item.generation != self.generation or not self.connected:
+            return False
+        self._client.ack(item.mid, item.qos)
+        return True
+
+    def publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        """Queue a publish on our connection (paho queues it while disconnected)."""
+        self._client.publish(topic, payload, qos=qos, retain=retain)

@@ -1,0 +1,332 @@
+"""The collector: MQTT in, decode and validate, enrich, batch to InfluxDB (or the spool), alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from collector.config import Settings
+from collector.decoding import DECODERS, DecodeLimits
+from collector.http_api import build_app
+from collector.intake import Inbound, Intake
+from collector.metrics import Metrics
+from collector.mqtt_source import MqttSource
+from collector.quarantine import Quarantine
+from collector.seqtrack import SeqTracker
+from collector.sinks import make_sink
+from collector.spool import Spool
+from collector.stats_points import collector_point, station_info_lines
+from collector.status import StatusError, StatusTracker, parse_status
+from collector.writer import Writer
+from devices.stations import EMPTY_FLEET, Fleet, load_fleet
+from devices.topics import TopicError, parse_topic
+
+log = logging.getLogger("collector")
+
+
+def load_registry(settings: Settings) -> Fleet:
+    """The station registry: the configured fleet file, or the shipped sample fleet."""
+    if settings.fleet is not None and str(settings.fleet) in ("", "none"):
+        return EMPTY_FLEET
+    return load_fleet(settings.fleet)
+
+
+class Collector:
+    """Owns every part; `run()` until `stop()` or a signal, then flushes and exits."""
+
+    def __init__(self, settings: Settings, fleet: Fleet | None = None) -> None:
+        self.settings = settings
+        self.fleet = fleet if fleet is not None else load_registry(settings)
+        self.metrics = Metrics()
+        data = Path(settings.data_dir)
+        self.spool = Spool(data / "spool", settings.spool.max_bytes, settings.spool.segment_bytes)
+        q = settings.quarantine
+        self.quarantine = Quarantine(
+            data / "quarantine", q.max_bytes, q.keep_recent, q.payload_excerpt_bytes
+        )
+        self.sink = make_sink(settings.influx)
+        ing = settings.ingest
+        self.limits = DecodeLimits(
+            ing.max_payload_bytes,
+            ing.max_readings_per_message,
+            int(ing.max_future_s * 1000),
+            int(ing.min_timestamp.timestamp() * 1000),
+        )
+        if ing.decoder not in DECODERS:
+            raise ValueError(f"unknown decoder {ing.decoder!r}; known: {', '.join(DECODERS)}")
+        self.decoder = DECODERS[ing.decoder](self.limits, self.fleet)
+        self.seq = SeqTracker()
+        self.status = StatusTracker()
+        self.stations_seen: set[str] = set()
+        self.started_at = time.time()
+        self._stop = asyncio.Event()
+        self.alerts: Any = None
+        self.source: MqttSource | None = None
+        self.writer: Writer | None = None
+        self.http_runner: web.AppRunner | None = None
+        self.http_port: int | None = None
+
+    # --- life cycle -------------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask `run()` to flush and return."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        intake = Intake(loop, self.settings.ingest.queue_max_messages)
+        self.source = MqttSource(self.settings.mqtt, intake)
+        await self.sink.start()
+        if hasattr(self.sink, "ensure_database"):
+            await self.sink.ensure_database()
+        self.writer = Writer(
+            self.sink,
+            self.spool,
+            self.source.ack,
+            self.metrics,
+            self._sink_rejected,
+            batch_lines=self.settings.influx.batch_size,
+            batch_acks=max(1, self.settings.mqtt.receive_maximum // 2),
+            flush_interval_s=self.settings.influx.flush_interval_s,
+            replay_lines=self.settings.spool.replay_batch_lines,
+            retry_min_s=self.settings.spool.retry_min_s,
+            retry_max_s=self.settings.spool.retry_max_s,
+        )
+        self._register_gauges(intake)
+        self.quarantine.start()
+        self.alerts = self._make_alerts()
+        if self.alerts is not None:
+            await self.alerts.start()
+        await self._start_http()
+        if not self.spool.empty:
+            log.info("spool holds %d readings from before: replaying first", self.spool.readings)
+        self.writer.start()
+        await self._replay_first()
+        self.source.start()
+        tasks = [
+            asyncio.create_task(self._consume(intake), name="consume"),
+            asyncio.create_task(self._stats_loop(), name="stats"),
+        ]
+        try:
+            await self._stop.wait()
+        finally:
+            await self._shutdown(intake, tasks)
+
+    async def _replay_first(self) -> None:
+        """On start-up the spool goes first, for as long as InfluxDB takes it (bounded wait)."""
+        assert self.writer is not None
+        deadline = time.monotonic() + 30
+        while not self.spool.empty and time.monotonic() < deadline:
+            if not self.writer.influx_up and not await self.sink.ping():
+                return
+            await asyncio.sleep(0.1)
+
+    async def _shutdown(self, intake: Intake, tasks: list[asyncio.Task[None]]) -> None:
+        assert self.source is not None and self.writer is not None
+        log.info("stopping: flushing what the collector holds")
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        # What was already taken from the intake is in the batch; what is still there
+        # stays unacknowledged and comes back through the persistent session.
+        self.writer.add([collector_point(self)], 0, None)
+        await self.writer.drain()
+        if self.alerts is not None:
+            await self.alerts.stop()
+            await self.writer.drain()
+        await asyncio.to_thread(self.source.stop)
+        await self.writer.stop()
+        await self.quarantine.stop()
+        await self.sink.close()
+        if self.http_runner is not None:
+            await self.http_runner.cleanup()
+        log.info("stopped")
+
+    def _make_alerts(self) -> Any:
+        settings = getattr(self.settings, "alerts", None)
+        if settings is None:
+            return None
+        from collector.alerts import AlertService
+
+        assert self.source is not None and self.writer is not None
+        writer = self.writer
+        return AlertService(
+            settings,
+            self.fleet,
+            Path(self.settings.data_dir) / "alerts",
+            prefix=self.settings.mqtt.prefix,
+            write_lines=lambda lines: writer.add(lines, 0, None),
+            mqtt_publish=self.source.publish,
+        )
+
+    async def _start_http(self) -> None:
+        if not self.settings.http.enabled:
+            return
+        app = build_app(self)
+        if self.alerts is not None:
+            self.alerts.add_routes(app)
+        self.http_runner = web.AppRunner(app, access_log=None)
+        await self.http_runner.setup()
+        site = web.TCPSite(self.http_runner, self.settings.http.host, self.settings.http.port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.http_port = sockets[0].getsockname()[1] if sockets else self.settings.http.port
+        log.info("HTTP API on http://%s:%s", self.settings.http.host, self.http_port)
+
+    def _register_gauges(self, intake: Intake) -> None:
+        assert self.source is not None and self.writer is not None
+        source, writer = self.source, self.writer
+        self.metrics.gauges.update(
+            {
+                "mqtt_connected": lambda: float(source.connected),
+                "mqtt_connects": lambda: float(source.connects),
+                "queue_depth": lambda: float(len(intake)),
+                "spool_bytes": lambda: float(self.spool.bytes),
+                "spool_readings": lambda: float(self.spool.readings),
+                "influx_up": lambda: float(writer.influx_up),
+                "stations_seen": lambda: float(len(self.stations_seen)),
+                "quarantine_dropped": lambda: float(self.quarantine.dropped),
+                "intake_full_events": lambda: float(intake.full_events),
+            }
+        )
+
+    # --- the hot path -----------------------------------------------------------------
+    async def _consume(self, intake: Intake) -> None:
+        assert self.writer is not None
+        writer = self.writer
+        while True:
+            items = await intake.get_many(500)
+            now_ms = int(time.time() * 1000)
+            for item in items:
+                self._handle(item, now_ms)
+                if writer.full:
+                    await writer.hand_off()
+
+    def _handle(self, item: Inbound, now_ms: int) -> None:
+        assert self.writer is not None
+        self.metrics.inc("messages_received")
+        prefix = self.settings.mqtt.prefix
+        try:
+            topic = parse_topic(item.topic, prefix)
+        except TopicError as exc:
+            self._reject_message(item, exc.reason, str(exc))
+            return
+        if topic.channel == "status":
+            self._handle_status(item, topic, now_ms)
+            return
+        result = self.decoder.decode(topic, item.payload, item.received_ms, now_ms)
+        for rej in result.rejects:
+            if rej.index < 0:
+                self._reject_message(item, rej.reason, rej.detail)
+                return
+            self.metrics.reject_reading(rej.reason)
+            self.quarantine.add(
+                rej.reason, rej.detail, item.topic, item.payload, item.received_ms, rej.index
+            )
+        readings = result.readings
+        if readings:
+            self.stations_seen.add(topic.station)
+            self.metrics.inc("readings_received", len(readings))
+            alerts = self.alerts
+            for r in readings:
+                if r.seq is not None:
+                    dup, gap = self.seq.observe(r.station, r.device, r.seq)
+                    if dup:
+                        self.metrics.inc("seq_duplicates")
+                    if gap:
+                        self.metrics.inc("seq_gaps")
+                if alerts is not None:
+                    alerts.observe(r)
+        self.writer.add([r.to_line() for r in readings], len(readings), item)
+
+    def _handle_status(self, item: Inbound, topic: Any, now_ms: int) -> None:
+        assert self.writer is not None
+        self.metrics.inc("status_messages")
+        try:
+            online = parse_status(item.payload)
+        except StatusError as exc:
+            self._reject_message(item, "bad_status", str(exc))
+            return
+        line = self.status.update(topic, online, item.received_ms)
+        if line is not None and self.alerts is not None:
+            self.alerts.observe_status(topic.station, topic.device, online, item.received_ms)
+        self.writer.add([line] if line else [], 0, item)
+
+    def _reject_message(self, item: Inbound, reason: str, detail: str) -> None:
+        assert self.writer is not None
+        self.metrics.reject_message(reason)
+        self.quarantine.add(reason, detail, item.topic, item.payload, item.received_ms, -1)
+        # Settled: the rejection is recorded, and redelivery would not make it valid.
+        self.writer.add([], 0, item)
+
+    def _sink_rejected(self, detail: str, lines: list[str]) -> None:
+        log.error("InfluxDB refused a batch of %d lines: %s", len(lines), detail)
+        excerpt = "\n".join(lines[:20]).encode()
+        self.quarantine.add("influx_rejected", detail, "", excerpt, int(time.time() * 1000), -1)
+
+    async def _stats_loop(self) -> None:
+        assert self.writer is not None
+        next_info = 0.0
+        while True:
+            now = time.monotonic()
+            lines = [collector_point(self)]
+            if now >= next_info:
+                lines += station_info_lines(self.fleet, int(time.time() * 1000))
+                next_info = now + self.settings.station_info_interval_s
+            self.writer.add(lines, 0, None)
+            await asyncio.sleep(self.settings.stats_interval_s)
+
+    # --- views for the HTTP API -------------------------------------------------------
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """(healthy, details) for /healthz."""
+        assert self.source is not None and self.writer is not None
+        now = time.time()
+        src, w = self.source, self.writer
+        problems = []
+        if not src.connected:
+            problems.append("not connected to the MQTT broker")
+        quiet_for = now - (src.last_message_at or src.connected_since or self.started_at)
+        no_traffic = src.connected and quiet_for > self.settings.mqtt.no_traffic_warn_s
+        if no_traffic:
+            problems.append(f"connected but no traffic for {int(quiet_for)} s")
+        if not w.influx_up:
+            problems.append("InfluxDB unreachable: readings go to the disk spool")
+        if w.spool_blocked:
+            problems.append("spool full: acknowledgements held, broker is buffering")
+        healthy = src.connected and not w.spool_blocked
+        return healthy, {
+            "status": "ok" if not problems else ("degraded" if healthy else "failing"),
+            "problems": problems,
+            "instance": self.settings.instance,
+            "uptime_s": round(now - self.started_at, 1),
+            "mqtt": {
+                "url": src.url.redacted(),
+                "connected": src.connected,
+                "connects": src.connects,
+                "seconds_since_last_message": round(quiet_for, 1),
+                "last_error": src.last_error,
+            },
+            "influx": {
+                "api": self.settings.influx.api,
+                "url": self.settings.influx.url,
+                "up": w.influx_up,
+                "seconds_since_last_write": round(now - w.last_write_ok, 1)
+                if w.last_write_ok
+                else None,
+                "last_error": w.last_error,
+            },
+            "spool": {
+                "bytes": self.spool.bytes,
+                "readings": self.spool.readings,
+                "max_bytes": self.spool.max_bytes,
+                "blocked": w.spool_blocked,
+            },
+            "counters": dict(self.metrics.counters),
+            "stations_seen": len(self.stations_seen),
+            "alerts": self.alerts.stats() if self.alerts is not None else None,
+        }

@@ -1,0 +1,40 @@
+"""Device status messages (`{"state": "online"|"offline"}`, retained) → `station_status` points."""
+
+from __future__ import annotations
+
+import orjson
+
+from devices.lineprotocol import encode_line
+from devices.topics import Topic
+
+
+class StatusError(ValueError):
+    """A status payload that is not `{"state": "online"|"offline", ...}`."""
+
+
+def parse_status(payload: bytes) -> bool:
+    """True for online, False for offline; raises StatusError otherwise."""
+    try:
+        doc = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        raise StatusError("status payload is not JSON") from None
+    state = doc.get("state") if isinstance(doc, dict) else None
+    if state not in ("online", "offline"):
+        raise StatusError('status needs "state": "online" or "offline"')
+    return bool(state == "online")
+
+
+class StatusTracker:
+    """Writes a point only when a device's state changes (retained messages repeat on reconnect)."""
+
+    def __init__(self) -> None:
+        self.state: dict[tuple[str, str], bool] = {}
+
+    def update(self, topic: Topic, online: bool, ts_ms: int) -> str | None:
+        """The line for a change, or None when nothing changed."""
+        key = (topic.station, topic.device)
+        if self.state.get(key) == online:
+            return None
+        self.state[key] = online
+        tags = {"station": topic.station, "device": topic.device}
+        return encode_line("station_status", tags, {"online": int(online)}, ts_ms)
