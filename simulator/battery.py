@@ -1,0 +1,84 @@
+"""Battery bank characteristics by chemistry: rest voltage curve, charge set points, LVD."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass
+
+# Per-bank resistance scales with size: R = k / Ah (a 400 Ah lead-acid bank ≈ 12 mΩ).
+_R_K = {"lead_acid": 4.8, "gel": 5.2, "lifepo4": 2.4}
+
+
+@dataclass(frozen=True, slots=True)
+class BatterySpec:
+    """Charging and voltage behaviour of a 24 V bank of one chemistry."""
+
+    chemistry: str
+    charge_efficiency: float
+    ocv_curve: tuple[tuple[float, float], ...]  # (SoC %, rest voltage at 24 V nominal)
+    absorption_v: float
+    float_v: float
+    max_charge_c: float  # charge current limit as a fraction of capacity per hour
+    absorption_start_soc: float
+    absorption_max_s: float
+    rebulk_soc: float
+    lvd_soc: float  # load disconnect
+    lvr_soc: float  # load reconnect
+    r_k: float
+
+    def ocv(self, soc: float, nominal_v: float = 24.0) -> float:
+        """Rest voltage at state of charge `soc` (%), scaled to the bank's nominal voltage."""
+        pts = self.ocv_curve
+        i = bisect_right([p[0] for p in pts], soc)
+        if i <= 0:
+            v = pts[0][1]
+        elif i >= len(pts):
+            v = pts[-1][1]
+        else:
+            (s0, v0), (s1, v1) = pts[i - 1], pts[i]
+            v = v0 + (v1 - v0) * (soc - s0) / (s1 - s0)
+        return v * nominal_v / 24.0
+
+    def resistance(self, capacity_ah: float) -> float:
+        """Internal resistance of the bank in ohms."""
+        return self.r_k / max(capacity_ah, 1.0)
+
+
+_LEAD_OCV = ((0.0, 22.8), (10.0, 23.2), (20.0, 23.6), (50.0, 24.4), (100.0, 25.5))
+_LFP_OCV = (
+    (0.0, 24.0),
+    (10.0, 25.6),
+    (20.0, 26.0),
+    (50.0, 26.3),
+    (80.0, 26.6),
+    (95.0, 26.8),
+    (100.0, 27.2),
+)
+
+SPECS: dict[str, BatterySpec] = {
+    "lead_acid": BatterySpec(
+        "lead_acid",
+        0.85,
+        _LEAD_OCV,
+        28.8,
+        27.6,
+        0.15,
+        85.0,
+        7200.0,
+        75.0,
+        20.0,
+        40.0,
+        _R_K["lead_acid"],
+    ),
+    "gel": BatterySpec(
+        "gel", 0.85, _LEAD_OCV, 28.2, 27.6, 0.15, 85.0, 7200.0, 75.0, 20.0, 40.0, _R_K["gel"]
+    ),
+    "lifepo4": BatterySpec(
+        "lifepo4", 0.95, _LFP_OCV, 28.4, 27.0, 0.5, 95.0, 1800.0, 85.0, 10.0, 25.0, _R_K["lifepo4"]
+    ),
+}
+
+
+def battery_spec(chemistry: str) -> BatterySpec:
+    """The spec for a chemistry named in the fleet file."""
+    return SPECS[chemistry]

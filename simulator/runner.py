@@ -1,0 +1,219 @@
+"""A simulation run: step every station's model on the simulated clock and publish what it says."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from devices.stations import Station, load_fleet
+from simulator.buffer import DiskBuffer
+from simulator.config import SimulationConfig
+from simulator.device_link import CONNECT_TIMEOUT_S, DeviceLink
+from simulator.mqtt_url import parse_mqtt_url
+from simulator.netloop import Network
+from simulator.scenarios import build_scenario
+from simulator.station_model import StationModel
+from simulator.summary import Summary
+from simulator.timefmt import epoch_of, format_rfc3339
+
+# The devices every simulated station has: (kind, device id).
+DEVICES: tuple[tuple[str, str], ...] = (("solar", "mppt1"), ("tank", "tank1"))
+PROGRESS_EVERY_S = 2.0
+CLOSE_TIMEOUT_S = 10.0
+
+
+class SimulationError(RuntimeError):
+    """A run that could not start or finish; the message is one line, `summary` what got through."""
+
+    def __init__(self, message: str, summary: Summary | None = None) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+@dataclass
+class _Station:
+    station: Station
+    model: StationModel
+    links: tuple[DeviceLink, ...]
+
+
+def resolve_start(config: SimulationConfig, now: float | None = None) -> float:
+    """`--start`, or now minus the duration aligned down to the interval (never in the future)."""
+    if config.start is not None:
+        return epoch_of(config.start)
+    t = (time.time() if now is None else now) - config.duration_s
+    return math.floor(t / config.interval_s) * config.interval_s
+
+
+def _stations(config: SimulationConfig) -> list[Station]:
+    fleet = config.fleet if config.fleet is not None else load_fleet(config.fleet_file)
+    chosen = list(fleet.stations[: config.stations] if config.stations else fleet.stations)
+    if not chosen:
+        raise ValueError("the fleet has no stations")
+    return chosen
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def run_simulation(
+    config: SimulationConfig,
+    *,
+    record: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> Summary:
+    """Run the simulation against the broker; counts only PUBACKed readings and messages.
+
+    Raises ValueError for unusable settings and SimulationError when the broker cannot be
+    reached at start or the buffers cannot be drained before the timeout.
+    """
+    stations = _stations(config)
+    ids = [s.id for s in stations]
+    scenario = build_scenario(config.scenario, ids, config.scenario_station)
+    broker = parse_mqtt_url(config.mqtt_url, config.ca_file)
+    start = resolve_start(config)
+    ticks = config.duration_s // config.interval_s
+    summary = Summary(
+        start=format_rfc3339(start),
+        end=format_rfc3339(start + ticks * config.interval_s),
+        interval_s=config.interval_s,
+        seed=config.seed,
+        scenario=scenario.name,
+    )
+    say = None if config.quiet else (progress or _stderr)
+    tmp = None
+    if config.state_dir is None:
+        tmp = tempfile.mkdtemp(prefix="solarwater-sim-")
+    state_dir = Path(tmp) if tmp else Path(config.state_dir or ".")
+    sims: list[_Station] = []
+    try:
+        for st in stations:
+            model = StationModel(
+                st, config.seed, scenario, interval_s=config.interval_s, start=start
+            )
+            links = tuple(
+                DeviceLink(
+                    st.id,
+                    kind,
+                    device,
+                    config.prefix,
+                    broker,
+                    DiskBuffer(state_dir / f"{st.id}-{device}.jsonl", config.buffer_max),
+                    summary,
+                    config.window,
+                    record,
+                )
+                for kind, device in DEVICES
+            )
+            sims.append(_Station(st, model, links))
+        all_links = [link for s in sims for link in s.links]
+        net = Network(all_links)
+        try:
+            _connect_all(net, all_links, broker.display)
+            _run_ticks(config, sims, net, summary, start, ticks, say)
+            _drain(config, net, all_links, summary)
+        finally:
+            _close(net, all_links)
+    finally:
+        for s in sims:
+            for link in s.links:
+                link.buffer.close()
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return summary
+
+
+def _connect_all(net: Network, links: list[DeviceLink], where: str) -> None:
+    for link in links:
+        link.connect()
+        if link.state == "idle":
+            raise SimulationError(f"cannot connect to broker {where}: {link.last_error}")
+    ok = net.wait_until(
+        lambda: all(link.state == "connected" for link in links), CONNECT_TIMEOUT_S + 1
+    )
+    if not ok:
+        bad = next(link for link in links if link.state != "connected")
+        why = bad.last_error or "no answer"
+        raise SimulationError(f"cannot connect to broker {where}: {why}")
+
+
+def _run_ticks(
+    config: SimulationConfig,
+    sims: list[_Station],
+    net: Network,
+    summary: Summary,
+    start: float,
+    ticks: int,
+    say: Callable[[str], None] | None,
+) -> None:
+    t0 = time.monotonic()
+    last_report = t0
+    window = config.window
+    links = net.links
+    for k in range(ticks):
+        ts = start + k * config.interval_s
+        if config.speed > 0:
+            due = t0 + k * config.interval_s / config.speed
+            while (now := time.monotonic()) < due:
+                net.service(min(due - now, 0.25))
+        else:
+            # as fast as the broker takes it: hold the clock while a connected device lags
+            while any(link.state == "connected" and link.unsent > window for link in links):
+                net.service(0.25)
+        for sim in sims:
+            fx = sim.model.effects(ts)
+            readings = sim.model.step(ts)
+            for link in sim.links:
+                if fx.link_down:
+                    link.cut_link()
+                else:
+                    link.restore_link()
+            if fx.silent:
+                summary.dropped["silent"] += len(sim.links)
+                continue
+            for link, (kind, _device) in zip(sim.links, DEVICES, strict=True):
+                link.enqueue(ts, readings[kind])
+        net.service(0)
+        now = time.monotonic()
+        if say is not None and now - last_report >= PROGRESS_EVERY_S:
+            last_report = now
+            rate = summary.readings.total / max(1e-9, now - t0)
+            say(
+                f"simulated {format_rfc3339(ts)} ({k + 1}/{ticks} ticks), "
+                f"{summary.readings.total} readings acknowledged, {rate:.0f}/s"
+            )
+
+
+def _drain(
+    config: SimulationConfig, net: Network, links: list[DeviceLink], summary: Summary
+) -> None:
+    # the run is over: every link comes back and flushes what it buffered
+    for link in links:
+        link.restore_link()
+    if net.wait_until(lambda: all(link.idle for link in links), config.drain_timeout_s):
+        return
+    left = sum(len(link.buffer) for link in links)
+    summary.dropped["not_acknowledged"] += left
+    why = next((link.last_error for link in links if link.last_error), "") or "broker slow"
+    raise SimulationError(
+        f"{left} readings not acknowledged after {config.drain_timeout_s:g}s ({why})", summary
+    )
+
+
+def _close(net: Network, links: list[DeviceLink]) -> None:
+    for link in links:
+        link.begin_close()
+    closing = [link for link in links if link.state == "closing"]
+    net.wait_until(
+        lambda: all(link.offline_acked or link.state != "closing" for link in closing),
+        CLOSE_TIMEOUT_S,
+    )
+    for link in links:
+        link.finish_close()
