@@ -1,0 +1,1 @@
+"""Grafana dashboards of SolarWater, written with grafanalib, and their provisioning files."""

@@ -1,0 +1,107 @@
+"""InfluxQL fragments and raw-query targets shared by the dashboards (Grafana's InfluxQL mode)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from grafanalib.influxdb import InfluxDBTarget
+
+from dashboards.datasource import ds_ref
+
+TIME_FILTER = "$timeFilter"
+INTERVAL = "$__interval"
+REF_IDS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def q(name: str) -> str:
+    """An InfluxQL identifier, double-quoted."""
+    return '"' + name.replace('"', '\\"') + '"'
+
+
+def station_filter(var: str = "station") -> str:
+    """Condition on the `station` tag for a (multi-value / include-all) dashboard variable."""
+    return f'"station" =~ /^${var}$/'
+
+
+def where(*conditions: str) -> str:
+    """WHERE clause of `conditions` and the time filter (last, as Grafana writes it)."""
+    return " WHERE " + " AND ".join((*conditions, TIME_FILTER))
+
+
+def group_by(*tags: str, interval: str | None = None, fill: str | None = None) -> str:
+    """GROUP BY clause: an optional time bucket first, then tags, then fill()."""
+    parts = ([f"time({interval})"] if interval else []) + [q(t) for t in tags]
+    text = " GROUP BY " + ", ".join(parts) if parts else ""
+    return text + (f" fill({fill})" if fill else "")
+
+
+def select(
+    exprs: Sequence[str],
+    measurement: str,
+    *conditions: str,
+    tags: Sequence[str] = (),
+    interval: str | None = None,
+    fill: str | None = None,
+) -> str:
+    """A whole SELECT over one measurement, always bounded by the dashboard's time range."""
+    return (
+        f"SELECT {', '.join(exprs)} FROM {q(measurement)}"
+        + where(*conditions)
+        + group_by(*tags, interval=interval, fill=fill)
+    )
+
+
+def agg(func: str, field: str, alias: str | None = None, *args: str) -> str:
+    """`func("field"[, args]) AS "alias"`."""
+    inner = ", ".join([q(field), *args])
+    return f"{func}({inner}) AS {q(alias or field)}"
+
+
+def target(
+    query: str, ref_id: str = "A", *, table: bool = False, alias: str = ""
+) -> InfluxDBTarget:
+    """A raw InfluxQL target; table format for one row per series (station tables, geomap)."""
+    return InfluxDBTarget(
+        query=query,
+        refId=ref_id,
+        format="table" if table else "time_series",
+        alias=alias,
+        datasource=ds_ref(),
+        rawQuery=True,
+    )
+
+
+def targets(*queries: str, table: bool = False, alias: str = "") -> list[InfluxDBTarget]:
+    """Targets A, B, C... for the given queries."""
+    return [target(text, REF_IDS[i], table=table, alias=alias) for i, text in enumerate(queries)]
+
+
+def last_alert_state(*, tags: Sequence[str] = ("station", "rule", "severity")) -> str:
+    """Latest transition of each alert (station, rule) inside the range: its current state."""
+    return select(
+        [agg("last", "state"), agg("last", "value"), agg("last", "message")],
+        "alert",
+        tags=tags,
+    )
+
+
+def firing_alerts(*, tags: Sequence[str] = ("station", "rule", "severity")) -> str:
+    """Alerts whose latest transition in the range is `firing`, one row each."""
+    return f"SELECT * FROM ({last_alert_state(tags=tags)}) WHERE \"state\" = 'firing'"
+
+
+def days_of_water(*conditions: str) -> str:
+    """Days until each tank is empty at the range's mean outflow: volume / (L/min × 1440).
+
+    A tank with no outflow in the range has no row (rather than InfluxQL's x/0 = 0 days).
+    """
+    inner = select(
+        [agg("last", "volume_l", "volume"), 'mean("outflow_lpm") * 1440 AS "per_day"'],
+        "tank",
+        *conditions,
+        tags=("station",),
+    )
+    return (
+        f'SELECT "volume" / "per_day" AS "days_left" FROM ({inner}) '
+        'WHERE "per_day" > 0 GROUP BY "station"'
+    )

@@ -1,0 +1,73 @@
+"""Dashboard variables and annotation queries on the InfluxDB datasource."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grafanalib.core import Template
+
+from dashboards.datasource import ds_ref
+
+Json = dict[str, Any]
+
+STATION_VALUES = 'SHOW TAG VALUES FROM "solar" WITH KEY = "station"'
+
+
+class QueryVariable(Template):  # type: ignore[misc]
+    """A query variable in the Grafana 11 shape (datasource ref, definition, `All` selected)."""
+
+    def to_json_data(self) -> Json:
+        data: Json = super().to_json_data()
+        for key in ("useTags", "tagsQuery", "tagValuesQuery", "auto", "auto_min", "auto_count"):
+            data.pop(key, None)
+        everything = self.includeAll and self.default in (None, "$__all")
+        data.update(
+            datasource=ds_ref(),
+            definition=self.query,
+            options=[],
+            current=(
+                {"selected": True, "text": ["All"], "value": ["$__all"]}
+                if everything
+                else {"selected": True, "text": self.default, "value": self.default}
+            ),
+        )
+        return data
+
+
+def station_variable() -> QueryVariable:
+    """`$station`: every station that has sent solar readings; several or All may be picked."""
+    return QueryVariable(
+        name="station",
+        label="Station",
+        query=STATION_VALUES,
+        multi=True,
+        includeAll=True,
+        refresh=2,  # on time-range change, so a new station appears without a reload
+        sort=1,
+    )
+
+
+def influx_annotation(name: str, query: str, *, text: str, tags: str, color: str = "red") -> Json:
+    """An InfluxQL annotation query (Grafana 10+ keeps it in `target`)."""
+    return {
+        "name": name,
+        "datasource": ds_ref(),
+        "enable": True,
+        "hide": False,
+        "iconColor": color,
+        "target": {
+            "refId": "Anno",
+            "query": query,
+            "rawQuery": True,
+            "fromAnnotations": True,
+            "textEditor": True,
+            "textColumn": text,
+            "tagsColumn": tags,
+            # Grafana 11.6's schema types `target` after the built-in annotation's
+            # (limit/matchAny/tags/type required); a raw InfluxQL query ignores them.
+            "limit": 100,
+            "matchAny": False,
+            "tags": [],
+            "type": "tags",
+        },
+    }
