@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -87,6 +95,14 @@ class InfluxSettings(Section):
     flush_interval_s: float = Field(0.5, gt=0, le=60)
     verify_tls: bool = True
 
+    @model_validator(mode="after")
+    def _v2_needs_credentials(self) -> InfluxSettings:
+        if self.api == "v2" and (not self.org or (self.token is None and self.token_file is None)):
+            raise ValueError(
+                "api v2 needs org and a token (SOLARWATER_INFLUX__TOKEN or influx.token_file)"
+            )
+        return self
+
 
 class IngestSettings(Section):
     """Limits on what a message may hold, and device-clock plausibility."""
@@ -97,6 +113,15 @@ class IngestSettings(Section):
     min_timestamp: datetime = datetime(2020, 1, 1, tzinfo=UTC)
     queue_max_messages: int = Field(20_000, ge=10)
     decoder: str = "json"
+
+    @field_validator("decoder")
+    @classmethod
+    def _known_decoder(cls, v: str) -> str:
+        from collector.decoding import DECODERS
+
+        if v not in DECODERS:
+            raise ValueError(f"unknown decoder {v!r}; known: {', '.join(sorted(DECODERS))}")
+        return v
 
     @field_validator("min_timestamp")
     @classmethod

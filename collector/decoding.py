@@ -114,7 +114,10 @@ class JsonDecoder:
         try:
             doc = orjson.loads(payload)
         except orjson.JSONDecodeError as exc:
-            reason = "not_utf8" if "utf-8" in str(exc).lower() else "malformed_json"
+            text = str(exc).lower()
+            reason = "not_utf8" if "utf-8" in text else "malformed_json"
+            if "recursion" in text or "depth limit" in text:
+                reason = "too_deep"
             result.rejects.append(Reject(reason, str(exc)[:200]))
             return result
         if _depth(doc, MAX_DEPTH + 1) > MAX_DEPTH:

@@ -57,8 +57,6 @@ class Collector:
             int(ing.max_future_s * 1000),
             int(ing.min_timestamp.timestamp() * 1000),
         )
-        if ing.decoder not in DECODERS:
-            raise ValueError(f"unknown decoder {ing.decoder!r}; known: {', '.join(DECODERS)}")
         self.decoder = DECODERS[ing.decoder](self.limits, self.fleet)
         self.seq = SeqTracker()
         self.status = StatusTracker()
