@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from devstack import Influxd, Mosquitto
+from simulator import SimulationConfig, Summary, run_simulation
 
 SHARED_SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "schemas"
 
@@ -44,3 +48,67 @@ def fresh_db(influxd: Influxd) -> Iterator[str]:
 def prefix() -> str:
     """A topic prefix of this test's own, so tests sharing a broker do not see each other."""
     return "sw" + uuid.uuid4().hex[:10]
+
+
+@dataclass(frozen=True)
+class IngestedRun:
+    """The simulator's default fleet-day, ingested by a real collector into `db`."""
+
+    db: str
+    prefix: str
+    summary: Summary
+    from_ms: int
+    to_ms: int
+    collector_log: str
+
+
+@pytest.fixture(scope="session")
+def default_run(
+    mosquitto: Mosquitto, influxd: Influxd, tmp_path_factory: pytest.TempPathFactory
+) -> IngestedRun:
+    """One simulated day of the 19-station sample fleet, default scenario, through the collector.
+
+    Shared by the end-to-end and the dashboard query tests, so the day is simulated once.
+    """
+    from tests.collector_support import CollectorProcess
+
+    work = tmp_path_factory.mktemp("default_run")
+    db, prefix = "default_run", "swdefault"
+    influxd.create_db(db)
+    proc = CollectorProcess(
+        work,
+        {
+            "SOLARWATER_MQTT__URL": mosquitto.url,
+            "SOLARWATER_MQTT__PREFIX": prefix,
+            "SOLARWATER_MQTT__CLIENT_ID": "collector-default-run",
+            "SOLARWATER_INFLUX__URL": influxd.url,
+            "SOLARWATER_INFLUX__DB": db,
+            "SOLARWATER_DATA_DIR": str(work / "var"),
+            "SOLARWATER_STATS_INTERVAL_S": "1",
+        },
+    )
+    proc.start()
+    try:
+        config = SimulationConfig(
+            mqtt_url=mosquitto.url, prefix=prefix, scenario="default", seed=1, quiet=True
+        )
+        summary = run_simulation(config, record=True)
+        expected = summary.readings.total
+        deadline = time.monotonic() + 60
+        while influxd.count("solar", db) + influxd.count("tank", db) < expected:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        time.sleep(2.5)  # a couple of stats intervals, so the collector's own points exist
+    finally:
+        proc.stop()
+    start = datetime.fromisoformat(summary.start)
+    end = datetime.fromisoformat(summary.end)
+    return IngestedRun(
+        db,
+        prefix,
+        summary,
+        int(start.timestamp() * 1000),
+        int(end.timestamp() * 1000),
+        proc.log_path.read_text(),
+    )
