@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests, demo and benchmarks run for real.
-APT_PACKAGES := mosquitto mosquitto-clients influxdb libmosquitto-dev
+APT_PACKAGES := mosquitto mosquitto-clients influxdb influxdb-client libmosquitto-dev
 PYTEST_ARGS ?=
 
 .PHONY: install system-packages demo test lint format bench bench-peers clean
