@@ -15,6 +15,8 @@ TOKEN_ENV = "INFLUX_TOKEN"
 USER_ENV = "INFLUX_USER"
 PASSWORD_ENV = "INFLUX_PASSWORD"
 FOLDER = "SolarWater"
+# readings arrive every 5 minutes; a finer $__interval only draws gaps. Panels may set their own.
+MIN_INTERVAL = "5m"
 
 
 def datasource(url: str, database: str, version: InfluxVersion) -> Json:
@@ -36,8 +38,7 @@ def datasource(url: str, database: str, version: InfluxVersion) -> Json:
             "version": "InfluxQL",
             "dbName": database,
             "httpMode": "POST",
-            # readings arrive every 5 minutes; a finer $__interval only draws gaps
-            "timeInterval": "5m",
+            "timeInterval": MIN_INTERVAL,
         },
     }
     if version == "2":

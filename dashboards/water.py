@@ -11,11 +11,11 @@ from dashboards.render import make_dashboard
 UID = "solarwater-water"
 
 # integral(L/min, 1m) is litres: the area under the flow curve with minutes as the time unit.
-CAPTURE_BY_STATION = iq.select(
-    ['integral("inflow_lpm", 1m) AS "captured_l"', iq.agg("sum", "rain_mm")],
-    "tank",
-    tags=["station"],
+# It gets a query of its own: InfluxDB 1.x misaligns integral() rows mixed with other calls.
+CAPTURED_BY_STATION = iq.select(
+    ['integral("inflow_lpm", 1m) AS "captured_l"'], "tank", tags=["station"]
 )
+RAIN_BY_STATION = iq.select([iq.agg("sum", "rain_mm")], "tank", tags=["station"])
 ROOFS = iq.select([iq.agg("last", "roof_area_m2", "roof_m2")], "station_info", tags=["station"])
 FLEET_CAPTURED = (
     'SELECT sum("captured_l") AS "captured_l" FROM ('
@@ -92,10 +92,7 @@ def build() -> Dashboard:
     lay.add(
         p.table(
             "Catchment efficiency by station",
-            [
-                iq.target(CAPTURE_BY_STATION, "A", table=True),
-                iq.target(ROOFS, "B", table=True),
-            ],
+            iq.targets(CAPTURED_BY_STATION, RAIN_BY_STATION, ROOFS, table=True),
             description="Captured litres against rain × roof area over the range. Runoff "
             "coefficient (0.8–0.9) and the first-flush diverter keep a healthy roof below 90 %; "
             "far lower means a blocked gutter or a leaking pipe.",
@@ -105,7 +102,7 @@ def build() -> Dashboard:
                 _binary("captured_l", "/", "rain_on_roof_l", "efficiency"),
                 {
                     "id": "organize",
-                    "options": {"excludeByName": {"Time 1": True, "Time 2": True}},
+                    "options": {"excludeByName": {"Time 1": True, "Time 2": True, "Time 3": True}},
                 },
             ],
             overrides=[
