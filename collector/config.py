@@ -49,22 +49,50 @@ def read_secret(value: SecretStr | None, path: Path | None, what: str) -> str | 
 class MqttSettings(Section):
     """The broker connection and subscription."""
 
-    url: str = "mqtt://localhost:1883"
-    username: str | None = None
-    password: SecretStr | None = None
-    password_file: Path | None = None
-    client_id: str = Field("solarwater-collector", pattern=ID_RE.pattern)
-    prefix: str = Field("solarwater", pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    keepalive_s: int = Field(30, ge=5, le=3600)
-    session_expiry_s: int = Field(7 * 86400, ge=0)
-    receive_maximum: int = Field(2000, ge=1, le=65535)
-    reconnect_min_s: float = Field(1.0, gt=0)
-    reconnect_max_s: float = Field(60.0, gt=0)
-    shared_group: str | None = Field(None, pattern=ID_RE.pattern)
-    no_traffic_warn_s: float = Field(900.0, gt=0)
+    url: str = Field(
+        "mqtt://localhost:1883",
+        description="Broker URL, mqtt://[user:pass@]host[:port] or mqtts:// for TLS",
+    )
+    username: str | None = Field(None, description="Broker user name (overrides the URL's)")
+    password: SecretStr | None = Field(
+        None, description="Broker password (secret: environment only)"
+    )
+    password_file: Path | None = Field(None, description="File holding the broker password")
+    client_id: str = Field(
+        "solarwater-collector",
+        pattern=ID_RE.pattern,
+        description="Fixed client id, so the persistent session survives restarts",
+    )
+    prefix: str = Field(
+        "solarwater", pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$", description="Topic prefix"
+    )
+    ca_file: Path | None = Field(None, description="CA certificate for mqtts://")
+    cert_file: Path | None = Field(None, description="Client certificate for mqtts://")
+    key_file: Path | None = Field(None, description="Client key for mqtts://")
+    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive")
+    session_expiry_s: int = Field(
+        7 * 86400,
+        ge=0,
+        description="How long the broker keeps our session (and queues QoS 1) while we are away",
+    )
+    receive_maximum: int = Field(
+        2000,
+        ge=1,
+        le=65535,
+        description="Unacknowledged QoS 1 messages the broker may send us at once",
+    )
+    reconnect_min_s: float = Field(1.0, gt=0, description="First reconnect delay")
+    reconnect_max_s: float = Field(
+        60.0, gt=0, description="Reconnect delay cap (backoff doubles up to this)"
+    )
+    shared_group: str | None = Field(
+        None,
+        pattern=ID_RE.pattern,
+        description="Shared-subscription group ($share/<group>/...) for scale-out",
+    )
+    no_traffic_warn_s: float = Field(
+        900.0, gt=0, description="Watchdog: /healthz warns when connected but silent this long"
+    )
 
     @field_validator("url")
     @classmethod
@@ -79,21 +107,33 @@ class MqttSettings(Section):
 class InfluxSettings(Section):
     """Where points are written: InfluxDB 1.x `/write` (v1) or the v2 API via influxdb-client."""
 
-    url: str = Field("http://localhost:8086", pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
-    api: Literal["v1", "v2"] = "v1"
-    db: str = Field("solarwater", min_length=1)
-    retention_policy: str | None = None
-    username: str | None = None
-    password: SecretStr | None = None
-    password_file: Path | None = None
-    org: str | None = None
-    bucket: str = Field("solarwater", min_length=1)
-    token: SecretStr | None = None
-    token_file: Path | None = None
-    timeout_s: float = Field(10.0, gt=0, le=300)
-    batch_size: int = Field(5000, ge=1, le=100_000)
-    flush_interval_s: float = Field(0.5, gt=0, le=60)
-    verify_tls: bool = True
+    url: str = Field(
+        "http://localhost:8086",
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        description="InfluxDB base URL",
+    )
+    api: Literal["v1", "v2"] = Field(
+        "v1", description="v1 (/write, InfluxDB 1.x) or v2 (influxdb-client, InfluxDB 2.x/3.x/1.8+)"
+    )
+    db: str = Field("solarwater", min_length=1, description="Database (v1)")
+    retention_policy: str | None = Field(None, description="Retention policy (v1)")
+    username: str | None = Field(None, description="User (v1 auth)")
+    password: SecretStr | None = Field(
+        None, description="Password (v1 auth; secret: environment only)"
+    )
+    password_file: Path | None = Field(None, description="File holding the v1 password")
+    org: str | None = Field(None, description="Organisation (v2)")
+    bucket: str = Field("solarwater", min_length=1, description="Bucket (v2)")
+    token: SecretStr | None = Field(None, description="API token (v2; secret: environment only)")
+    token_file: Path | None = Field(None, description="File holding the v2 token")
+    timeout_s: float = Field(
+        10.0, gt=0, le=300, description="Write timeout; a timeout sends the batch to the spool"
+    )
+    batch_size: int = Field(5000, ge=1, le=100_000, description="Lines per write at most")
+    flush_interval_s: float = Field(
+        0.5, gt=0, le=60, description="A batch is written at the latest this long after it opened"
+    )
+    verify_tls: bool = Field(True, description="Verify the server certificate for https://")
 
     @model_validator(mode="after")
     def _v2_needs_credentials(self) -> InfluxSettings:
@@ -107,12 +147,23 @@ class InfluxSettings(Section):
 class IngestSettings(Section):
     """Limits on what a message may hold, and device-clock plausibility."""
 
-    max_payload_bytes: int = Field(64 * 1024, ge=256)
-    max_readings_per_message: int = Field(1000, ge=1)
-    max_future_s: float = Field(600.0, ge=0)
-    min_timestamp: datetime = datetime(2020, 1, 1, tzinfo=UTC)
-    queue_max_messages: int = Field(20_000, ge=10)
-    decoder: str = "json"
+    max_payload_bytes: int = Field(
+        64 * 1024, ge=256, description="Larger messages are rejected as oversized"
+    )
+    max_readings_per_message: int = Field(1000, ge=1, description="Largest backlog batch accepted")
+    max_future_s: float = Field(
+        600.0,
+        ge=0,
+        description="Readings stamped further ahead of the collector clock are quarantined (ts_in_future)",
+    )
+    min_timestamp: datetime = Field(
+        datetime(2020, 1, 1, tzinfo=UTC),
+        description="Readings stamped before this are quarantined (ts_before_plausible: RTC resets)",
+    )
+    queue_max_messages: int = Field(
+        20_000, ge=10, description="Messages held between the network thread and the event loop"
+    )
+    decoder: str = Field("json", description="Payload decoder by name")
 
     @field_validator("decoder")
     @classmethod
@@ -132,26 +183,40 @@ class IngestSettings(Section):
 class SpoolSettings(Section):
     """The disk spool that holds readings while InfluxDB is unreachable."""
 
-    max_bytes: int = Field(1024**3, ge=1024)
-    segment_bytes: int = Field(16 * 1024**2, ge=1024)
-    replay_batch_lines: int = Field(5000, ge=1)
-    retry_min_s: float = Field(0.5, gt=0)
-    retry_max_s: float = Field(30.0, gt=0)
+    max_bytes: int = Field(
+        1024**3,
+        ge=1024,
+        description="Disk spool bound; when full, acks stop and the broker holds the rest",
+    )
+    segment_bytes: int = Field(16 * 1024**2, ge=1024, description="Spool segment file size")
+    replay_batch_lines: int = Field(
+        5000, ge=1, description="Lines per write when replaying the spool"
+    )
+    retry_min_s: float = Field(0.5, gt=0, description="First retry delay while InfluxDB is down")
+    retry_max_s: float = Field(30.0, gt=0, description="Retry delay cap")
 
 
 class QuarantineSettings(Section):
     """Where rejected input is kept for an operator to inspect."""
 
-    max_bytes: int = Field(50 * 1024**2, ge=1024)
-    keep_recent: int = Field(1000, ge=0)
-    payload_excerpt_bytes: int = Field(4096, ge=64)
+    max_bytes: int = Field(
+        50 * 1024**2,
+        ge=1024,
+        description="quarantine.jsonl size before it rotates (one older file kept)",
+    )
+    keep_recent: int = Field(1000, ge=0, description="Entries kept in memory for GET /quarantine")
+    payload_excerpt_bytes: int = Field(
+        4096, ge=64, description="Bytes of each rejected payload kept"
+    )
 
 
 class HttpSettings(Section):
     """The collector's HTTP server: health, metrics, quarantine and alert API."""
 
-    listen: str = "127.0.0.1:8080"
-    enabled: bool = True
+    listen: str = Field(
+        "127.0.0.1:8080", description="HTTP API address (localhost only by default)"
+    )
+    enabled: bool = Field(True, description="Serve the HTTP API")
 
     @field_validator("listen")
     @classmethod
@@ -183,13 +248,26 @@ class Settings(BaseSettings):
     spool: SpoolSettings = SpoolSettings()
     quarantine: QuarantineSettings = QuarantineSettings()
     http: HttpSettings = HttpSettings()
-    fleet: Path | None = None
-    data_dir: Path = Path("var")
-    instance: str = Field(default_factory=socket.gethostname, min_length=1)
-    stats_interval_s: float = Field(10.0, gt=0)
-    station_info_interval_s: float = Field(900.0, gt=0)
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    workers: int = Field(1, ge=1, le=64)
+    fleet: Path | None = Field(
+        None,
+        description="Station registry YAML (default: the shipped 19-site sample fleet; 'none' for no registry)",
+    )
+    data_dir: Path = Field(
+        Path("var"), description="Folder for the spool, quarantine and alert state"
+    )
+    instance: str = Field(
+        default_factory=socket.gethostname,
+        min_length=1,
+        description="Tag of this collector's own points (default: host name)",
+    )
+    stats_interval_s: float = Field(
+        10.0, gt=0, description="How often the collector writes its own `collector` point"
+    )
+    station_info_interval_s: float = Field(
+        900.0, gt=0, description="How often registry facts are written as `station_info`"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level")
+    workers: int = Field(1, ge=1, le=64, description="Worker processes sharing the subscription")
 
     @classmethod
     def settings_customise_sources(
@@ -243,11 +321,37 @@ def load_yaml(path: Path) -> dict[str, Any]:
     return raw
 
 
+SECRET_KEYS = ("password", "token", "secret")
+
+
+def _secrets_in(values: Any, path: str = "") -> list[str]:
+    """Dotted names of secret-looking keys holding literal values (not *_file references)."""
+    found: list[str] = []
+    if isinstance(values, dict):
+        for key, value in values.items():
+            dotted = f"{path}{key}"
+            if isinstance(value, dict | list):
+                found += _secrets_in(value, dotted + ".")
+            elif any(str(key).endswith(s) for s in SECRET_KEYS) and value not in (None, ""):
+                found.append(dotted)
+    elif isinstance(values, list):
+        for i, item in enumerate(values):
+            found += _secrets_in(item, f"{path}{i}.")
+    return found
+
+
 def load_settings(
     config_file: Path | None = None, overrides: dict[str, Any] | None = None
 ) -> Settings:
     """Build the settings from file, environment and dotted CLI overrides; one-line errors."""
     file_values = load_yaml(config_file) if config_file else {}
+    secrets = _secrets_in(file_values)
+    if secrets:
+        env = "SOLARWATER_" + secrets[0].upper().replace(".", "__")
+        raise ConfigError(
+            f"config file {config_file}: {secrets[0]} is a secret; set it in {env} "
+            f"or point {secrets[0]}_file at a file instead of writing it in the config"
+        )
     init: dict[str, Any] = {}
     for dotted, value in (overrides or {}).items():
         if value is not None:

@@ -73,6 +73,18 @@ def test_config_mistakes_are_one_line(tmp_path: Path, yaml_text: str, expected: 
     assert "\n" not in str(err.value)
 
 
+def test_secrets_are_refused_in_the_config_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("influx:\n  token: abc-secret-value\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg)
+    assert "SOLARWATER_INFLUX__TOKEN" in str(err.value)
+    assert "abc-secret-value" not in str(err.value)
+    (tmp_path / "tok").write_text("abc-secret-value\n")
+    cfg.write_text(f"influx:\n  api: v2\n  org: o\n  token_file: {tmp_path / 'tok'}\n")
+    assert load_settings(cfg).influx.token_file == tmp_path / "tok"
+
+
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="No such file"):
         load_settings(tmp_path / "absent.yaml")
