@@ -154,11 +154,11 @@ class IngestSettings(Section):
     max_future_s: float = Field(
         600.0,
         ge=0,
-        description="Readings stamped further ahead of the collector clock are quarantined (ts_in_future)",
+        description="Readings further ahead of the collector clock are quarantined (ts_in_future)",
     )
     min_timestamp: datetime = Field(
         datetime(2020, 1, 1, tzinfo=UTC),
-        description="Readings stamped before this are quarantined (ts_before_plausible: RTC resets)",
+        description="Readings before this are quarantined (ts_before_plausible: RTC resets)",
     )
     queue_max_messages: int = Field(
         20_000, ge=10, description="Messages held between the network thread and the event loop"
@@ -250,7 +250,7 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     fleet: Path | None = Field(
         None,
-        description="Station registry YAML (default: the shipped 19-site sample fleet; 'none' for no registry)",
+        description="Station registry YAML (default: the 19-site sample fleet; 'none': no registry)",
     )
     data_dir: Path = Field(
         Path("var"), description="Folder for the spool, quarantine and alert state"

@@ -1,4 +1,4 @@
-"""`python -m collector.settings_doc`: the README's configuration table, from the settings models."""
+"""`python -m collector.settings_doc`: the README's configuration table, from the models."""
 
 from __future__ import annotations
 

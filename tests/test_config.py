@@ -59,7 +59,7 @@ def test_secret_from_env_is_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
         ("influx:\n  api: v3\n", "influx.api"),
         ("mqtt:\n  url: http://broker\n", "mqtt.url: MQTT URL must start with mqtt://"),
         ("http:\n  listen: nowhere\n", "http.listen: must be HOST:PORT"),
-        ("topsecret: 1\n", "topsecret: Extra inputs are not permitted"),
+        ("topthing: 1\n", "topthing: Extra inputs are not permitted"),
         ("- just a list\n", "expected a mapping"),
         ("influx: [\n", "not valid YAML"),
     ],
