@@ -250,7 +250,7 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     fleet: Path | None = Field(
         None,
-        description="Station registry YAML (default: the 19-site sample fleet; 'none': no registry)",
+        description="Station registry YAML (default: 19-site sample fleet; 'none': no registry)",
     )
     data_dir: Path = Field(
         Path("var"), description="Folder for the spool, quarantine and alert state"
