@@ -1,0 +1,1 @@
+"""Benchmarks: the collector's throughput, latency and memory against the limits of its parts."""

@@ -1,0 +1,207 @@
+"""`python -m bench`: every figure with its ratio to the limit measured in the same run."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.collector_bench import end_to_end, latency, percentile
+from bench.ctools import BuildError
+from bench.limits import broker_rate, influx_rate
+from bench.report import Figure, line, save_json, table
+from bench.stack import Stack, temp_root
+
+NAMES = ("broker", "influx", "e2e", "batch", "latency", "memory")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Measure the collector against the broker's and InfluxDB's own limits.",
+    )
+    p.add_argument("--quick", action="store_true", help="about a fifth of the load (smoke run)")
+    p.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"run only these (repeat or comma-separate): {', '.join(NAMES)}",
+    )
+    p.add_argument("--workers", default="1,2", help="worker counts for e2e (default 1,2)")
+    p.add_argument("--latency-rate", type=float, default=5000.0, help="msg/s for latency")
+    p.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    p.add_argument("--keep", action="store_true", help="keep the temp folder (logs, data)")
+    return p
+
+
+class Run:
+    """Collects figures and prints each as it is measured."""
+
+    def __init__(self, scale: float) -> None:
+        self.scale = scale
+        self.figures: list[Figure] = []
+        self.limits: dict[str, float] = {}
+
+    def n(self, full: int) -> int:
+        return max(1, int(full * self.scale))
+
+    def add(self, fig: Figure) -> Figure:
+        self.figures.append(fig)
+        print(line(fig), flush=True)
+        return fig
+
+
+def loadavg() -> str:
+    one, five, _ = os.getloadavg()
+    return f"{one:.2f}/{five:.2f}"
+
+
+def run_broker(run: Run, stack: Stack, root: Path) -> None:
+    rate = broker_rate(stack, run.n(200_000))
+    run.limits["broker"] = rate
+    run.add(Figure("broker QoS 1 -> C subscriber", rate, "msg/s"))
+
+
+def run_influx(run: Run, stack: Stack, root: Path) -> None:
+    one = influx_rate(stack, run.n(40), 5000, 1)
+    run.limits["influx"] = one
+    run.add(Figure("InfluxDB /write, 5,000-line batches, 1 writer", one, "points/s"))
+    two = influx_rate(stack, run.n(20), 5000, 2)
+    run.add(
+        Figure("InfluxDB /write, 5,000-line batches, 2 writers", two, "points/s", "1 writer", one)
+    )
+
+
+def run_e2e(run: Run, stack: Stack, root: Path, workers_list: list[int]) -> None:
+    for workers in workers_list:
+        r = end_to_end(stack, root / f"e2e-w{workers}", messages=run.n(100_000), workers=workers)
+        target = "≥ 0.8x broker" if workers == 2 else ""
+        fig = Figure(
+            f"collector e2e, 1 reading/msg, --workers {workers}",
+            r.rate,
+            "readings/s",
+            "broker",
+            run.limits.get("broker"),
+            target,
+            note=f"{r.cpu_s / r.readings * 1e6:.0f} µs CPU/reading, RSS "
+            + "/".join(f"{m:.0f}" for m in r.peak_rss_mb)
+            + " MB",
+        )
+        if target and fig.ratio is not None:
+            fig.ok = fig.ratio >= 0.8
+        run.add(fig)
+
+
+def run_batch(run: Run, stack: Stack, root: Path) -> None:
+    r = end_to_end(stack, root / "batch", messages=run.n(2_000), batch=100)
+    fig = Figure(
+        "collector e2e, 100-reading batches, --workers 1",
+        r.rate,
+        "readings/s",
+        "InfluxDB 1 writer",
+        run.limits.get("influx"),
+        "≥ 0.6x InfluxDB 1 writer",
+        note=f"{r.cpu_s / r.readings * 1e6:.0f} µs CPU/reading",
+    )
+    if fig.ratio is not None:
+        fig.ok = fig.ratio >= 0.6
+    run.add(fig)
+
+
+def run_latency(run: Run, stack: Stack, root: Path, rate: float, workers: int) -> None:
+    r = latency(
+        stack, root / f"latency-w{workers}", rate=rate, seconds=30 * run.scale, workers=workers
+    )
+    note = f"published at {r.publish_rate:,.0f} msg/s, --workers {workers}"
+    run.add(
+        Figure(
+            f"publish -> queryable p50 at {rate:,.0f} msg/s",
+            percentile(r.latencies_s, 50),
+            "s",
+            note=note,
+        )
+    )
+    p99 = percentile(r.latencies_s, 99)
+    run.add(
+        Figure(
+            f"publish -> queryable p99 at {rate:,.0f} msg/s",
+            p99,
+            "s",
+            target="< 2 s",
+            ok=p99 < 2,
+            note=note,
+        )
+    )
+
+
+def run_memory(run: Run, stack: Stack, root: Path) -> None:
+    stations = 10_000
+    r = end_to_end(stack, root / "memory", messages=max(stations, run.n(30_000)), stations=stations)
+    peak = max(r.peak_rss_mb)
+    run.add(
+        Figure(
+            "collector peak RSS, 10,000 stations, per worker",
+            peak,
+            "MB",
+            target="< 100 MB",
+            ok=peak < 100,
+            note="VmHWM of the worker process",
+        )
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    only = {n.strip() for item in args.only for n in item.split(",") if n.strip()}
+    unknown = only - set(NAMES)
+    if unknown:
+        print(f"bench: unknown benchmark {', '.join(sorted(unknown))}; known: {', '.join(NAMES)}")
+        return 2
+    try:
+        workers_list = [int(w) for w in args.workers.split(",")]
+    except ValueError:
+        print("bench: --workers takes a comma-separated list of integers, e.g. 1,2")
+        return 2
+    selected = [n for n in NAMES if not only or n in only]
+    run = Run(0.2 if args.quick else 1.0)
+    root, holder = temp_root(args.keep)
+    try:
+        stack = Stack(root)
+    except BuildError as exc:
+        print(f"bench: {exc}")
+        return 2
+    print(f"bench: {platform.node()}, {os.cpu_count()} CPUs, load {loadavg()}, folder {root}")
+    steps: dict[str, Callable[[], None]] = {
+        "broker": lambda: run_broker(run, stack, root),
+        "influx": lambda: run_influx(run, stack, root),
+        "e2e": lambda: run_e2e(run, stack, root, workers_list),
+        "batch": lambda: run_batch(run, stack, root),
+        "latency": lambda: run_latency(run, stack, root, args.latency_rate, 1),
+        "memory": lambda: run_memory(run, stack, root),
+    }
+    t0 = time.monotonic()
+    failed = False
+    stack.start()
+    try:
+        for name in selected:
+            print(f"[{name}] load {loadavg()}", flush=True)
+            try:
+                steps[name]()
+            except Exception as exc:
+                failed = True
+                print(f"  {name} failed: {exc}", file=sys.stderr, flush=True)
+    finally:
+        stack.stop()
+        if holder is not None:
+            holder.cleanup()
+    print(f"\nbench took {time.monotonic() - t0:.0f} s, load at the end {loadavg()}\n")
+    print(table(run.figures))
+    if args.json:
+        meta = {"quick": args.quick, "cpus": os.cpu_count(), "load_end": loadavg()}
+        save_json(run.figures, args.json, meta)
+    return 1 if failed else 0

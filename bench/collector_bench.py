@@ -1,0 +1,171 @@
+"""The collector end to end: publish with the C publisher, wait until InfluxDB has every reading."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.collector_run import CollectorUnderTest
+from bench.ctools import parse_last_json, publish_cmd
+from bench.stack import Stack, new_prefix
+
+
+@dataclass(slots=True)
+class E2E:
+    """One end-to-end run."""
+
+    readings: int
+    seconds: float
+    cpu_s: float
+    peak_rss_mb: list[float]
+    latencies_s: list[float] = field(default_factory=list)
+    publish_rate: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.readings / self.seconds
+
+
+def _start(stack: Stack, workdir: Path, workers: int) -> tuple[CollectorUnderTest, str, str]:
+    db = stack.fresh_db()
+    prefix = new_prefix()
+    cut = CollectorUnderTest(
+        workdir,
+        mqtt_url=stack.mosquitto.url,
+        influx_url=stack.influxd.url,
+        db=db,
+        prefix=prefix,
+        workers=workers,
+    )
+    cut.start()
+    return cut, db, prefix
+
+
+def _count(stack: Stack, db: str) -> int:
+    return stack.influxd.count("solar", db=db, field="pv_power_w")
+
+
+def end_to_end(
+    stack: Stack,
+    workdir: Path,
+    *,
+    messages: int,
+    batch: int = 1,
+    workers: int = 1,
+    stations: int = 100,
+    timeout: float = 300.0,
+) -> E2E:
+    """Publish as fast as possible; rate = readings / (first publish .. all readings queryable)."""
+    cut, db, prefix = _start(stack, workdir, workers)
+    try:
+        cpu0 = cut.cpu_seconds()
+        mq = stack.mosquitto
+        cmd = publish_cmd(
+            stack.tools["swpub"], mq.host, mq.port, prefix, messages, stations=stations, batch=batch
+        )
+        pub = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        want = messages * batch
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while seen < want:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {seen} of {want} readings queryable after {timeout}s")
+            time.sleep(0.2)
+            seen = _count(stack, db)
+        done = time.time()
+        out, _ = pub.communicate(timeout=60)
+        started = float(parse_last_json(out)["start"])
+        result = E2E(want, done - started, cut.cpu_seconds() - cpu0, cut.peak_rss_mb())
+    finally:
+        rc = cut.stop()
+        stack.drop_db(db)
+    if rc not in (0, None):
+        raise RuntimeError(f"collector exited with {rc}:\n{cut.log_tail()}")
+    return result
+
+
+def latency(
+    stack: Stack,
+    workdir: Path,
+    *,
+    rate: float,
+    seconds: float,
+    workers: int = 1,
+    stations: int = 1000,
+) -> E2E:
+    """Publish at a steady rate with wall-clock timestamps; watch InfluxDB for each 20 ms bucket.
+
+    Every 0.1 s the poller counts points per 20 ms bucket of reading time; points that
+    appear in a bucket since the previous poll are visible as of that poll's answer,
+    so each gets latency = answer time - bucket middle (errs high by up to one poll).
+    """
+    cut, db, prefix = _start(stack, workdir, workers)
+    bucket_ms = 20
+    seen: dict[int, int] = {}
+    samples: list[float] = []
+    stop = threading.Event()
+    t_start_ms = int(time.time() * 1000)
+
+    def poll() -> None:
+        while not stop.is_set():
+            since = max(t_start_ms, int(time.time() * 1000) - 15_000)
+            q = (
+                f'SELECT count("pv_power_w") FROM "solar" WHERE time >= {since}ms '
+                f"GROUP BY time({bucket_ms}ms) fill(none)"
+            )
+            rows = stack.influxd.query(q, db=db)
+            answered = time.time()
+            for row in rows:
+                t, n = int(row["time"]), int(row["count"])
+                new = n - seen.get(t, 0)
+                if new > 0:
+                    seen[t] = n
+                    samples.extend([answered - (t + bucket_ms / 2) / 1000] * new)
+            stop.wait(0.1)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    try:
+        messages = int(rate * seconds)
+        cpu0 = cut.cpu_seconds()
+        poller.start()
+        mq = stack.mosquitto
+        cmd = publish_cmd(
+            stack.tools["swpub"],
+            mq.host,
+            mq.port,
+            prefix,
+            messages,
+            rate=rate,
+            stations=stations,
+            wallclock=True,
+        )
+        pub = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=600)
+        summary = parse_last_json(pub.stdout)
+        deadline = time.monotonic() + 30
+        while len(samples) < messages and time.monotonic() < deadline:
+            time.sleep(0.2)
+        stop.set()
+        poller.join()
+        total = _count(stack, db)
+        result = E2E(total, float(summary["published"]) - float(summary["start"]), 0.0, [])
+        result.cpu_s = cut.cpu_seconds() - cpu0
+        result.peak_rss_mb = cut.peak_rss_mb()
+        result.publish_rate = messages / result.seconds
+        # Anything not seen within the poll window counts as at least that late.
+        result.latencies_s = samples + [15.0] * max(0, messages - len(samples))
+    finally:
+        stop.set()
+        cut.stop()
+        stack.drop_db(db)
+    return result
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]

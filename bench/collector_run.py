@@ -1,0 +1,152 @@
+"""The collector under test as child processes (`python -m collector`, or N workers)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from devstack import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port_run(n: int) -> int:
+    """A base port with the next n-1 ports free too (worker i listens on base + i)."""
+    for _ in range(50):
+        base = free_port()
+        if all(_port_free(base + i) for i in range(1, n)):
+            return base
+    raise RuntimeError(f"no run of {n} free ports found")
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+class CollectorUnderTest:
+    """Starts the collector with bench settings, waits until every worker is connected."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        mqtt_url: str,
+        influx_url: str,
+        db: str,
+        prefix: str,
+        workers: int = 1,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.workers = workers
+        self.base_port = free_port_run(workers)
+        self.env = {
+            **os.environ,
+            "SOLARWATER_MQTT__URL": mqtt_url,
+            "SOLARWATER_MQTT__PREFIX": prefix,
+            "SOLARWATER_MQTT__CLIENT_ID": f"c-{prefix}",
+            "SOLARWATER_INFLUX__URL": influx_url,
+            "SOLARWATER_INFLUX__DB": db,
+            "SOLARWATER_DATA_DIR": str(workdir / "data"),
+            "SOLARWATER_HTTP__LISTEN": f"127.0.0.1:{self.base_port}",
+            "SOLARWATER_LOG_LEVEL": "WARNING",
+            **(extra_env or {}),
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = workdir / "collector.log"
+
+    @property
+    def ports(self) -> list[int]:
+        return [self.base_port + i for i in range(self.workers)]
+
+    def command(self) -> list[str]:
+        if self.workers == 1:
+            return [sys.executable, "-m", "collector"]
+        # collector.workers is what `python -m collector --workers N` runs once the CLI wires it.
+        return [sys.executable, "-m", "collector.workers", "--workers", str(self.workers)]
+
+    def start(self, timeout: float = 30.0) -> None:
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                self.command(), env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + timeout
+        while not all(self._connected(p) for p in self.ports):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("collector did not start:\n" + self.log_tail())
+            time.sleep(0.1)
+
+    def log_tail(self) -> str:
+        return self.log_path.read_text(errors="replace")[-3000:]
+
+    def _connected(self, port: int) -> bool:
+        try:
+            health = self.health(port)
+        except OSError:
+            return False
+        return bool(health.get("mqtt", {}).get("connected"))
+
+    def health(self, port: int) -> dict[str, Any]:
+        url = f"http://127.0.0.1:{port}/healthz"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                body: dict[str, Any] = json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            body = json.loads(exc.read())
+        return body
+
+    def pids(self) -> list[int]:
+        """The processes that do the work: the collector, or each worker."""
+        assert self.proc is not None
+        if self.workers == 1:
+            return [self.proc.pid]
+        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        return [int(p) for p in path.read_text().split()]
+
+    def peak_rss_mb(self) -> list[float]:
+        """VmHWM of each working process, in MiB."""
+        out = []
+        for pid in self.pids():
+            for row in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if row.startswith("VmHWM:"):
+                    out.append(int(row.split()[1]) / 1024)
+        return out
+
+    def cpu_seconds(self) -> float:
+        """User+system CPU time of the working processes so far."""
+        total = 0.0
+        tick = os.sysconf("SC_CLK_TCK")
+        for pid in self.pids():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        return total
+
+    def stop(self) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.proc = None
+        return rc

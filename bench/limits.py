@@ -1,0 +1,97 @@
+"""The limits the collector is judged against: the broker's QoS 1 delivery and InfluxDB's /write."""
+
+from __future__ import annotations
+
+import http.client
+import subprocess
+import threading
+import time
+import urllib.parse
+
+from bench.ctools import parse_last_json, publish_cmd
+from bench.stack import Stack, new_prefix
+
+
+def broker_rate(stack: Stack, messages: int) -> float:
+    """Messages/s from the C publisher's first publish to the C subscriber's last arrival."""
+    prefix = new_prefix()
+    mq = stack.mosquitto
+    topic_filter = f"{prefix}/+/+/+/telemetry"
+    sub = subprocess.Popen(
+        [str(stack.tools["swsub"]), mq.host, str(mq.port), topic_filter, str(messages), "300"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert sub.stdout is not None
+    if sub.stdout.readline().strip() != "ready":
+        sub.kill()
+        raise RuntimeError("swsub did not subscribe")
+    pub = subprocess.run(
+        publish_cmd(stack.tools["swpub"], mq.host, mq.port, prefix, messages),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out, _ = sub.communicate(timeout=300)
+    got = parse_last_json(out)
+    started = parse_last_json(pub.stdout)["start"]
+    if got["messages"] != messages:
+        raise RuntimeError(f"swsub received {got['messages']} of {messages}")
+    return messages / (float(got["last"]) - float(started))
+
+
+def solar_lines(count: int, offset: int, stations: int = 1000) -> list[bytes]:
+    """Points shaped like the collector's (measurement, 3 tags, 8 fields), unique timestamps."""
+    base_ms = int(time.time() * 1000) - 86_400_000
+    out = []
+    for i in range(offset, offset + count):
+        out.append(
+            (
+                f"solar,device=mppt1,district=Pemba,station=S{i % stations:05d} "
+                f"pv_voltage_v={40 + i % 100 / 10},pv_current_a={8 + i % 50 / 10},"
+                f"pv_power_w={350.0 + i % 200},battery_voltage_v={25 + i % 30 / 10},"
+                f"battery_current_a={10 + i % 40 / 10},battery_soc_pct={50.0 + i % 50},"
+                f'load_power_w={120.0 + i % 80},charge_state="bulk" {base_ms + i}'
+            ).encode()
+        )
+    return out
+
+
+def influx_rate(stack: Stack, batches: int, batch_lines: int, writers: int) -> float:
+    """Points/s written by `writers` concurrent HTTP clients posting `batch_lines`-line batches."""
+    db = stack.fresh_db()
+    bodies_per_writer: list[list[bytes]] = []
+    for w in range(writers):
+        bodies = []
+        for b in range(batches):
+            offset = (w * batches + b) * batch_lines
+            bodies.append(b"\n".join(solar_lines(batch_lines, offset)))
+        bodies_per_writer.append(bodies)
+    qs = urllib.parse.urlencode({"db": db, "precision": "ms"})
+    errors: list[str] = []
+
+    def post_all(bodies: list[bytes]) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", stack.influxd.port, timeout=120)
+        for body in bodies:
+            conn.request("POST", f"/write?{qs}", body)
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status != 204:
+                errors.append(f"HTTP {resp.status}")
+        conn.close()
+
+    threads = [threading.Thread(target=post_all, args=(b,)) for b in bodies_per_writer]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    if errors:
+        raise RuntimeError(f"InfluxDB refused writes: {errors[:3]}")
+    total = writers * batches * batch_lines
+    written = stack.influxd.count("solar", db=db, field="pv_power_w")
+    stack.drop_db(db)
+    if written != total:
+        raise RuntimeError(f"InfluxDB holds {written} of {total} points")
+    return total / elapsed
