@@ -176,7 +176,7 @@ def table(
         "showHeader": True,
         "frameIndex": 0,
         "cellHeight": "sm",
-        "footer": {"show": False, "reducer": ["sum"], "countRows": False, "fields": ""},
+        "footer": {"show": False, "reducer": ["sum"], "countRows": False},
         "sortBy": [{"displayName": sort_by, "desc": False}] if sort_by else [],
     }
     custom: Json = {

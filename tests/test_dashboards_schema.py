@@ -1,0 +1,208 @@
+"""Generated dashboards against Grafana 11.6's JSON Schemas, and the rules we set ourselves."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from dashboards.build import render_all
+from tests.conftest import SHARED_SCHEMAS
+
+Json = dict[str, Any]
+GRAFANA = SHARED_SCHEMAS / "grafana-v11.6"
+BOARDS = render_all()
+PANELS = [(uid, p) for uid, b in BOARDS.items() for p in b["panels"]]
+PANEL_IDS = [f"{uid}:{p['title']}" for uid, p in PANELS]
+needs_schemas = pytest.mark.skipif(
+    not GRAFANA.is_dir(), reason=f"Grafana schemas not found at {GRAFANA} (../shared/schemas)"
+)
+
+
+def _open(schema: Any) -> Any:
+    """The schema with `additionalProperties: false` removed.
+
+    Grafana's models are open (the schemas' README): Grafana accepts and keeps fields the schema
+    does not list, so only required fields, types and enums are checked. Once open, the
+    alternatives of a `oneOf` that differed only by their closed property sets overlap (table
+    cell options carry no discriminator), so `oneOf` is read as `anyOf`.
+    """
+    if isinstance(schema, dict):
+        return {
+            ("anyOf" if k == "oneOf" else k): _open(v)
+            for k, v in schema.items()
+            if not (k == "additionalProperties" and v is False)
+        }
+    if isinstance(schema, list):
+        return [_open(v) for v in schema]
+    return schema
+
+
+@cache
+def _schema(name: str) -> Json:
+    schema: Json = _open(json.loads((GRAFANA / name).read_text()))
+    threshold = schema["definitions"].get("Threshold")
+    if threshold:
+        # the base step is -Infinity, which Grafana itself writes as null (see the field's doc)
+        threshold["properties"]["value"] = {"type": ["number", "null"]}
+    # `any` in Grafana's TypeScript model, rendered as `object` by the schema generator: a
+    # byName/byRegexp matcher takes a string and a `unit` override a string, as Grafana saves them
+    for name, prop in (("MatcherConfig", "options"), ("DynamicConfigValue", "value")):
+        if name in schema["definitions"]:
+            schema["definitions"][name]["properties"][prop] = {}
+    return schema
+
+
+def _validate(instance: Any, file: str, definition: str) -> None:
+    schema = _schema(file)
+    ref = {"$ref": f"#/definitions/{definition}", "definitions": schema["definitions"]}
+    jsonschema.Draft7Validator(ref).validate(instance)
+
+
+def _schema_file(panel_type: str) -> Path:
+    return GRAFANA / f"{panel_type.replace('-', '')}.jsonschema.json"
+
+
+@needs_schemas
+@pytest.mark.parametrize("uid", sorted(BOARDS))
+def test_dashboard_matches_grafana_schema(uid: str) -> None:
+    _validate(BOARDS[uid], "dashboard.jsonschema.json", "Dashboard")
+
+
+@needs_schemas
+@pytest.mark.parametrize(("uid", "panel"), PANELS, ids=PANEL_IDS)
+def test_panel_matches_grafana_schemas(uid: str, panel: Json) -> None:
+    _validate(panel, "dashboard.jsonschema.json", "Panel")
+    path = _schema_file(panel["type"])
+    assert path.exists(), f"no schema for panel type {panel['type']}"
+    definitions = _schema(path.name)["definitions"]
+    _validate(panel["options"], path.name, "Options")
+    custom = panel["fieldConfig"]["defaults"].get("custom")
+    if "FieldConfig" in definitions:
+        _validate(custom or {}, path.name, "FieldConfig")
+    else:
+        assert not custom, f"{panel['type']} has no field config of its own"
+
+
+@cache
+def _units() -> frozenset[str]:
+    defs = json.loads((GRAFANA / "units.jsonschema.json").read_text())["definitions"]
+    return frozenset(d["const"] for d in defs.values() if "const" in d)
+
+
+def _units_of(panel: Json) -> list[str]:
+    units = [panel["fieldConfig"]["defaults"].get("unit", "none")]
+    for override in panel["fieldConfig"].get("overrides", []):
+        units += [p["value"] for p in override["properties"] if p["id"] == "unit"]
+    return units
+
+
+@needs_schemas
+@pytest.mark.parametrize(("uid", "panel"), PANELS, ids=PANEL_IDS)
+def test_units_are_grafana_units(uid: str, panel: Json) -> None:
+    assert set(_units_of(panel)) <= _units(), _units_of(panel)
+
+
+def test_uids_are_stable() -> None:
+    assert sorted(BOARDS) == [
+        "solarwater-alerts",
+        "solarwater-collector",
+        "solarwater-fleet",
+        "solarwater-station",
+        "solarwater-water",
+    ]
+    assert all(b["uid"] == uid for uid, b in BOARDS.items())
+
+
+@pytest.mark.parametrize("uid", sorted(BOARDS))
+def test_grafanalib_gaps_are_filled(uid: str) -> None:
+    board = BOARDS[uid]
+    assert board["schemaVersion"] >= 39
+    text = json.dumps(board)
+    assert '"null"' not in text, "a threshold or value written as the string 'null'"
+    assert "fieldOptions" not in text, "pre-7 gauge options"
+    ids = [p["id"] for p in board["panels"]]
+    assert len(ids) == len(set(ids))
+    for p in board["panels"]:
+        points = p["maxDataPoints"]
+        assert isinstance(points, int) and points > 0, p["title"]
+        if p["type"] in {"timeseries", "state-timeline"}:
+            assert points != 100, f"{p['title']}: grafanalib's default maxDataPoints left in"
+        assert p["datasource"] == {"type": "influxdb", "uid": "solarwater-influxdb"}
+        for t in p["targets"]:
+            assert t["rawQuery"] is True and t["datasource"] == p["datasource"]
+        if p["type"] in {"gauge", "bargauge", "stat"}:
+            assert p["options"]["reduceOptions"]["calcs"], p["title"]
+
+
+@pytest.mark.parametrize("uid", sorted(BOARDS))
+def test_thresholds_are_ascending_from_a_null_base(uid: str) -> None:
+    for p in BOARDS[uid]["panels"]:
+        configs = [p["fieldConfig"]["defaults"]["thresholds"]] + [
+            prop["value"]
+            for o in p["fieldConfig"]["overrides"]
+            for prop in o["properties"]
+            if prop["id"] == "thresholds"
+        ]
+        for config in configs:
+            steps = config["steps"]
+            assert steps[0]["value"] is None, p["title"]
+            values = [s["value"] for s in steps[1:]]
+            assert all(isinstance(v, int | float) for v in values), p["title"]
+            assert values == sorted(values), p["title"]
+
+
+def test_state_of_charge_is_red_below_30_and_yellow_below_50() -> None:
+    soc_panels = [
+        p
+        for _, p in PANELS
+        if "SoC" in p["title"] and p["fieldConfig"]["defaults"]["unit"] == "percent"
+    ]
+    assert len(soc_panels) >= 3
+    for p in soc_panels:
+        steps = p["fieldConfig"]["defaults"]["thresholds"]["steps"]
+        assert [(s["color"], s["value"]) for s in steps] == [
+            ("red", None),
+            ("yellow", 30),
+            ("green", 50),
+        ], p["title"]
+
+
+@pytest.mark.parametrize("uid", sorted(BOARDS))
+def test_panels_fit_the_grid_without_overlap(uid: str) -> None:
+    taken: set[tuple[int, int]] = set()
+    for p in BOARDS[uid]["panels"]:
+        g = p["gridPos"]
+        assert g["x"] + g["w"] <= 24
+        cells = {
+            (x, y) for x in range(g["x"], g["x"] + g["w"]) for y in range(g["y"], g["y"] + g["h"])
+        }
+        assert not cells & taken, f"{p['title']} overlaps another panel"
+        taken |= cells
+
+
+def test_geomap_places_stations_by_coordinates() -> None:
+    (geo,) = [p for _, p in PANELS if p["type"] == "geomap"]
+    layer = geo["options"]["layers"][0]
+    assert layer["location"] == {"mode": "coords", "latitude": "latitude", "longitude": "longitude"}
+    assert layer["config"]["style"]["color"]["field"] == "score"
+    assert [t["resultFormat"] for t in geo["targets"]] == ["table", "table"]
+
+
+def test_station_variable_and_alert_annotations() -> None:
+    board = BOARDS["solarwater-station"]
+    (var,) = board["templating"]["list"]
+    assert var["query"] == 'SHOW TAG VALUES FROM "solar" WITH KEY = "station"'
+    assert var["multi"] and var["includeAll"]
+    assert var["current"]["value"] == ["$__all"]
+    for p in board["panels"]:
+        for t in p["targets"]:
+            assert '"station" =~ /^$station$/' in t["query"], p["title"]
+    anno = board["annotations"]["list"][1]
+    assert anno["datasource"]["type"] == "influxdb"
+    assert 'FROM "alert"' in anno["target"]["query"]
+    assert "$station" in anno["target"]["query"] and "$timeFilter" in anno["target"]["query"]
