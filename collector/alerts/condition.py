@@ -1,0 +1,278 @@
+"""A small, safe condition language for rules: comparisons joined by `and`/`or`, no eval.
+
+    battery_soc_pct < 30 or battery_voltage_v < 23.4
+    charge_state == "fault" or error_code != 0
+    (level_pct < 20 and outflow_lpm > 1) or level_pct < 5
+
+A comparison on a field a reading does not carry is left out; a reading with none of a
+condition's fields gives no answer (None), so it neither starts nor clears an alert.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from devices.catalogue import KINDS
+from devices.kind import FieldValue
+
+Fields = Mapping[str, FieldValue]
+
+_OPS: dict[str, Callable[[typing.Any, typing.Any], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+_TOKEN = re.compile(
+    r"\s*(?:(?P<num>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
+    r"|(?P<str>\"[^\"\\]*\"|'[^'\\]*')"
+    r"|(?P<op><=|>=|==|!=|<|>)"
+    r"|(?P<paren>[()])"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*))"
+)
+MAX_LENGTH = 500
+
+
+class ConditionError(ValueError):
+    """A condition that cannot be parsed or does not fit its kind; the message is one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """`field op literal`: the leaf of a condition, and the witness named in alert texts."""
+
+    field: str
+    op: str
+    literal: float | str
+
+    def test(self, fields: Fields) -> bool | None:
+        value = fields.get(self.field)
+        if value is None:
+            return None
+        return _OPS[self.op](value, self.literal)
+
+    def explain(self, fields: Fields) -> Comparison | None:
+        return self if self.test(fields) else None
+
+    def comparisons(self) -> list[Comparison]:
+        return [self]
+
+    def __str__(self) -> str:
+        lit = f'"{self.literal}"' if isinstance(self.literal, str) else _num(self.literal)
+        return f"{self.field} {self.op} {lit}"
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    """`a or b or ...`: true when one is; false when none is and one answered."""
+
+    parts: tuple[Node, ...]
+
+    def test(self, fields: Fields) -> bool | None:
+        answered = False
+        for part in self.parts:
+            r = part.test(fields)
+            if r:
+                return True
+            if r is not None:
+                answered = True
+        return False if answered else None
+
+    def explain(self, fields: Fields) -> Comparison | None:
+        for part in self.parts:
+            w = part.explain(fields)
+            if w is not None:
+                return w
+        return None
+
+    def comparisons(self) -> list[Comparison]:
+        return [c for p in self.parts for c in p.comparisons()]
+
+    def __str__(self) -> str:
+        return " or ".join(f"({p})" if isinstance(p, AllOf) else str(p) for p in self.parts)
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    """`a and b and ...`: false when one is; true when none is and one answered."""
+
+    parts: tuple[Node, ...]
+
+    def test(self, fields: Fields) -> bool | None:
+        answered = False
+        for part in self.parts:
+            r = part.test(fields)
+            if r is False:
+                return False
+            if r is not None:
+                answered = True
+        return True if answered else None
+
+    def explain(self, fields: Fields) -> Comparison | None:
+        if not self.test(fields):
+            return None
+        for part in self.parts:
+            w = part.explain(fields)
+            if w is not None:
+                return w
+        return None
+
+    def comparisons(self) -> list[Comparison]:
+        return [c for p in self.parts for c in p.comparisons()]
+
+    def __str__(self) -> str:
+        return " and ".join(f"({p})" if isinstance(p, AnyOf) else str(p) for p in self.parts)
+
+
+Node = Comparison | AnyOf | AllOf
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A parsed condition for one device kind."""
+
+    source: str
+    kind: str
+    root: Node
+
+    def test(self, fields: Fields) -> bool | None:
+        """True/False, or None when the reading carries none of the condition's fields."""
+        return self.root.test(fields)
+
+    def witness(self, fields: Fields) -> Comparison:
+        """The comparison that makes the condition hold (or its first one with a value)."""
+        w = self.root.explain(fields)
+        if w is not None:
+            return w
+        comps = self.root.comparisons()
+        return next((c for c in comps if c.field in fields), comps[0])
+
+    @property
+    def fields(self) -> frozenset[str]:
+        return frozenset(c.field for c in self.root.comparisons())
+
+    def __str__(self) -> str:
+        return str(self.root)
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(x)
+
+
+def _string_choices(kind: str, field: str) -> tuple[str, ...] | None:
+    """The allowed values of a string field when its model restricts them (a Literal)."""
+    ann = KINDS[kind].model.model_fields[field].annotation
+    for arg in typing.get_args(ann) or (ann,):
+        if typing.get_origin(arg) is typing.Literal:
+            return tuple(str(a) for a in typing.get_args(arg))
+    return None
+
+
+class _Parser:
+    def __init__(self, source: str, kind: str) -> None:
+        self.source = source
+        self.kind = kind
+        self.tokens: list[tuple[str, str, int]] = []
+        pos = 0
+        text = source.rstrip()
+        while pos < len(text):
+            m = _TOKEN.match(text, pos)
+            if m is None or m.lastgroup is None:
+                bad = text[pos:].strip()[:20]
+                raise self.error(f"unexpected {bad!r}", pos)
+            self.tokens.append((m.lastgroup, m.group(m.lastgroup), m.start(m.lastgroup)))
+            pos = m.end()
+        self.i = 0
+
+    def error(self, what: str, pos: int | None = None) -> ConditionError:
+        at = f" at position {pos + 1}" if pos is not None else " at the end"
+        return ConditionError(f"condition {self.source!r}: {what}{at}")
+
+    def peek(self) -> tuple[str, str, int] | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def take(self, expected: str) -> tuple[str, str, int]:
+        tok = self.peek()
+        if tok is None:
+            raise self.error(f"expected {expected}")
+        self.i += 1
+        return tok
+
+    def parse(self) -> Node:
+        if not self.tokens:
+            raise ConditionError("condition is empty")
+        node = self.expr()
+        tok = self.peek()
+        if tok is not None:
+            raise self.error(f"unexpected {tok[1]!r} (join comparisons with 'and'/'or')", tok[2])
+        return node
+
+    def _is_word(self, word: str) -> bool:
+        tok = self.peek()
+        return tok is not None and tok[0] == "name" and tok[1].lower() == word
+
+    def expr(self) -> Node:
+        parts = [self.conj()]
+        while self._is_word("or"):
+            self.i += 1
+            parts.append(self.conj())
+        return parts[0] if len(parts) == 1 else AnyOf(tuple(parts))
+
+    def conj(self) -> Node:
+        parts = [self.atom()]
+        while self._is_word("and"):
+            self.i += 1
+            parts.append(self.atom())
+        return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+
+    def atom(self) -> Node:
+        kind, text, pos = self.take("a field name or '('")
+        if kind == "paren" and text == "(":
+            node = self.expr()
+            _, text2, pos2 = self.take("')'")
+            if text2 != ")":
+                raise self.error(f"expected ')' but found {text2!r}", pos2)
+            return node
+        if kind != "name" or text.lower() in ("and", "or"):
+            raise self.error(f"expected a field name but found {text!r}", pos)
+        return self.comparison(text, pos)
+
+    def comparison(self, field: str, pos: int) -> Comparison:
+        dk = KINDS[self.kind]
+        if field not in dk.field_names:
+            known = ", ".join(dk.field_names)
+            raise self.error(f"{self.kind!r} has no field {field!r} (fields: {known})", pos)
+        kind, op, opos = self.take(f"a comparison operator after {field!r}")
+        if kind != "op":
+            raise self.error(f"expected one of < <= > >= == != after {field!r}", opos)
+        lkind, lit, lpos = self.take(f"a number or a quoted string after {op!r}")
+        if field in dk.str_fields:
+            if lkind != "str":
+                raise self.error(f"{field!r} is text: compare it with a quoted string", lpos)
+            if op not in ("==", "!="):
+                raise self.error(f"{field!r} is text: only == and != apply", opos)
+            value = lit[1:-1]
+            choices = _string_choices(self.kind, field)
+            if choices is not None and value not in choices:
+                raise self.error(
+                    f"{field!r} is never {value!r} (one of {', '.join(choices)})", lpos
+                )
+            return Comparison(field, op, value)
+        if lkind != "num":
+            raise self.error(f"{field!r} is a number: compare it with a number", lpos)
+        return Comparison(field, op, float(lit))
+
+
+def parse_condition(source: str, kind: str) -> Condition:
+    """Parse and check `source` against the fields of `kind`; raises ConditionError."""
+    if kind not in KINDS:
+        raise ConditionError(f"unknown device kind {kind!r} (kinds: {', '.join(KINDS)})")
+    if len(source) > MAX_LENGTH:
+        raise ConditionError(f"condition is longer than {MAX_LENGTH} characters")
+    return Condition(source, kind, _Parser(source, kind).parse())

@@ -1,0 +1,261 @@
+"""The rule state machine: readings in (hot path, no I/O), transitions out at each evaluation.
+
+Time is device time (reading timestamps). A reading older than the last one evaluated for
+its device is skipped, so a backlog that interleaves with live readings cannot rewind a
+state. Transitions are decided only at evaluation, on each key's newest state, and only
+when that state is recent in fleet time: a backlog flushed in one go whose condition had
+already cleared by its end fires nothing, and a stale state neither fires nor resolves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from collector.alerts.condition import Fields
+from collector.alerts.fleetclock import FleetClock
+from collector.alerts.model import SILENCE_DEVICE, AlertKey, Transition
+from collector.alerts.rules import SILENCE_RULE, EffectiveRule, RuleSettings
+from collector.readings import Reading
+from devices.stations import Fleet
+
+
+@dataclass(slots=True)
+class KeyState:
+    """Where one rule stands for one device."""
+
+    rule: EffectiveRule
+    last_ts: int = 0
+    bad_since: int | None = None  # first reading of the current run meeting the condition
+    due_ts: int | None = None  # first reading of that run at which `for` had passed
+    clear_since: int | None = None  # first reading of the current run meeting the clear level
+    fields: Fields | None = None
+    active: bool = False
+
+
+class RuleEngine:
+    """Per (station, device, rule) state machines plus per-station silence."""
+
+    def __init__(self, rules: Mapping[str, RuleSettings], fleet: Fleet, stale_after_s: float):
+        self.rules = rules
+        self.fleet = fleet
+        self.stale_ms = int(stale_after_s * 1000)
+        self.clock = FleetClock()
+        self._by_station: dict[str, dict[str, list[EffectiveRule]]] = {}
+        self._silence_rule: dict[str, EffectiveRule | None] = {}
+        self._keys: dict[AlertKey, KeyState] = {}
+        self._dirty: set[AlertKey] = set()
+        self._device_ts: dict[tuple[str, str], int] = {}
+        self.seen: dict[str, int] = {}  # station -> newest telemetry ts
+        self._silent: set[str] = set()  # stations with an active silence alert
+        self.out_of_order = 0
+        self.observe_errors = 0
+        self.observed = 0
+
+    def rules_for(self, station: str, kind: str) -> list[EffectiveRule]:
+        """The station's effective rules for a kind (cached)."""
+        per_kind = self._by_station.get(station)
+        if per_kind is None:
+            per_kind = {}
+            reg = self.fleet.get(station)
+            for name, rs in self.rules.items():
+                if rs.type != "threshold" or rs.kind is None:
+                    continue
+                eff = rs.for_station(name, reg)
+                if eff is not None:
+                    per_kind.setdefault(rs.kind, []).append(eff)
+            self._by_station[station] = per_kind
+        return per_kind.get(kind, [])
+
+    def silence_rule(self, station: str) -> EffectiveRule | None:
+        if station not in self._silence_rule:
+            rs = self.rules.get(SILENCE_RULE)
+            eff = None
+            if rs is not None and rs.type == "silence":
+                eff = rs.for_station(SILENCE_RULE, self.fleet.get(station))
+            self._silence_rule[station] = eff
+        return self._silence_rule[station]
+
+    def observe(self, r: Reading) -> None:
+        """Feed one valid reading. Never raises."""
+        try:
+            self._observe(r)
+        except Exception:
+            self.observe_errors += 1
+
+    def _observe(self, r: Reading) -> None:
+        self.observed += 1
+        ts, station = r.ts_ms, r.station
+        self.clock.see(ts)
+        seen = self.seen.get(station)
+        if seen is None or ts > seen:
+            self.seen[station] = ts
+        dkey = (station, r.device)
+        last = self._device_ts.get(dkey)
+        if last is not None and ts <= last:
+            self.out_of_order += 1
+            return
+        self._device_ts[dkey] = ts
+        fields = r.fields
+        for rule in self.rules_for(station, r.kind):
+            assert rule.condition is not None
+            bad = rule.condition.test(fields)
+            if bad is None:
+                continue
+            key = (station, r.device, rule.name)
+            s = self._keys.get(key)
+            if s is None:
+                s = self._keys[key] = KeyState(rule)
+            s.fields = fields
+            s.last_ts = ts
+            if bad:
+                if s.bad_since is None:
+                    s.bad_since = ts
+                if s.due_ts is None and ts - s.bad_since >= rule.for_ms:
+                    s.due_ts = ts
+            else:
+                s.bad_since = s.due_ts = None
+            clear = rule.clear.test(fields) if rule.clear is not None else not bad
+            if clear is not None:
+                if not clear:
+                    s.clear_since = None
+                elif s.clear_since is None:
+                    s.clear_since = ts
+            self._dirty.add(key)
+
+    def evaluate(self, wall_s: float) -> list[Transition]:
+        """Transitions due now; marks them applied in the engine's own state."""
+        now = self.clock.now(wall_s)
+        out: list[Transition] = []
+        dirty, self._dirty = self._dirty, set()
+        for key in dirty:
+            s = self._keys[key]
+            if now is not None and s.last_ts < now - self.stale_ms:
+                continue  # a stale state waits for the rest of its backlog
+            if not s.active and s.due_ts is not None and s.bad_since is not None:
+                s.active = True
+                out.append(self._threshold("firing", key, s, s.due_ts, s.bad_since))
+            elif s.active and s.clear_since is not None and s.bad_since is None:
+                s.active = False
+                out.append(self._threshold("resolved", key, s, s.clear_since, s.clear_since))
+        if now is not None:
+            out.extend(self._silence(now))
+        return out
+
+    def _threshold(self, state: str, key: AlertKey, s: KeyState, ts: int, since: int) -> Transition:
+        rule = s.rule
+        cond = rule.condition if state == "firing" or rule.clear is None else rule.clear
+        assert cond is not None and s.fields is not None
+        w = cond.witness(s.fields)
+        observed = s.fields.get(w.field)
+        value = float(observed) if isinstance(observed, int | float) else 1.0
+        return Transition(
+            state="firing" if state == "firing" else "resolved",
+            station=key[0],
+            device=key[1],
+            rule=rule,
+            ts_ms=ts,
+            since_ms=since,
+            value=value,
+            witness=w,
+            observed=observed,
+            lasted_ms=max(0, s.last_ts - since),
+        )
+
+    def _silence(self, now: int) -> list[Transition]:
+        out: list[Transition] = []
+        for station, seen in self.seen.items():
+            rule = self.silence_rule(station)
+            if rule is None:
+                continue
+            quiet = now - seen
+            silent = quiet >= rule.for_ms
+            if silent and station not in self._silent:
+                self._silent.add(station)
+                out.append(
+                    self._silence_t("firing", station, rule, seen + rule.for_ms, seen, quiet)
+                )
+            elif not silent and station in self._silent:
+                self._silent.discard(station)
+                out.append(self._silence_t("resolved", station, rule, seen, seen, 0))
+        return out
+
+    @staticmethod
+    def _silence_t(
+        state: str, station: str, rule: EffectiveRule, ts: int, since: int, quiet_ms: int
+    ) -> Transition:
+        return Transition(
+            state="firing" if state == "firing" else "resolved",
+            station=station,
+            device=SILENCE_DEVICE,
+            rule=rule,
+            ts_ms=ts,
+            since_ms=since,
+            value=round(quiet_ms / 60000, 1),
+            witness=None,
+            observed=None,
+            lasted_ms=quiet_ms,
+        )
+
+    def restore_active(self, key: AlertKey) -> None:
+        """Mark an alert that was active before a restart, so it resolves rather than refires."""
+        station, device, rule_name = key
+        if rule_name == SILENCE_RULE and device == SILENCE_DEVICE:
+            self._silent.add(station)
+            return
+        s = self._keys.get(key)
+        if s is None:
+            rs = self.rules.get(rule_name)
+            eff = rs.for_station(rule_name, self.fleet.get(station)) if rs else None
+            if eff is None or eff.condition is None:
+                return  # rule removed or disabled since: the service resolves it
+            s = self._keys[key] = KeyState(eff)
+        s.active = True
+
+    def forget_active(self, key: AlertKey) -> None:
+        """Drop an active mark (an alert resolved by the service, e.g. its rule was removed)."""
+        if key[2] == SILENCE_RULE and key[1] == SILENCE_DEVICE:
+            self._silent.discard(key[0])
+        elif key in self._keys:
+            self._keys[key].active = False
+
+    def active_rule(self, key: AlertKey) -> bool:
+        """True when the rule of an alert key still exists and applies to its station."""
+        station, device, rule_name = key
+        if rule_name == SILENCE_RULE and device == SILENCE_DEVICE:
+            return self.silence_rule(station) is not None
+        rs = self.rules.get(rule_name)
+        return (
+            rs is not None
+            and rs.type == "threshold"
+            and (rs.for_station(rule_name, self.fleet.get(station)) is not None)
+        )
+
+    def snapshot(self) -> dict[str, Any]:
+        """Pending state, per-device positions and last-seen times, for a restart."""
+        keys = [
+            [k[0], k[1], k[2], s.last_ts, s.bad_since, s.due_ts, s.clear_since, dict(s.fields)]
+            for k, s in self._keys.items()
+            if s.fields is not None
+        ]
+        return {
+            "keys": keys,
+            "device_ts": [[st, dev, ts] for (st, dev), ts in self._device_ts.items()],
+            "seen": self.seen,
+            "clock": self.clock.snapshot(),
+        }
+
+    def restore(self, snap: Mapping[str, Any]) -> None:
+        """Load a snapshot taken by `snapshot` (before active alerts are restored)."""
+        self.clock.restore(snap.get("clock", {}))
+        self.seen.update({str(k): int(v) for k, v in snap.get("seen", {}).items()})
+        for st, dev, ts in snap.get("device_ts", []):
+            self._device_ts[(st, dev)] = int(ts)
+        for st, dev, name, last_ts, bad, due, clear, fields in snap.get("keys", []):
+            rs = self.rules.get(name)
+            eff = rs.for_station(name, self.fleet.get(st)) if rs else None
+            if eff is None or eff.condition is None:
+                continue
+            self._keys[(st, dev, name)] = KeyState(eff, last_ts, bad, due, clear, fields)
+            self._dirty.add((st, dev, name))

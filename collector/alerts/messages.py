@@ -1,0 +1,77 @@
+"""Alert texts from alerts and transitions, in the configured language and timezone."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from collector.alerts.durations import format_duration
+from collector.alerts.model import Alert, Transition
+from collector.alerts.rules import RuleSettings
+from collector.alerts.settings import AlertSettings
+from collector.alerts.templates import LANGUAGES, label, number, render, sms_text
+from devices.stations import Fleet
+
+
+class Messages:
+    """Renders the firing/reminder/resolved texts (full) and their SMS form."""
+
+    def __init__(self, settings: AlertSettings, fleet: Fleet) -> None:
+        self.lang_code = settings.language
+        self.lang = LANGUAGES[settings.language]
+        self.overrides = settings.templates
+        self.tz = ZoneInfo(settings.timezone)
+        self.rules: dict[str, RuleSettings] = settings.rules
+        self.fleet = fleet
+
+    def title(self, rule: str) -> str:
+        rs = self.rules.get(rule)
+        if rs is not None and self.lang_code in rs.title:
+            return rs.title[self.lang_code]
+        return self.lang.titles.get(rule, rule.replace("_", " "))
+
+    def describe(self, t: Transition) -> tuple[str, str]:
+        """(detail, threshold) for a transition: 'SoC 45% (< 50%)', '< 50'."""
+        if t.witness is None:  # silence
+            limit = format_duration(t.rule.for_ms / 1000)
+            if t.state == "firing":
+                return self.lang.silent_detail.format(limit=limit), limit
+            return self.lang.back_detail, limit
+        w = t.witness
+        name, unit = label(self.lang, w.field)
+        lit = w.literal
+        threshold = f"{w.op} {lit if isinstance(lit, str) else number(self.lang, lit)}"
+        observed = "?" if t.observed is None else number(self.lang, t.observed)
+        if isinstance(lit, str):
+            return f"{name} {observed}", threshold
+        return f"{name} {observed}{unit} ({threshold}{unit})", threshold
+
+    def local(self, ts_ms: int, ref_ms: int) -> str:
+        at = datetime.fromtimestamp(ts_ms / 1000, self.tz)
+        ref = datetime.fromtimestamp(ref_ms / 1000, self.tz)
+        return at.strftime("%H:%M") if at.date() == ref.date() else at.strftime("%d/%m %H:%M")
+
+    def text(self, event: str, a: Alert, duration_s: float, ref_ms: int) -> str:
+        """The full text of one notification (accents kept)."""
+        station = self.fleet.get(a.station)
+        ctx = {
+            "severity": self.lang.severity.get(a.severity, a.severity.upper()),
+            "title": self.title(a.rule),
+            "rule": a.rule,
+            "station": a.station,
+            "station_name": station.name if station else a.station,
+            "district": a.district or "?",
+            "device": a.device,
+            "detail": a.resolved_detail if event == "resolved" else a.detail,
+            "value": number(self.lang, a.resolved_value if event == "resolved" and
+                            a.resolved_value is not None else a.value),
+            "threshold": a.threshold,
+            "duration": format_duration(duration_s),
+            "since": self.local(a.since_ms, ref_ms),
+            "id": str(a.id),
+        }  # fmt: skip
+        return render(self.lang, self.overrides, event, ctx)
+
+    @staticmethod
+    def sms(text: str) -> str:
+        return sms_text(text)

@@ -1,0 +1,11 @@
+"""Notifiers, chosen by name in config: `webhook`, `email`, `mqtt`."""
+
+from collector.alerts.notifiers.base import (
+    NOTIFIER_TYPES,
+    DeliveryError,
+    Notifier,
+    NotifierContext,
+    build_notifier,
+)
+
+__all__ = ["NOTIFIER_TYPES", "DeliveryError", "Notifier", "NotifierContext", "build_notifier"]

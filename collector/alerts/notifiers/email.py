@@ -1,0 +1,76 @@
+"""Email notifier over SMTP (aiosmtplib): STARTTLS or TLS and login optional."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+import aiosmtplib
+
+from collector.alerts.model import Notification
+from collector.alerts.notifiers.base import DeliveryError, Notifier, NotifierContext, iso, register
+from collector.alerts.settings import EmailSettings
+
+
+def compose(n: Notification, sender: str) -> EmailMessage:
+    """One message to all the route's addresses; the subject is the SMS text."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = ", ".join(n.emails)
+    msg["Subject"] = n.text
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1])
+    msg["X-SolarWater-Alert"] = f"{n.alert_id} {n.event}"
+    lines = [
+        n.text,
+        "",
+        f"station: {n.station}" + (f" ({n.station_name})" if n.station_name else ""),
+        f"district: {n.district or '-'}",
+        f"device: {n.device or '-'}",
+        f"rule: {n.rule} ({n.severity})",
+        f"value: {n.value:g}   threshold: {n.threshold}",
+        f"since: {iso(n.since_ms)}   at: {iso(n.ts_ms)}",
+        f"alert id: {n.alert_id} (acknowledge: POST /alerts/{n.alert_id}/ack)",
+    ]
+    msg.set_content("\n".join(lines) + "\n")
+    return msg
+
+
+class EmailNotifier:
+    """Sends through one SMTP server; connection per message (alerts are rare)."""
+
+    reminders = True
+
+    def __init__(self, name: str, settings: EmailSettings) -> None:
+        self.name = name
+        self.s = settings
+
+    async def send(self, n: Notification) -> None:
+        if not n.emails:
+            raise DeliveryError("no email recipients", permanent=True)
+        s = self.s
+        try:
+            await aiosmtplib.send(
+                compose(n, s.sender),
+                hostname=s.host,
+                port=s.port,
+                username=s.username,
+                password=s.password.get_secret_value() if s.password else None,
+                use_tls=s.security == "tls",
+                start_tls=s.security == "starttls",
+                timeout=s.timeout_s,
+            )
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            raise DeliveryError(f"SMTP login refused: {exc.code}", permanent=True) from None
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            raise DeliveryError(f"SMTP refused recipients: {exc}", permanent=True) from None
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise DeliveryError(f"SMTP: {type(exc).__name__}: {exc}") from None
+
+    async def close(self) -> None:
+        return None
+
+
+@register("email")
+def _make(name: str, settings: EmailSettings, ctx: NotifierContext) -> Notifier:
+    return EmailNotifier(name, settings)

@@ -1,0 +1,58 @@
+"""MQTT notifier: `{prefix}/alerts/{station}/{rule}`, retained while the alert is active.
+
+Firing publishes the payload retained; resolved publishes the resolved payload (not
+retained) and then an empty retained message, which clears the topic: a client that
+connects later sees exactly the active alerts. Reminders are not published (the
+retained message already stands).
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from collector.alerts.model import Notification
+from collector.alerts.notifiers.base import (
+    DeliveryError,
+    MqttPublish,
+    Notifier,
+    NotifierContext,
+    payload,
+    register,
+)
+from collector.alerts.settings import MqttNotifierSettings
+from devices.topics import alert_topic
+
+
+class MqttNotifier:
+    """Hands messages to the collector's own MQTT connection (non-blocking)."""
+
+    reminders = False
+
+    def __init__(self, name: str, settings: MqttNotifierSettings, prefix: str, pub: MqttPublish):
+        self.name = name
+        self.s = settings
+        self.prefix = prefix
+        self.pub = pub
+
+    async def send(self, n: Notification) -> None:
+        topic = alert_topic(self.prefix, n.station, n.rule)
+        body = orjson.dumps(payload(n))
+        try:
+            if n.event == "resolved":
+                self.pub(topic, body, self.s.qos, False)
+                if self.s.retain:
+                    self.pub(topic, b"", self.s.qos, True)
+            else:
+                self.pub(topic, body, self.s.qos, self.s.retain)
+        except Exception as exc:  # the collector's publisher: any failure is a delivery failure
+            raise DeliveryError(f"MQTT publish: {type(exc).__name__}: {exc}") from None
+
+    async def close(self) -> None:
+        return None
+
+
+@register("mqtt")
+def _make(name: str, settings: MqttNotifierSettings, ctx: NotifierContext) -> Notifier:
+    if ctx.mqtt_publish is None:
+        raise ValueError(f"notifier {name!r} is mqtt but the collector gives no MQTT publisher")
+    return MqttNotifier(name, settings, ctx.prefix, ctx.mqtt_publish)

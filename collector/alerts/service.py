@@ -1,0 +1,412 @@
+"""AlertService: the rule engine on the reading stream, alert state on disk, notifications."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import orjson
+from aiohttp import web
+
+from collector.alerts.dispatch import Dispatcher
+from collector.alerts.engine import RuleEngine
+from collector.alerts.messages import Messages
+from collector.alerts.model import Alert, AlertKey, Event, Notification, Transition
+from collector.alerts.notifiers import DeliveryError, Notifier, NotifierContext, build_notifier
+from collector.alerts.notifiers.base import MqttPublish
+from collector.alerts.routing import Router
+from collector.alerts.settings import AlertSettings
+from collector.alerts.store import AlertStore, Silence
+from collector.readings import Reading
+from devices.lineprotocol import encode_line
+from devices.stations import Fleet
+
+log = logging.getLogger("collector.alerts")
+SNAPSHOT_EVERY_S = 60.0
+
+
+class AlertConfigError(ValueError):
+    """Alert settings that do not fit the fleet or the collector; the message is one line."""
+
+
+class AlertService:
+    """Owns the engine, the store, the dispatcher and the HTTP API of the alerts."""
+
+    def __init__(
+        self,
+        settings: AlertSettings,
+        fleet: Fleet,
+        state_dir: Path,
+        *,
+        prefix: str = "solarwater",
+        write_lines: Callable[[list[str]], None],
+        mqtt_publish: MqttPublish | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.fleet = fleet
+        self.clock = clock
+        self.write_lines = write_lines
+        self.engine = RuleEngine(settings.rules, fleet, settings.stale_after)
+        self.router = Router(settings, fleet)
+        problems = self.router.unknown_names() + self._unknown_override_names()
+        if problems:
+            raise AlertConfigError(f"alerts: {problems[0]} is not in the fleet")
+        ctx = NotifierContext(prefix, mqtt_publish)
+        self.notifiers: dict[str, Notifier] = {}
+        for name, ns in settings.notifiers.items():
+            try:
+                self.notifiers[name] = build_notifier(name, ns, ctx)
+            except ValueError as exc:
+                raise AlertConfigError(f"alerts: {exc}") from None
+        self.messages = Messages(settings, fleet)
+        self.store = AlertStore(state_dir)
+        self.active: dict[AlertKey, Alert] = {}
+        self.owed: dict[int, Alert] = {}  # resolved, resolved notification not sent yet
+        self.silences: list[Silence] = []
+        self.status: dict[tuple[str, str], bool] = {}
+        self.fleet_now: int | None = None
+        self.counts = dict.fromkeys(
+            ("alerts_fired", "alerts_resolved", "notifications_unrouted", "write_errors"), 0
+        )
+        self.dispatcher = Dispatcher(
+            self.notifiers,
+            {name: ns for name, ns in settings.notifiers.items()},
+            settings.queue_size,
+            self._job_done,
+        )
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._last_snapshot = 0.0
+        self._lock = asyncio.Lock()  # one tick or API change at a time
+
+    def _unknown_override_names(self) -> list[str]:
+        if not self.fleet.stations:
+            return []
+        districts = {s.district for s in self.fleet.stations}
+        bad = []
+        for name, rs in self.settings.rules.items():
+            bad += [f"rules.{name}.stations: {s!r}" for s in rs.stations if not self.fleet.get(s)]
+            bad += [f"rules.{name}.districts: {d!r}" for d in rs.districts if d not in districts]
+        return bad
+
+    # hot path
+    def observe(self, reading: Reading) -> None:
+        """Feed one valid reading (sync, no I/O)."""
+        if self.settings.enabled:
+            self.engine.observe(reading)
+
+    def observe_status(self, station: str, device: str, online: bool, ts_ms: int) -> None:
+        """Note a device's retained online/offline status (for stats and the API)."""
+        self.status[(station, device)] = online
+
+    # life cycle
+    async def start(self) -> None:
+        """Open state, restore it, start the evaluation loop and the notifier workers."""
+        await self.store.call(lambda s: s.open())
+
+        def load(
+            s: AlertStore,
+        ) -> tuple[object, list[Alert], list[Silence], list[tuple[int, str, bytes]]]:
+            s.prune(int((self.clock() - self.settings.history_keep) * 1000))
+            return s.get("engine"), s.open_alerts(), s.silences(), s.outbox()
+
+        snap, open_alerts, silences, outbox = await self.store.call(load)
+        if isinstance(snap, dict):
+            self.engine.restore(snap)
+        self.silences = silences
+        retired: list[Alert] = []
+        for a in open_alerts:
+            if a.state == "firing" and not self.engine.active_rule(a.key):
+                a.state, a.resolved_ms, a.notified_resolved = "resolved", a.fired_ms, True
+                a.resolved_detail = "rule removed"
+                retired.append(a)
+            elif a.state == "firing":
+                self.engine.restore_active(a.key)
+                self.active[a.key] = a
+            else:
+                self.owed[a.id] = a
+        if retired:
+
+            def save(s: AlertStore) -> None:
+                for a in retired:
+                    s.update_alert(a)
+
+            await self.store.call(save)
+        self.dispatcher.start()
+        for job_id, notifier, body in outbox:
+            if notifier not in self.notifiers:
+                await self._job_done(job_id)
+                continue
+            raw = orjson.loads(body)
+            n = Notification(
+                **{**raw, "emails": tuple(raw["emails"]), "phones": tuple(raw["phones"])}
+            )
+            if not self.dispatcher.submit(notifier, job_id, n):
+                await self._job_done(job_id)
+        self._stop.clear()
+        self._task = asyncio.create_task(self._loop(), name="alert-evaluate")
+
+    async def stop(self) -> None:
+        """Finish the current evaluation, save state, deliver what is queued (briefly)."""
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        await self._snapshot()
+        await self.dispatcher.stop(self.settings.drain_timeout_s)
+        await self.store.aclose()
+
+    async def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("alert evaluation failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.settings.evaluate_interval_s)
+
+    async def tick(self) -> None:
+        """One evaluation: transitions, then the notifications they and the clock call for."""
+        async with self._lock:
+            wall = self.clock()
+            transitions = self.engine.evaluate(wall)
+            self.fleet_now = self.engine.clock.now(wall)
+            if transitions:
+                await self._apply(transitions)
+            await self._notify(int(wall * 1000))
+            if wall - self._last_snapshot >= SNAPSHOT_EVERY_S:
+                await self._snapshot()
+
+    async def _snapshot(self) -> None:
+        snap = self.engine.snapshot()
+        self._last_snapshot = self.clock()
+        await self.store.call(lambda s: s.put("engine", snap))
+
+    # transitions
+    async def _apply(self, transitions: list[Transition]) -> None:
+        fired: list[tuple[Alert, Transition]] = []
+        resolved: list[tuple[Alert, Transition]] = []
+        for t in transitions:
+            detail, threshold = self.messages.describe(t)
+            if t.state == "firing":
+                if t.key in self.active:
+                    continue
+                a = Alert(
+                    id=0, station=t.station, district=self.fleet.district_of(t.station),
+                    device=t.device, rule=t.rule.name, severity=t.rule.severity,
+                    state="firing", since_ms=t.since_ms, fired_ms=t.ts_ms, value=t.value,
+                    threshold=threshold, message="", repeat_s=t.rule.repeat_s, detail=detail,
+                )  # fmt: skip
+                fired.append((a, t))
+            else:
+                old = self.active.pop(t.key, None)
+                if old is None:
+                    continue
+                a = old
+                a.state, a.resolved_ms, a.resolved_value = "resolved", t.ts_ms, t.value
+                a.resolved_detail = detail
+                resolved.append((a, t))
+
+        def persist(s: AlertStore) -> None:
+            for a, t in fired:
+                a.id = s.insert_alert(a)
+                a.message = self.messages.text("firing", a, t.lasted_ms / 1000, t.ts_ms)
+                s.update_alert(a)
+            for a, t in resolved:
+                lasted = (t.ts_ms - a.since_ms) / 1000
+                a.resolved_message = self.messages.text("resolved", a, lasted, t.ts_ms)
+                s.update_alert(a)
+
+        await self.store.call(persist)
+        lines = []
+        for a, _ in fired:
+            self.active[a.key] = a
+            self.counts["alerts_fired"] += 1
+            lines.append(self._line(a, "firing", a.fired_ms, a.value, a.message))
+        for a, _ in resolved:
+            self.counts["alerts_resolved"] += 1
+            if a.notified_firing:
+                self.owed[a.id] = a
+            assert a.resolved_ms is not None and a.resolved_value is not None
+            lines.append(
+                self._line(a, "resolved", a.resolved_ms, a.resolved_value, a.resolved_message or "")
+            )
+            log.info("alert %s resolved: %s", a.id, a.resolved_message)
+        for a, _ in fired:
+            log.warning("alert %s firing: %s", a.id, a.message)
+        try:
+            self.write_lines(lines)
+        except Exception:
+            self.counts["write_errors"] += 1
+            log.exception("alert points could not be handed to the writer")
+
+    @staticmethod
+    def _line(a: Alert, state: str, ts_ms: int, value: float, message: str) -> str:
+        tags = {"station": a.station, "rule": a.rule, "severity": a.severity}
+        return encode_line(
+            "alert", tags, {"state": state, "value": value, "message": message}, ts_ms
+        )
+
+    # notifications
+    def silenced(self, station: str, rule: str, now_ms: int) -> bool:
+        return any(s.matches(station, rule, now_ms) for s in self.silences)
+
+    def _due(self, a: Alert, now_ms: int) -> Event | None:
+        if self.silenced(a.station, a.rule, now_ms):
+            return None
+        if a.state == "resolved":
+            return "resolved"
+        if not a.notified_firing:
+            return "firing"
+        repeat = a.repeat_s if a.repeat_s is not None else self.settings.repeat_interval
+        last = a.last_notified_ms or 0
+        if a.acked_ms is None and repeat > 0 and now_ms - last >= repeat * 1000:
+            return "reminder"
+        return None
+
+    async def _notify(self, now_ms: int) -> None:
+        work: list[tuple[Alert, Event]] = []
+        for a in [*self.active.values(), *self.owed.values()]:
+            event = self._due(a, now_ms)
+            if event is not None:
+                work.append((a, event))
+        if not work:
+            return
+        jobs: list[tuple[str, Notification]] = []
+        for a, event in work:
+            jobs += self._notifications(a, event)
+            if event == "firing":
+                a.notified_firing, a.last_notified_ms = True, now_ms
+            elif event == "reminder":
+                a.reminders, a.last_notified_ms = a.reminders + 1, now_ms
+            else:
+                a.notified_resolved = True
+                self.owed.pop(a.id, None)
+
+        def persist(s: AlertStore) -> list[int]:
+            for a, _ in work:
+                s.update_alert(a)
+            return [s.outbox_add(name, orjson.dumps(asdict(n))) for name, n in jobs]
+
+        ids = await self.store.call(persist)
+        refused = [
+            job_id
+            for job_id, (name, n) in zip(ids, jobs, strict=True)
+            if not self.dispatcher.submit(name, job_id, n)
+        ]
+        if refused:
+
+            def forget(s: AlertStore) -> None:
+                for i in refused:
+                    s.outbox_done(i)
+
+            await self.store.call(forget)
+
+    def _notifications(self, a: Alert, event: Event) -> list[tuple[str, Notification]]:
+        if event == "resolved":
+            assert a.resolved_ms is not None
+            text, ts = a.resolved_message or "", a.resolved_ms
+            duration = (a.resolved_ms - a.since_ms) / 1000
+            value = a.resolved_value if a.resolved_value is not None else a.value
+        else:
+            now = self.fleet_now if self.fleet_now is not None else a.fired_ms
+            ts, value = max(now, a.fired_ms), a.value
+            duration = (ts - a.since_ms) / 1000
+            text = self.messages.text(event, a, duration, ts)
+        station = self.fleet.get(a.station)
+        targets = self.router.targets(a.station, a.severity)
+        out = []
+        for target in targets:
+            for name in target.notifiers:
+                if event == "reminder" and not self.notifiers[name].reminders:
+                    continue
+                n = Notification(
+                    event=event, alert_id=a.id, station=a.station,
+                    station_name=station.name if station else None, district=a.district,
+                    device=a.device, rule=a.rule, severity=a.severity, value=value,
+                    threshold=a.threshold, since_ms=a.since_ms, ts_ms=ts, duration_s=duration,
+                    text=text, sms=self.messages.sms(text), route=target.route,
+                    emails=target.emails, phones=target.phones,
+                )  # fmt: skip
+                out.append((name, n))
+        if not targets:
+            self.counts["notifications_unrouted"] += 1
+        return out
+
+    async def _job_done(self, job_id: int) -> None:
+        await self.store.call(lambda s: s.outbox_done(job_id))
+
+    # control (HTTP API)
+    def find(self, alert_id: int) -> Alert | None:
+        for a in self.active.values():
+            if a.id == alert_id:
+                return a
+        return None
+
+    async def ack(self, alert_id: int, by: str | None) -> Alert | None:
+        """Acknowledge an active alert (stops its reminders); None when it is not active."""
+        async with self._lock:
+            a = self.find(alert_id)
+            if a is None:
+                return None
+            if a.acked_ms is None:
+                a.acked_ms, a.acked_by = int(self.clock() * 1000), by
+                await self.store.call(lambda s: s.update_alert(a))
+            return a
+
+    async def add_silence(self, s: Silence) -> Silence:
+        async with self._lock:
+            new_id = await self.store.call(lambda st: st.add_silence(s))
+            created = dataclasses.replace(s, id=new_id)
+            self.silences.append(created)
+            return created
+
+    async def delete_silence(self, silence_id: int) -> bool:
+        async with self._lock:
+            found = await self.store.call(lambda s: s.delete_silence(silence_id))
+            self.silences = [s for s in self.silences if s.id != silence_id]
+            return found
+
+    async def history(
+        self, limit: int, station: str | None, rule: str | None, before: int | None
+    ) -> list[Alert]:
+        return await self.store.call(lambda s: s.history(limit, station, rule, before))
+
+    def add_routes(self, app: web.Application) -> None:
+        """Mount the alert HTTP API (GET /alerts, /alerts/history, /silences; POST ack...)."""
+        from collector.alerts.api import AlertApi
+
+        AlertApi(self).mount(app)
+
+    def stats(self) -> dict[str, float]:
+        d = self.dispatcher
+        return {
+            "alerts_active": float(len(self.active)),
+            "alerts_fired": float(self.counts["alerts_fired"]),
+            "alerts_resolved": float(self.counts["alerts_resolved"]),
+            "alerts_acked_active": float(sum(a.acked_ms is not None for a in self.active.values())),
+            "notifications_sent": float(d.sent),
+            "notifications_failed": float(d.failed),
+            "notifications_dropped": float(d.dropped),
+            "notifications_retried": float(d.retried),
+            "notifications_queued": float(d.pending()),
+            "notifications_unrouted": float(self.counts["notifications_unrouted"]),
+            "alert_write_errors": float(self.counts["write_errors"]),
+            "alert_readings_out_of_order": float(self.engine.out_of_order),
+            "alert_observe_errors": float(self.engine.observe_errors),
+            "stations_silent": float(sum(1 for k in self.active if k[2] == "station_silent")),
+            "devices_offline": float(sum(1 for v in self.status.values() if not v)),
+            "silences_active": float(
+                sum(1 for s in self.silences if s.start_ms <= self.clock() * 1000 < s.end_ms)
+            ),
+        }
+
+
+__all__ = ["AlertConfigError", "AlertService", "DeliveryError"]

@@ -1,0 +1,239 @@
+"""Alert configuration (the collector's `alerts:` section), validated in full at start-up."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+
+from collector.alerts.durations import Duration
+from collector.alerts.rules import RuleSettings, merge_rules
+from collector.alerts.templates import LANGUAGES, check_templates
+
+_EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+$")
+_PHONE = re.compile(r"^\+?[0-9]{6,15}$")
+
+
+def read_secret(inline: SecretStr | None, path: Path | None, name: str) -> SecretStr | None:
+    """The secret given inline or in a file (first line, stripped); both at once is an error."""
+    if inline is not None and path is not None:
+        raise ValueError(f"give {name} or {name}_file, not both")
+    if path is None:
+        return inline
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ValueError(f"{name}_file {path}: {exc.strerror or exc}") from None
+    if not text:
+        raise ValueError(f"{name}_file {path} is empty")
+    return SecretStr(text)
+
+
+class Retry(BaseModel):
+    """How a notifier retries a failed delivery."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timeout_s: float = Field(10.0, gt=0, le=300)
+    retries: int = Field(3, ge=0, le=20)
+    backoff_s: float = Field(1.0, ge=0, le=600, description="first wait; doubles each retry")
+    max_backoff_s: float = Field(60.0, ge=0, le=3600)
+
+
+class WebhookSettings(Retry):
+    """JSON POST per notification (SMS gateways take these)."""
+
+    type: Literal["webhook"]
+    url: str
+    bearer_token: SecretStr | None = None
+    bearer_token_file: Path | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError(f"webhook url {v!r} must be http:// or https://")
+        return v
+
+    @model_validator(mode="after")
+    def _secret(self) -> WebhookSettings:
+        self.bearer_token = read_secret(self.bearer_token, self.bearer_token_file, "bearer_token")
+        self.bearer_token_file = None
+        return self
+
+
+class EmailSettings(Retry):
+    """SMTP through aiosmtplib; STARTTLS or implicit TLS and login optional."""
+
+    type: Literal["email"]
+    host: str = Field(min_length=1)
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["none", "starttls", "tls"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    sender: str = Field("solarwater@localhost", alias="from")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _secret(self) -> EmailSettings:
+        self.password = read_secret(self.password, self.password_file, "password")
+        self.password_file = None
+        if self.password is not None and not self.username:
+            raise ValueError("an SMTP password needs a username")
+        if not _EMAIL.match(self.sender):
+            raise ValueError(f"from address {self.sender!r} is not an email address")
+        return self
+
+
+class MqttNotifierSettings(Retry):
+    """Publishes to `{prefix}/alerts/{station}/{rule}` through the collector's MQTT link."""
+
+    type: Literal["mqtt"]
+    qos: Literal[0, 1, 2] = 1
+    retain: bool = True
+
+
+NotifierSettings = Annotated[
+    WebhookSettings | EmailSettings | MqttNotifierSettings, Field(discriminator="type")
+]
+
+
+class Recipients(BaseModel):
+    """Who a route reaches: emails for `email`, phone numbers for the webhook/SMS payload."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    emails: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
+
+    @field_validator("emails")
+    @classmethod
+    def _emails(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for e in v:
+            if not _EMAIL.match(e):
+                raise ValueError(f"{e!r} is not an email address")
+        return v
+
+    @field_validator("phones")
+    @classmethod
+    def _phones(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        out = []
+        for p in v:
+            q = re.sub(r"[\s\-()]", "", p)
+            if not _PHONE.match(q):
+                raise ValueError(
+                    f"{p!r} is not a phone number (international form, e.g. +25884...)"
+                )
+            out.append(q)
+        return tuple(out)
+
+
+class RouteSettings(BaseModel):
+    """The technicians of some districts (or stations), the notifiers that reach them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    districts: tuple[str, ...] = ()
+    stations: tuple[str, ...] = ()
+    severities: tuple[Literal["warning", "critical"], ...] = ("warning", "critical")
+    notifiers: tuple[str, ...] = Field(min_length=1)
+    recipients: Recipients = Recipients()
+
+
+class FallbackRoute(BaseModel):
+    """For districts no route names and for unregistered stations."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    notifiers: tuple[str, ...] = ()
+    recipients: Recipients = Recipients()
+    severities: tuple[Literal["warning", "critical"], ...] = ("warning", "critical")
+
+
+class AlertSettings(BaseModel):
+    """The `alerts:` section of the collector's settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    language: str = "pt"
+    timezone: str = "Africa/Maputo"
+    templates: dict[str, str] = Field(
+        default_factory=dict, description="override texts of the language: firing/reminder/resolved"
+    )
+    evaluate_interval_s: float = Field(10.0, gt=0, le=3600)
+    repeat_interval: Duration = 4 * 3600.0
+    stale_after: Duration = 3600.0
+    queue_size: int = Field(1000, ge=1, le=1_000_000)
+    drain_timeout_s: float = Field(5.0, ge=0, le=300)
+    history_keep: Duration = 90 * 86400.0
+    api_token: SecretStr | None = None
+    api_token_file: Path | None = None
+    rules: dict[str, RuleSettings] = Field(default_factory=lambda: _default_rules())
+    notifiers: dict[str, NotifierSettings] = Field(default_factory=dict)
+    routes: tuple[RouteSettings, ...] = ()
+    fallback: FallbackRoute = FallbackRoute()
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _merge_defaults(cls, v: Any) -> dict[str, Any]:
+        return merge_rules(v)
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, v: str) -> str:
+        if v not in LANGUAGES:
+            raise ValueError(f"language must be one of {', '.join(LANGUAGES)} (got {v!r})")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {v!r}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> AlertSettings:
+        self.api_token = read_secret(self.api_token, self.api_token_file, "api_token")
+        self.api_token_file = None
+        check_templates(self.language, self.templates)
+        names = [r.name for r in self.routes]
+        for dup in {n for n in names if names.count(n) > 1}:
+            raise ValueError(f"route name {dup!r} appears twice")
+        for where, used, recipients in [
+            *((f"route {r.name!r}", r.notifiers, r.recipients) for r in self.routes),
+            ("fallback", self.fallback.notifiers, self.fallback.recipients),
+        ]:
+            for n in used:
+                if n not in self.notifiers:
+                    known = ", ".join(self.notifiers) or "none configured"
+                    raise ValueError(f"{where}: unknown notifier {n!r} (notifiers: {known})")
+                if self.notifiers[n].type == "email" and not recipients.emails:
+                    raise ValueError(
+                        f"{where}: notifier {n!r} sends email but no emails are listed"
+                    )
+        for r in self.routes:
+            if not r.districts and not r.stations:
+                raise ValueError(f"route {r.name!r}: list its districts and/or stations")
+        return self
+
+
+def _default_rules() -> dict[str, RuleSettings]:
+    return {k: RuleSettings.model_validate(v) for k, v in merge_rules({}).items()}

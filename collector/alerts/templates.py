@@ -1,0 +1,168 @@
+"""Alert texts in Portuguese (the field language) and English, short enough for one SMS."""
+
+from __future__ import annotations
+
+import string
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+SMS_MAX = 160
+EVENTS = ("firing", "reminder", "resolved")
+PLACEHOLDERS = (
+    "severity", "title", "rule", "station", "station_name", "district", "device",
+    "detail", "value", "threshold", "duration", "since", "id",
+)  # fmt: skip
+
+# GSM 03.38 basic set: anything else turns an SMS into UCS-2 (70 characters), so SMS
+# bodies are folded into it (accents dropped where the set lacks the letter).
+GSM7 = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡"
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+
+
+@dataclass(frozen=True)
+class Language:
+    """The words of one language."""
+
+    severity: Mapping[str, str]
+    titles: Mapping[str, str]
+    texts: Mapping[str, str]
+    labels: Mapping[str, tuple[str, str]]  # field -> (label, unit)
+    silent_detail: str
+    back_detail: str
+    decimal: str
+
+
+PT = Language(
+    severity={"warning": "AVISO", "critical": "CRÍTICO"},
+    titles={
+        "battery_low": "Bateria fraca",
+        "battery_critical": "Bateria crítica",
+        "tank_low": "Tanque baixo",
+        "tank_empty": "Tanque vazio",
+        "controller_fault": "Falha do controlador",
+        "station_silent": "Estação sem dados",
+    },
+    texts={
+        "firing": "{severity} {title}: {station} ({district}) {detail} há {duration},"
+        " desde {since} #{id}",
+        "reminder": "LEMBRETE {severity} {title}: {station} ({district}) {detail}"
+        " há {duration} #{id}",
+        "resolved": "RESOLVIDO {title}: {station} ({district}) {detail}, durou {duration} #{id}",
+    },
+    labels={
+        "battery_soc_pct": ("SoC", "%"),
+        "battery_voltage_v": ("bateria", " V"),
+        "battery_current_a": ("corrente", " A"),
+        "battery_temp_c": ("temp. bateria", " C"),
+        "pv_power_w": ("painel", " W"),
+        "charge_state": ("estado", ""),
+        "error_code": ("erro", ""),
+        "level_pct": ("nível", "%"),
+        "volume_l": ("volume", " L"),
+    },
+    silent_detail="sem telemetria (limite {limit})",
+    back_detail="voltou a comunicar",
+    decimal=",",
+)
+
+EN = Language(
+    severity={"warning": "WARNING", "critical": "CRITICAL"},
+    titles={
+        "battery_low": "Battery low",
+        "battery_critical": "Battery critical",
+        "tank_low": "Tank low",
+        "tank_empty": "Tank empty",
+        "controller_fault": "Controller fault",
+        "station_silent": "Station silent",
+    },
+    texts={
+        "firing": "{severity} {title}: {station} ({district}) {detail} for {duration},"
+        " since {since} #{id}",
+        "reminder": "REMINDER {severity} {title}: {station} ({district}) {detail}"
+        " for {duration} #{id}",
+        "resolved": "RESOLVED {title}: {station} ({district}) {detail}, lasted {duration} #{id}",
+    },
+    labels={
+        "battery_soc_pct": ("SoC", "%"),
+        "battery_voltage_v": ("battery", " V"),
+        "battery_current_a": ("current", " A"),
+        "battery_temp_c": ("battery temp", " C"),
+        "pv_power_w": ("PV", " W"),
+        "charge_state": ("state", ""),
+        "error_code": ("error", ""),
+        "level_pct": ("level", "%"),
+        "volume_l": ("volume", " L"),
+    },
+    silent_detail="no telemetry (limit {limit})",
+    back_detail="reporting again",
+    decimal=".",
+)
+
+LANGUAGES: dict[str, Language] = {"pt": PT, "en": EN}
+_UNITS = {"_pct": "%", "_v": " V", "_a": " A", "_w": " W", "_wh": " Wh", "_c": " C",
+          "_l": " L", "_lpm": " L/min", "_mm": " mm"}  # fmt: skip
+
+
+def label(lang: Language, field: str) -> tuple[str, str]:
+    """The short label and unit of a field (its name and the unit in its suffix otherwise)."""
+    if field in lang.labels:
+        return lang.labels[field]
+    for suffix in sorted(_UNITS, key=len, reverse=True):
+        if field.endswith(suffix):
+            return field[: -len(suffix)], _UNITS[suffix]
+    return field, ""
+
+
+def number(lang: Language, value: float | int | str) -> str:
+    """A value as people read it: at most one decimal, the language's decimal mark."""
+    if isinstance(value, str):
+        return value
+    text = f"{value:.1f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+    return text.replace(".", lang.decimal)
+
+
+def to_gsm7(text: str) -> str:
+    """Fold `text` into the GSM 7-bit basic set so an SMS keeps its 160 characters."""
+    out = []
+    for ch in text:
+        if ch in GSM7:
+            out.append(ch)
+            continue
+        base = "".join(c for c in unicodedata.normalize("NFKD", ch) if c in GSM7)
+        out.append(base or "?")
+    return "".join(out)
+
+
+def sms_text(text: str) -> str:
+    """`text` folded to GSM-7 and cut to one SMS."""
+    folded = to_gsm7(text)
+    return folded if len(folded) <= SMS_MAX else folded[: SMS_MAX - 2].rstrip() + ".."
+
+
+def render(lang: Language, overrides: Mapping[str, str], event: str, ctx: Mapping[str, str]) -> str:
+    """The text of one notification; a too long one loses the district first."""
+    template = overrides.get(event) or lang.texts[event]
+    text = template.format_map(ctx)
+    if len(to_gsm7(text)) > SMS_MAX and ctx.get("district"):
+        text = template.format_map({**ctx, "district": "-"}).replace(" (-)", "")
+    return text
+
+
+def check_templates(language: str, overrides: Mapping[str, str]) -> None:
+    """Raise ValueError for an unknown event or placeholder in configured templates."""
+    for event, template in overrides.items():
+        if event not in EVENTS:
+            raise ValueError(f"templates: unknown text {event!r} (texts: {', '.join(EVENTS)})")
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+        except ValueError as exc:
+            raise ValueError(f"templates.{event}: {exc}") from None
+        for f in fields:
+            if f not in PLACEHOLDERS:
+                raise ValueError(
+                    f"templates.{event}: unknown placeholder {{{f}}}"
+                    f" (placeholders: {', '.join(PLACEHOLDERS)})"
+                )
