@@ -65,6 +65,17 @@ def run_broker(run: Run, stack: Stack, root: Path) -> None:
     rate = broker_rate(stack, run.n(200_000))
     run.limits["broker"] = rate
     run.add(Figure("broker QoS 1 -> C subscriber", rate, "msg/s"))
+    ceiling = broker_rate(stack, run.n(100_000), paho=True)
+    run.add(
+        Figure(
+            "broker QoS 1 -> bare paho client (manual ack)",
+            ceiling,
+            "msg/s",
+            "broker",
+            rate,
+            note="ceiling of any paho-based collector",
+        )
+    )
 
 
 def run_influx(run: Run, stack: Stack, root: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -12,13 +13,21 @@ from bench.ctools import parse_last_json, publish_cmd
 from bench.stack import Stack, new_prefix
 
 
-def broker_rate(stack: Stack, messages: int) -> float:
-    """Messages/s from the C publisher's first publish to the C subscriber's last arrival."""
+def broker_rate(stack: Stack, messages: int, paho: bool = False) -> float:
+    """Messages/s from the C publisher's first publish to the subscriber's last arrival.
+
+    The subscriber is the C counter, or with `paho` a bare paho client acking by hand
+    (the ceiling of any collector built on paho).
+    """
     prefix = new_prefix()
     mq = stack.mosquitto
     topic_filter = f"{prefix}/+/+/+/telemetry"
+    if paho:
+        cmd = [sys.executable, "-m", "bench.paho_ceiling", mq.host, str(mq.port), topic_filter]
+    else:
+        cmd = [str(stack.tools["swsub"]), mq.host, str(mq.port), topic_filter]
     sub = subprocess.Popen(
-        [str(stack.tools["swsub"]), mq.host, str(mq.port), topic_filter, str(messages), "300"],
+        [*cmd, str(messages), "300"],
         stdout=subprocess.PIPE,
         text=True,
     )

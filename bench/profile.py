@@ -1,0 +1,90 @@
+"""`python -m bench.profile`: py-spy on the collector under the end-to-end load; prints the top.
+
+Needs py-spy in the venv (`pip install py-spy`); writes the collapsed stacks next to
+the summary so a flame graph can be drawn from them later.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from bench.collector_bench import _count, _start
+from bench.ctools import publish_cmd
+from bench.stack import Stack, temp_root
+
+
+def summarize(collapsed: Path, top: int) -> str:
+    """Self and inclusive sample shares per function, from py-spy's collapsed stacks."""
+    own: Counter[str] = Counter()
+    incl: Counter[str] = Counter()
+    total = 0
+    for row in collapsed.read_text().splitlines():
+        stack, _, n_text = row.rpartition(" ")
+        n = int(n_text)
+        frames = stack.split(";")
+        total += n
+        own[frames[-1]] += n
+        for frame in set(frames):
+            incl[frame] += n
+    out = [f"{total} samples", "", "self %  | function (file:line)"]
+    out += [f"{100 * n / total:6.1f}  | {f}" for f, n in own.most_common(top)]
+    out += ["", "total % | function (file:line)"]
+    out += [f"{100 * n / total:6.1f}  | {f}" for f, n in incl.most_common(top)]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.profile")
+    p.add_argument("--messages", type=int, default=100_000)
+    p.add_argument("--batch", type=int, default=1, help="readings per message")
+    p.add_argument("--top", type=int, default=30)
+    p.add_argument("--out", type=Path, default=Path("bench/build/profile"))
+    args = p.parse_args(argv)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
+        print("bench.profile: py-spy is not installed (.venv/bin/pip install py-spy)")
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    root, holder = temp_root(False)
+    stack = Stack(root)
+    stack.start()
+    try:
+        cut, db, prefix = _start(stack, root / "profile", 1)
+        collapsed = args.out / "collector.collapsed"
+        options = ["--format", "raw", "--threads", "--rate", "200", "--nonblocking"]
+        record = subprocess.Popen(
+            [spy, "record", "--pid", str(cut.pids()[0]), *options, "-o", str(collapsed)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(1)
+        mq = stack.mosquitto
+        cmd = publish_cmd(
+            stack.tools["swpub"], mq.host, mq.port, prefix, args.messages, batch=args.batch
+        )
+        pub = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+        want = args.messages * args.batch
+        while _count(stack, db) < want:
+            time.sleep(0.2)
+        pub.wait()
+        record.send_signal(2)
+        record.wait(30)
+        cut.stop()
+        text = summarize(collapsed, args.top)
+        (args.out / "summary.txt").write_text(text)
+        print(text)
+    finally:
+        stack.stop()
+        if holder is not None:
+            holder.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
