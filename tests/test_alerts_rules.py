@@ -1,0 +1,260 @@
+"""Rule config, the condition language, the engine's state machine and the alert texts."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from collector.alerts import AlertSettings
+from collector.alerts.condition import ConditionError, parse_condition
+from collector.alerts.durations import format_duration, parse_duration
+from collector.alerts.engine import RuleEngine
+from collector.alerts.messages import Messages
+from collector.alerts.model import Alert
+from collector.alerts.templates import GSM7, SMS_MAX
+from collector.readings import Reading
+from devices.stations import load_fleet
+
+FLEET = load_fleet()
+T0 = 1_750_000_020_000
+MIN = 60_000
+
+
+def solar(station: str, ts: int, **fields: Any) -> Reading:
+    return Reading(station, FLEET.district_of(station), "solar", "mppt1", ts, None, fields)
+
+
+def errors_of(cfg: dict[str, Any]) -> str:
+    with pytest.raises(ValidationError) as exc:
+        AlertSettings.model_validate(cfg)
+    return str(exc.value)
+
+
+def test_defaults_are_the_documented_rules() -> None:
+    s = AlertSettings()
+    assert list(s.rules) == [
+        "battery_low", "battery_critical", "tank_low", "tank_empty", "controller_fault",
+        "station_silent",
+    ]  # fmt: skip
+    low = s.rules["battery_low"]
+    assert (low.condition, low.clear, low.for_) == (
+        "battery_soc_pct < 50", "battery_soc_pct > 60", 900.0
+    )  # fmt: skip
+    assert s.rules["battery_critical"].for_ == 300 and s.rules["tank_low"].for_ == 1800
+    assert s.rules["station_silent"].for_ == 1800
+    assert s.language == "pt"
+
+
+def test_user_rules_merge_over_the_defaults() -> None:
+    s = AlertSettings.model_validate(
+        {"rules": {"battery_low": {"for": "10m"}, "pv_dead": {"kind": "solar",
+                   "condition": "pv_power_w < 1", "for": "3h"}}}
+    )  # fmt: skip
+    assert s.rules["battery_low"].for_ == 600
+    assert s.rules["battery_low"].condition == "battery_soc_pct < 50"  # kept
+    assert s.rules["pv_dead"].for_ == 3 * 3600 and "tank_empty" in s.rules
+
+
+@pytest.mark.parametrize(
+    ("cfg", "expected"),
+    [
+        ({"rules": {"x": {"kind": "solar", "condition": "battery_soc_pct <"}}}, "at the end"),
+        ({"rules": {"x": {"kind": "solar", "condition": "level_pct < 3"}}}, "no field 'level_pct'"),
+        ({"rules": {"x": {"kind": "tank"}}}, "needs a 'condition'"),
+        ({"rules": {"x": {"kind": "wind", "condition": "a < 1"}}}, "'kind' must be one of"),
+        ({"rules": {"battery_low": {"for": "soon"}}}, "bad duration 'soon'"),
+        ({"rules": {"battery_low": {"stations": {"PEMBA-01": {"clear": "x > 1"}}}}},
+         "stations.PEMBA-01.clear"),
+        ({"rules": {"Bad Name": {}}}, "must match"),
+        ({"routes": [{"name": "r", "districts": ["Pemba"], "notifiers": ["sms"]}]},
+         "unknown notifier 'sms'"),
+        ({"notifiers": {"m": {"type": "email", "host": "h"}},
+          "routes": [{"name": "r", "districts": ["Pemba"], "notifiers": ["m"]}]},
+         "no emails are listed"),
+        ({"notifiers": {"p": {"type": "pager"}}}, "does not match any of the expected tags"),
+        ({"notifiers": {"w": {"type": "webhook", "url": "ftp://x"}}}, "must be http"),
+        ({"fallback": {"recipients": {"phones": ["12ab"]}}}, "not a phone number"),
+        ({"language": "fr"}, "language must be one of pt, en"),
+        ({"templates": {"firing": "{station} {nope}"}}, "unknown placeholder {nope}"),
+        ({"api_token_file": "/nonexistent/token"}, "api_token_file /nonexistent/token"),
+        ({"surprise": 1}, "Extra inputs are not permitted"),
+    ],
+)  # fmt: skip
+def test_bad_config_is_refused_with_a_reason(cfg: dict[str, Any], expected: str) -> None:
+    assert expected in errors_of(cfg)
+
+
+def test_secret_from_file(tmp_path: Path) -> None:
+    f = tmp_path / "token"
+    f.write_text("from-file\n")
+    s = AlertSettings.model_validate({"api_token_file": str(f)})
+    assert s.api_token is not None and s.api_token.get_secret_value() == "from-file"
+    assert "not both" in errors_of({"api_token": "a", "api_token_file": str(f)})
+
+
+def test_condition_language() -> None:
+    c = parse_condition("battery_soc_pct < 30 or battery_voltage_v < 23.4", "solar")
+    assert c.test({"battery_soc_pct": 40.0, "battery_voltage_v": 25.0}) is False
+    assert c.test({"battery_soc_pct": 40.0, "battery_voltage_v": 23.0}) is True
+    assert c.test({"battery_soc_pct": 40.0}) is False  # absent fields are left out
+    assert c.test({"pv_power_w": 10.0}) is None  # nothing to say
+    assert c.witness({"battery_voltage_v": 23.0}).field == "battery_voltage_v"
+    f = parse_condition('(charge_state == "fault" or error_code != 0) and pv_power_w >= 0', "solar")
+    assert f.test({"charge_state": "fault", "pv_power_w": 5.0}) is True
+    assert f.test({"charge_state": "float", "error_code": 0, "pv_power_w": 5.0}) is False
+    for bad in [
+        "", "battery_soc_pct", "battery_soc_pct < 'x'", "charge_state > \"fault\"",
+        '__import__("os").system("x")', "battery_soc_pct < 1 and", "(battery_soc_pct < 1",
+        "battery_soc_pct < 1 )", "battery_soc_pct = 1", "1 < battery_soc_pct",
+    ]:  # fmt: skip
+        with pytest.raises(ConditionError):
+            parse_condition(bad, "solar")
+
+
+def test_durations() -> None:
+    assert parse_duration("1h30m") == 5400 and parse_duration(90) == 90
+    assert parse_duration("0") == 0 and parse_duration("250ms") == 0.25
+    for bad in ("-5", "5x", "m", True):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
+    assert format_duration(16 * 60 + 5) == "16 min"
+    assert format_duration(2 * 3600 + 600) == "2 h 10 min"
+
+
+def engine(cfg: dict[str, Any] | None = None) -> RuleEngine:
+    return RuleEngine(AlertSettings.model_validate(cfg or {}).rules, FLEET, 3600)
+
+
+def test_overrides_by_chemistry_district_and_station() -> None:
+    cfg = {
+        "rules": {
+            "battery_low": {
+                "chemistries": {"lifepo4": {"condition": "battery_soc_pct < 25",
+                                            "clear": "battery_soc_pct > 40"}},
+                "districts": {"Montepuez": {"for": "1h"}},
+                "stations": {"IBO-01": {"enabled": False}},
+            }
+        }
+    }  # fmt: skip
+    e = engine(cfg)
+    lifepo4 = next(s for s in FLEET.stations if s.battery_chemistry == "lifepo4")
+    lead = next(s for s in FLEET.stations if s.battery_chemistry == "lead_acid")
+
+    def low(station: str) -> Any:
+        return next(r for r in e.rules_for(station, "solar") if r.name == "battery_low")
+
+    assert str(low(lifepo4.id).condition) == "battery_soc_pct < 25"
+    assert str(low(lead.id).condition) == "battery_soc_pct < 50"
+    assert low("MONTEPUEZ-01").for_ms == 3600_000
+    assert all(r.name != "battery_low" for r in e.rules_for("IBO-01", "solar"))
+
+
+def test_engine_for_duration_and_hysteresis_in_device_time() -> None:
+    e = engine()
+    for m in range(15):
+        e.observe(solar("PEMBA-02", T0 + m * MIN, battery_soc_pct=45.0))
+    assert [t.rule.name for t in e.evaluate(0)] == []
+    e.observe(solar("PEMBA-02", T0 + 15 * MIN, battery_soc_pct=45.0))
+    (t,) = e.evaluate(0)
+    assert (t.state, t.rule.name, t.ts_ms, t.since_ms) == (
+        "firing",
+        "battery_low",
+        T0 + 15 * MIN,
+        T0,
+    )
+    e.observe(solar("PEMBA-02", T0 + 16 * MIN, battery_soc_pct=58.0))  # in the band
+    assert e.evaluate(0) == []
+    e.observe(solar("PEMBA-02", T0 + 17 * MIN, battery_soc_pct=61.0))
+    (t,) = e.evaluate(0)
+    assert (t.state, t.ts_ms, t.value) == ("resolved", T0 + 17 * MIN, 61.0)
+
+
+def test_out_of_order_and_duplicate_readings_never_rewind() -> None:
+    e = engine()
+    e.observe(solar("PEMBA-02", T0 + 60 * MIN, battery_soc_pct=80.0))
+    for m in range(30):  # an old backlog all below the threshold, arriving after
+        e.observe(solar("PEMBA-02", T0 + m * MIN, battery_soc_pct=10.0))
+    e.observe(solar("PEMBA-02", T0 + 60 * MIN, battery_soc_pct=10.0))  # a duplicate
+    assert e.evaluate(0) == [] and e.out_of_order == 31
+    e.observe(solar("PEMBA-02", T0 + 61 * MIN, battery_soc_pct="oops"))
+    assert e.observe_errors == 1  # counted, never raised
+
+
+def test_stale_state_waits_for_the_rest_of_its_backlog() -> None:
+    e = engine()
+    e.observe(solar("PEMBA-01", T0 + 600 * MIN, battery_soc_pct=90.0))  # fleet time
+    for m in range(30):  # first chunk of PEMBA-02's backlog ends low, 9 h behind
+        e.observe(solar("PEMBA-02", T0 + m * MIN, battery_soc_pct=20.0))
+    assert [t.rule.name for t in e.evaluate(0) if t.rule.name != "station_silent"] == []
+    for m in range(30, 600):  # the second chunk shows it recovered
+        e.observe(solar("PEMBA-02", T0 + m * MIN, battery_soc_pct=90.0))
+    assert [t.rule.name for t in e.evaluate(0) if t.rule.name != "station_silent"] == []
+
+
+def test_hot_path_is_cheap() -> None:
+    e = engine()
+    stations = [s.id for s in FLEET.stations]
+    readings = [
+        solar(stations[i % len(stations)], T0 + (i // len(stations)) * 1000,
+              battery_soc_pct=80.0, battery_voltage_v=26.0, charge_state="float", error_code=0,
+              pv_power_w=500.0)
+        for i in range(40_000)
+    ]  # fmt: skip
+    start = time.perf_counter()
+    for r in readings:
+        e.observe(r)
+    rate = len(readings) / (time.perf_counter() - start)
+    assert rate > 20_000, f"only {rate:.0f} readings/s"
+
+
+def messages(language: str) -> Messages:
+    return Messages(AlertSettings.model_validate({"language": language}), FLEET)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    station=st.sampled_from([s.id for s in FLEET.stations] + ["X" * 64]),
+    rule=st.sampled_from(list(AlertSettings().rules)),
+    language=st.sampled_from(["pt", "en"]),
+    event=st.sampled_from(["firing", "reminder", "resolved"]),
+    value=st.floats(0, 100000, allow_nan=False),
+    duration=st.floats(0, 400 * 86400),
+    alert_id=st.integers(1, 10**9),
+)
+def test_sms_texts_fit_one_gsm7_message(
+    station: str, rule: str, language: str, event: str, value: float, duration: float,
+    alert_id: int,
+) -> None:  # fmt: skip
+    m = messages(language)
+    a = Alert(
+        id=alert_id, station=station, district=FLEET.district_of(station), device="mppt1",
+        rule=rule, severity="critical", state="firing", since_ms=T0, fired_ms=T0, value=value,
+        threshold="< 23,4", message="", detail=f"bateria {value:.1f} V (< 23,4 V)",
+        resolved_detail="nível 35% (> 30%)",
+    )  # fmt: skip
+    text = m.text(event, a, duration, T0 + int(duration * 1000))
+    sms = m.sms(text)
+    assert len(sms) <= SMS_MAX and set(sms) <= GSM7
+    assert station[:20] in sms
+
+
+def test_texts_name_station_district_value_threshold_and_duration() -> None:
+    m = messages("pt")
+    a = Alert(
+        id=7, station="MOCIMBOA-01", district="Mocímboa da Praia", device="mppt1",
+        rule="battery_critical", severity="critical", state="firing", since_ms=T0,
+        fired_ms=T0, value=23.1, threshold="< 23,4", message="",
+        detail="bateria 23,1 V (< 23,4 V)",
+    )  # fmt: skip
+    text = m.text("firing", a, 47 * 60, T0 + 47 * MIN)
+    assert text.startswith("CRÍTICO Bateria crítica: MOCIMBOA-01 (Mocímboa da Praia)")
+    assert "23,1 V (< 23,4 V) há 47 min" in text and text.endswith("#7")
+    assert m.sms(text).startswith("CRITICO Bateria critica: MOCIMBOA-01 (Mocimboa da Praia)")
+    en = messages("en").text("resolved", a, 3 * 3600, T0)
+    assert en.startswith("RESOLVED Battery critical: MOCIMBOA-01") and "lasted 3 h" in en
