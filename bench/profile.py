@@ -18,24 +18,41 @@ from bench.collector_bench import _count, _start
 from bench.ctools import publish_cmd
 from bench.stack import Stack, temp_root
 
+# Leaf frames that are a thread waiting in select(): idle, not work.
+IDLE_LEAVES = ("EpollSelector.select (", "Client._loop (paho/mqtt/client.py")
+
+
+def _function(frame: str) -> str:
+    """`name (file:line)` -> `name (file)`, so lines of one function add up."""
+    name, _, where = frame.partition(" (")
+    return f"{name} ({where.rsplit(':', 1)[0]})" if where else frame
+
 
 def summarize(collapsed: Path, top: int) -> str:
-    """Self and inclusive sample shares per function, from py-spy's collapsed stacks."""
+    """Self and inclusive shares of busy samples per function, from py-spy's collapsed stacks."""
     own: Counter[str] = Counter()
     incl: Counter[str] = Counter()
-    total = 0
+    threads: Counter[str] = Counter()
+    total = idle = 0
     for row in collapsed.read_text().splitlines():
         stack, _, n_text = row.rpartition(" ")
         n = int(n_text)
         frames = stack.split(";")
         total += n
-        own[frames[-1]] += n
-        for frame in set(frames):
+        if frames[-1].startswith(IDLE_LEAVES):
+            idle += n
+            continue
+        threads[frames[0].split(": ", 1)[-1]] += n
+        own[_function(frames[-1])] += n
+        for frame in {_function(f) for f in frames[1:]}:
             incl[frame] += n
-    out = [f"{total} samples", "", "self %  | function (file:line)"]
-    out += [f"{100 * n / total:6.1f}  | {f}" for f, n in own.most_common(top)]
-    out += ["", "total % | function (file:line)"]
-    out += [f"{100 * n / total:6.1f}  | {f}" for f, n in incl.most_common(top)]
+    busy = total - idle
+    out = [f"{total} samples, {idle} idle in select(), {busy} busy", ""]
+    out += [f"{100 * n / busy:6.1f}% of busy  thread {t}" for t, n in threads.most_common()]
+    out += ["", "self %  | function (file)"]
+    out += [f"{100 * n / busy:6.1f}  | {f}" for f, n in own.most_common(top)]
+    out += ["", "total % | function (file)"]
+    out += [f"{100 * n / busy:6.1f}  | {f}" for f, n in incl.most_common(top)]
     return "\n".join(out)
 
 

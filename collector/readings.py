@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from devices.kind import FieldValue
-from devices.lineprotocol import encode_line
+from devices.lineprotocol import fields_text, series
+
+
+@lru_cache(maxsize=65536)
+def _series(kind: str, station: str, device: str, district: str | None) -> str:
+    """A device's escaped series key, built once (bounded: a fleet has far fewer devices)."""
+    return series(kind, {"station": station, "device": device, "district": district})
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,5 +30,5 @@ class Reading:
 
     def to_line(self) -> str:
         """The InfluxDB point (design §4): measurement = kind; station/device/district tags."""
-        tags = {"station": self.station, "device": self.device, "district": self.district}
-        return encode_line(self.kind, tags, self.fields, self.ts_ms)
+        key = _series(self.kind, self.station, self.device, self.district)
+        return f"{key} {fields_text(self.fields)} {self.ts_ms}"
