@@ -65,7 +65,7 @@ def run_broker(run: Run, stack: Stack, root: Path) -> None:
     rate = broker_rate(stack, run.n(200_000))
     run.limits["broker"] = rate
     run.add(Figure("broker QoS 1 -> C subscriber", rate, "msg/s"))
-    ceiling = broker_rate(stack, run.n(100_000), paho=True)
+    ceiling = broker_rate(stack, run.n(100_000), client="paho")
     run.add(
         Figure(
             "broker QoS 1 -> bare paho client (manual ack)",
@@ -74,6 +74,17 @@ def run_broker(run: Run, stack: Stack, root: Path) -> None:
             "broker",
             rate,
             note="ceiling of any paho-based collector",
+        )
+    )
+    native = broker_rate(stack, run.n(100_000), client="asyncio")
+    run.add(
+        Figure(
+            "broker QoS 1 -> bare asyncio MQTT 5 parser (batched acks)",
+            native,
+            "msg/s",
+            "broker",
+            rate,
+            note="ceiling of the proposed asyncio-native source",
         )
     )
 

@@ -13,17 +13,19 @@ from bench.ctools import parse_last_json, publish_cmd
 from bench.stack import Stack, new_prefix
 
 
-def broker_rate(stack: Stack, messages: int, paho: bool = False) -> float:
+def broker_rate(stack: Stack, messages: int, client: str = "c") -> float:
     """Messages/s from the C publisher's first publish to the subscriber's last arrival.
 
-    The subscriber is the C counter, or with `paho` a bare paho client acking by hand
-    (the ceiling of any collector built on paho).
+    The subscriber is the C counter ("c"), a bare paho client acking by hand ("paho": the
+    ceiling of any collector built on paho), or a bare asyncio MQTT 5 parser batching its
+    PUBACKs ("asyncio": the ceiling of the proposed replacement for paho's thread).
     """
     prefix = new_prefix()
     mq = stack.mosquitto
     topic_filter = f"{prefix}/+/+/+/telemetry"
-    if paho:
-        cmd = [sys.executable, "-m", "bench.paho_ceiling", mq.host, str(mq.port), topic_filter]
+    if client in ("paho", "asyncio"):
+        module = f"bench.{client}_ceiling"
+        cmd = [sys.executable, "-m", module, mq.host, str(mq.port), topic_filter]
     else:
         cmd = [str(stack.tools["swsub"]), mq.host, str(mq.port), topic_filter]
     sub = subprocess.Popen(
