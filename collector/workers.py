@@ -95,7 +95,8 @@ def run_workers(settings: Settings, argv: list[str]) -> int:
             signal.signal(sig, handler)
     codes = [child.returncode for child in children]
     if failed is not None and not stopping:
-        return codes[failed] or 1
+        code = codes[failed]
+        return code if code and code > 0 else 1  # killed by a signal: report a plain failure
     return next((c for c in codes if c not in (0, -signal.SIGTERM, -signal.SIGINT)), 0)
 
 
