@@ -548,6 +548,10 @@ async def test_ack_stops_reminders(make: Callable[..., Any], hook: Hook) -> None
     h.feed([tank("PEMBA-01", T0 + MIN, 50.0)])  # the resolution is still announced
     await wait_for(lambda: len(hook.posts) == 3, 3)
     assert hook.posts[2]["event"] == "resolved"
+    async with TestClient(TestServer(app)) as client:
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        assert (await client.post(f"/alerts/{alert_id}/ack", headers=auth)).status == 409
+        assert (await client.post(f"/alerts/{alert_id + 5}/ack", headers=auth)).status == 404
 
 
 async def test_silenced_station_is_quiet_until_the_window_ends(

@@ -136,7 +136,8 @@ class AlertApi:
             by = str(body.get("by"))[:100] if isinstance(body, dict) and body.get("by") else None
         a = await self.svc.ack(alert_id, by)
         if a is None:
-            if await self.svc.history(1, None, None, alert_id + 1):
+            found = await self.svc.history(1, None, None, alert_id + 1)
+            if found and found[0].id == alert_id:
                 raise _error(web.HTTPConflict, f"alert {alert_id} is not active")
             raise _error(web.HTTPNotFound, f"no alert {alert_id}")
         return web.json_response(
