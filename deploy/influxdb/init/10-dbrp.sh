@@ -10,4 +10,4 @@ if [ -z "$bucket_id" ]; then
   bucket_id=$(influx bucket list --org "$org" --name "$bucket" --hide-headers | cut -f1)
 fi
 influx v1 dbrp create --org "$org" --bucket-id "$bucket_id" \
-  --db "${INFLUXQL_DATABASE:-$bucket}" --rp autogen --default
+  --db "${INFLUXQL_DATABASE:-solarwater}" --rp autogen --default
