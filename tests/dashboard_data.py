@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from collector.readings import Reading
 from collector.stats_points import station_info_lines
+from devices.kind import FieldValue
 from devices.lineprotocol import encode_line
 from devices.stations import load_fleet
 from devstack import Influxd
@@ -96,7 +97,11 @@ def _alerts(stations: list[str], from_ms: int) -> tuple[list[str], list[tuple[st
         else:
             steps.append(("resolved", ep.resolved_h, 60.0))
         for state, hour, value in steps:
-            fields = {"state": state, "value": value, "message": f"{ep.rule} {state} at {station}"}
+            fields: dict[str, FieldValue] = {
+                "state": state,
+                "value": value,
+                "message": f"{ep.rule} {state} at {station}",
+            }
             lines.append(encode_line("alert", tags, fields, from_ms + int(hour * H_MS)))
     return lines, firing
 
@@ -108,7 +113,7 @@ def _collector(from_ms: int) -> list[str]:
         ts = from_ms + i * COLLECTOR_S * 1000
         n = i if i < 4000 else i - 4000  # restart at sample 4000
         disconnected = 6000 <= i < 6030
-        fields: dict[str, float | int | str] = {
+        fields: dict[str, FieldValue] = {
             "messages_received": 4 * n,
             "readings_received": 4 * n,
             "readings_written": 4 * n - n // 50,

@@ -102,7 +102,7 @@ class Client:
         if user is not None:
             self.c.username_pw_set(user, password if password is not None else PASSWORDS[user])
         self.c.on_connect = lambda c, u, f, rc, p: self.connected.put(rc.value)
-        self.c.on_message = lambda c, u, m: self.got.put((m.topic, m.payload))
+        self.c.on_message = lambda c, u, m: self.got.put((m.topic, bytes(m.payload)))
         self.c.on_publish = self._on_publish
         self.c.connect("127.0.0.1", broker.port)
         self.c.loop_start()
