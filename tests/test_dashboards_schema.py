@@ -130,8 +130,7 @@ def test_grafanalib_gaps_are_filled(uid: str) -> None:
     for p in board["panels"]:
         points = p["maxDataPoints"]
         assert isinstance(points, int) and points > 0, p["title"]
-        if p["type"] in {"timeseries", "state-timeline"}:
-            assert points != 100, f"{p['title']}: grafanalib's default maxDataPoints left in"
+        assert points != 100, f"{p['title']}: grafanalib's default maxDataPoints left in"
         assert p["datasource"] == {"type": "influxdb", "uid": "solarwater-influxdb"}
         for t in p["targets"]:
             assert t["rawQuery"] is True and t["datasource"] == p["datasource"]
