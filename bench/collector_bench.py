@@ -29,7 +29,9 @@ class E2E:
         return self.readings / self.seconds
 
 
-def _start(stack: Stack, workdir: Path, workers: int) -> tuple[CollectorUnderTest, str, str]:
+def _start(
+    stack: Stack, workdir: Path, workers: int, extra_env: dict[str, str] | None = None
+) -> tuple[CollectorUnderTest, str, str]:
     db = stack.fresh_db()
     prefix = new_prefix()
     cut = CollectorUnderTest(
@@ -39,6 +41,7 @@ def _start(stack: Stack, workdir: Path, workers: int) -> tuple[CollectorUnderTes
         db=db,
         prefix=prefix,
         workers=workers,
+        extra_env=extra_env,
     )
     cut.start()
     return cut, db, prefix
@@ -57,9 +60,10 @@ def end_to_end(
     workers: int = 1,
     stations: int = 100,
     timeout: float = 300.0,
+    extra_env: dict[str, str] | None = None,
 ) -> E2E:
     """Publish as fast as possible; rate = readings / (first publish .. all readings queryable)."""
-    cut, db, prefix = _start(stack, workdir, workers)
+    cut, db, prefix = _start(stack, workdir, workers, extra_env)
     try:
         cpu0 = cut.cpu_seconds()
         mq = stack.mosquitto

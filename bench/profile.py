@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.profile")
     p.add_argument("--messages", type=int, default=100_000)
     p.add_argument("--batch", type=int, default=1, help="readings per message")
+    p.add_argument("--stations", type=int, default=100, help="distinct station ids")
     p.add_argument("--top", type=int, default=30)
     p.add_argument("--out", type=Path, default=Path("bench/build/profile"))
     args = p.parse_args(argv)
@@ -83,7 +84,13 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(1)
         mq = stack.mosquitto
         cmd = publish_cmd(
-            stack.tools["swpub"], mq.host, mq.port, prefix, args.messages, batch=args.batch
+            stack.tools["swpub"],
+            mq.host,
+            mq.port,
+            prefix,
+            args.messages,
+            batch=args.batch,
+            stations=args.stations,
         )
         pub = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
         want = args.messages * args.batch
