@@ -225,10 +225,11 @@ def wait_for_points(influxd: Influxd, db: str, expected: int, timeout: float = 9
 
 
 def series_counts(influxd: Influxd, db: str) -> Iterator[tuple[str, str, int]]:
-    """(measurement, station, count) for every telemetry series."""
-    for meas, fld in (("solar", "battery_voltage_v"), ("tank", "level_pct")):
-        for row in influxd.query(f'SELECT count("{fld}") FROM "{meas}" GROUP BY station', db):
-            yield meas, str(row["station"]), int(row["count"])
+    """(measurement, station, points) for every telemetry series (max of the field counts)."""
+    for meas in ("solar", "tank"):
+        for row in influxd.query(f'SELECT count(*) FROM "{meas}" GROUP BY station', db):
+            n = max(int(v) for k, v in row.items() if k.startswith("count_") and v is not None)
+            yield meas, str(row["station"]), n
 
 
 @dataclass
