@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -66,16 +67,34 @@ async def _serve(settings: Settings) -> None:
     await collector.run()
 
 
+def check_config(settings: Settings) -> int:
+    """Everything start-up checks, without touching the network or the data folder."""
+    from collector.alerts import AlertService
+    from collector.service import load_registry
+    from collector.sinks import make_sink
+
+    fleet = load_registry(settings)
+    make_sink(settings.influx)
+    if settings.alerts.enabled:
+        with tempfile.TemporaryDirectory() as tmp:
+            AlertService(
+                settings.alerts,
+                fleet,
+                Path(tmp),
+                prefix=settings.mqtt.prefix,
+                write_lines=lambda lines: None,
+                mqtt_publish=lambda topic, payload, qos, retain: None,
+            )
+    print(f"config ok: {len(fleet.stations)} stations in the registry", flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         settings = settings_from_args(args)
         if args.check_config:
-            from collector.service import load_registry
-
-            fleet = load_registry(settings)
-            print(f"config ok: {len(fleet.stations)} stations in the registry")
-            return 0
+            return check_config(settings)
         logging.basicConfig(
             level=settings.log_level,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",

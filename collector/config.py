@@ -24,6 +24,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from collector.alerts.settings import AlertSettings
 from devices.mqtturl import MqttUrlError, parse_mqtt_url
 from devices.topics import ID_RE
 
@@ -248,6 +249,7 @@ class Settings(BaseSettings):
     spool: SpoolSettings = SpoolSettings()
     quarantine: QuarantineSettings = QuarantineSettings()
     http: HttpSettings = HttpSettings()
+    alerts: AlertSettings = AlertSettings()
     fleet: Path | None = Field(
         None,
         description="Station registry YAML (default: 19-site sample fleet; 'none': no registry)",

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from collector.alerts import AlertService
 from collector.config import Settings
 from collector.decoding import DECODERS, DecodeLimits
 from collector.http_api import build_app
@@ -63,9 +64,9 @@ class Collector:
         self.stations_seen: set[str] = set()
         self.started_at = time.time()
         self._stop = asyncio.Event()
-        self.alerts: Any = None
         self.source: MqttSource | None = None
         self.writer: Writer | None = None
+        self.alerts = self._make_alerts()
         self.http_runner: web.AppRunner | None = None
         self.http_port: int | None = None
 
@@ -96,7 +97,6 @@ class Collector:
         )
         self._register_gauges(intake)
         self.quarantine.start()
-        self.alerts = self._make_alerts()
         if self.alerts is not None:
             await self.alerts.start()
         await self._start_http()
@@ -144,21 +144,27 @@ class Collector:
             await self.http_runner.cleanup()
         log.info("stopped")
 
-    def _make_alerts(self) -> Any:
-        settings = getattr(self.settings, "alerts", None)
-        if settings is None:
+    def _make_alerts(self) -> AlertService | None:
+        """Built up front so a bad alert config fails at start; wired to parts made in run()."""
+        if not self.settings.alerts.enabled:
             return None
-        from collector.alerts import AlertService
 
-        assert self.source is not None and self.writer is not None
-        writer = self.writer
+        def write_lines(lines: list[str]) -> None:
+            if self.writer is not None:
+                self.writer.add(lines, 0, None)
+
+        def publish(topic: str, payload: bytes, qos: int, retain: bool) -> None:
+            if self.source is not None:
+                self.source.publish(topic, payload, qos, retain)
+
         return AlertService(
-            settings,
+            self.settings.alerts,
             self.fleet,
             Path(self.settings.data_dir) / "alerts",
             prefix=self.settings.mqtt.prefix,
-            write_lines=lambda lines: writer.add(lines, 0, None),
-            mqtt_publish=self.source.publish,
+            write_lines=write_lines,
+            mqtt_publish=publish,
+            link_up=lambda: self.source is not None and self.source.connected,
         )
 
     async def _start_http(self) -> None:
@@ -206,6 +212,17 @@ class Collector:
                     await writer.hand_off()
 
     def _handle(self, item: Inbound, now_ms: int) -> None:
+        try:
+            self._decode_and_route(item, now_ms)
+        except Exception as exc:
+            # A bug must cost one message, not the service: quarantine it, keep going.
+            log.exception("internal error on a message from %s", item.topic[:200])
+            assert self.writer is not None
+            acks = self.writer.current.acks
+            if not acks or acks[-1] is not item:  # never ack one message twice
+                self._reject_message(item, "internal_error", f"{type(exc).__name__}: {exc}"[:300])
+
+    def _decode_and_route(self, item: Inbound, now_ms: int) -> None:
         assert self.writer is not None
         self.metrics.inc("messages_received")
         prefix = self.settings.mqtt.prefix

@@ -29,6 +29,7 @@ class StatusTracker:
 
     def __init__(self) -> None:
         self.state: dict[tuple[str, str], bool] = {}
+        self.last_ms: dict[tuple[str, str], int] = {}
 
     def update(self, topic: Topic, online: bool, ts_ms: int) -> str | None:
         """The line for a change, or None when nothing changed."""
@@ -36,5 +37,8 @@ class StatusTracker:
         if self.state.get(key) == online:
             return None
         self.state[key] = online
+        # Two changes in one millisecond would be one point: keep each device's strictly rising.
+        ts_ms = max(ts_ms, self.last_ms.get(key, ts_ms - 1) + 1)
+        self.last_ms[key] = ts_ms
         tags = {"station": topic.station, "device": topic.device}
         return encode_line("station_status", tags, {"online": int(online)}, ts_ms)

@@ -124,9 +124,9 @@ class RuleEngine:
                     s.clear_since = ts
             self._dirty.add(key)
 
-    def evaluate(self, wall_s: float) -> list[Transition]:
+    def evaluate(self, wall_s: float, link_up: bool = True) -> list[Transition]:
         """Transitions due now; marks them applied in the engine's own state."""
-        now = self.clock.now(wall_s)
+        now = self.clock.now(wall_s, link_up)
         out: list[Transition] = []
         dirty, self._dirty = self._dirty, set()
         for key in dirty:

@@ -18,14 +18,21 @@ class FleetClock:
             self.newest_ms = ts_ms
             self._advanced = True
 
-    def now(self, wall_s: float) -> int | None:
-        """Fleet time in ms, or None before anything was seen; never goes backwards."""
+    def now(self, wall_s: float, link_up: bool = True) -> int | None:
+        """Fleet time in ms, or None before anything was seen; never goes backwards.
+
+        While our own link to the broker is down, fleet time holds still: silence we
+        cannot hear is our outage, not the stations'.
+        """
         if self.newest_ms is None:
             return None
         if self._advanced or self.wall_at_newest is None:
             # stamped at evaluation, not per reading: off by at most one evaluation interval
             self.wall_at_newest = wall_s
             self._advanced = False
+        if not link_up and self._last_now is not None:
+            self.wall_at_newest = wall_s - (self._last_now - self.newest_ms) / 1000
+            return self._last_now
         quiet_ms = max(0, int((wall_s - self.wall_at_newest) * 1000))
         now = self.newest_ms + quiet_ms
         if self._last_now is not None and now < self._last_now:

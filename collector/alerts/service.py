@@ -48,8 +48,10 @@ class AlertService:
         write_lines: Callable[[list[str]], None],
         mqtt_publish: MqttPublish | None,
         clock: Callable[[], float] = time.time,
+        link_up: Callable[[], bool] = lambda: True,
     ) -> None:
         self.settings = settings
+        self.link_up = link_up
         self.fleet = fleet
         self.clock = clock
         self.write_lines = write_lines
@@ -176,8 +178,9 @@ class AlertService:
         """One evaluation: transitions, then the notifications they and the clock call for."""
         async with self._lock:
             wall = self.clock()
-            transitions = self.engine.evaluate(wall)
-            self.fleet_now = self.engine.clock.now(wall)
+            link = self.link_up()
+            transitions = self.engine.evaluate(wall, link)
+            self.fleet_now = self.engine.clock.now(wall, link)
             if transitions:
                 await self._apply(transitions)
             await self._notify(int(wall * 1000))
