@@ -8,11 +8,9 @@ evaluation loop runs every 20 ms.
 from __future__ import annotations
 
 import asyncio
-import email
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from email.header import decode_header, make_header
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +19,12 @@ import paho.mqtt.client as mqtt
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from collector.alerts import AlertService, AlertSettings
 from collector.readings import Reading
 from devices.stations import load_fleet
 from devstack import Influxd, Mosquitto
-from devstack.ports import free_port
+from tests.alert_support import SMTP_PASSWORD, Hook, Mailbox, smtp_server
 
 FLEET = load_fleet()
 T0 = 1_750_000_000_000 - (1_750_000_000_000 % 60_000)  # device time, whole minute
@@ -71,71 +67,10 @@ def tank(station: str, ts: int, level: float) -> Reading:
 # --- real receivers ---------------------------------------------------------------------
 
 
-class Hook:
-    """A real aiohttp webhook receiver; `fail` answers that many requests with 503 first."""
-
-    def __init__(self) -> None:
-        self.posts: list[dict[str, Any]] = []
-        self.auth: list[str | None] = []
-        self.fail = 0
-        self.status = 503
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/hook"
-        self.runner: web.AppRunner | None = None
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.auth.append(request.headers.get("Authorization"))
-        if self.fail > 0:
-            self.fail -= 1
-            return web.Response(status=self.status)
-        self.posts.append(await request.json())
-        return web.json_response({"ok": True})
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/hook", self.handle)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
-
-    async def stop(self) -> None:
-        assert self.runner is not None
-        await self.runner.cleanup()
-
-    def events(self, **match: Any) -> list[dict[str, Any]]:
-        return [p for p in self.posts if all(p.get(k) == v for k, v in match.items())]
-
-
-class Mailbox:
-    """aiosmtpd handler keeping what it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], email.message.Message]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        msg = email.message_from_bytes(envelope.content)
-        self.messages.append((list(envelope.rcpt_tos), msg))
-        return "250 OK"
-
-    def subjects(self) -> list[str]:
-        return [str(make_header(decode_header(m["Subject"]))) for _, m in self.messages]
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
-
-    def auth(server: Any, session: Any, envelope: Any, mech: str, data: Any) -> AuthResult:
-        ok = isinstance(data, LoginPassword) and data.password == b"mailpass"
-        return AuthResult(success=ok)
-
-    port = free_port()
-    ctl = Controller(
-        box, hostname="127.0.0.1", port=port, authenticator=auth, auth_require_tls=False
-    )
-    ctl.start()
-    yield box, port
-    ctl.stop()
+    with smtp_server() as server:
+        yield server
 
 
 @pytest.fixture
@@ -211,7 +146,7 @@ def base_config(hook: Hook, smtp_port: int, **over: Any) -> dict[str, Any]:
             "sms": {"type": "webhook", "url": hook.url, "bearer_token": "gw-token",
                     "retries": 3, "backoff_s": 0.01, "timeout_s": 2},
             "mail": {"type": "email", "host": "127.0.0.1", "port": smtp_port,
-                     "security": "none", "username": "alerts", "password": "mailpass",
+                     "security": "none", "username": "alerts", "password": SMTP_PASSWORD,
                      "from": "alerts@solarwater.example", "backoff_s": 0.01},
             "bus": {"type": "mqtt"},
         },
