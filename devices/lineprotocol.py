@@ -1,25 +1,55 @@
-"""InfluxDB line protocol, built by hand with the escaping rules of the spec."""
+"""InfluxDB line protocol, built by hand with the escaping rules of the spec.
+
+What InfluxDB (checked against 1.6 by tests/test_fuzz_lineprotocol.py) cannot store, the
+encoder refuses with ValueError rather than write something else or break the whole batch:
+an empty measurement or key; a measurement starting with `#` (the line would be a comment),
+a tab or a NUL (InfluxDB skips them as leading blanks);
+a newline or carriage return in a measurement, tag or field key, or tag value (1.x has no
+escape for them: `\\n` would be stored as a backslash and an `n`); a backslash at the end of a
+name or before `,`, `=` or a space (it would escape the separator); the tag or field key
+`time`; a NaN or infinite float; an integer outside int64. Empty or None tag values are left
+out, as InfluxDB keeps no empty tags. String field values may hold anything: `"` and `\\`
+are escaped, newlines and tabs pass as they are (InfluxDB stores them). The collector only
+writes tag values from validated ids and the registry, so it never meets a refusal.
+"""
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping
 
 from devices.kind import FieldValue
 
-_MEAS = str.maketrans({",": "\\,", " ": "\\ ", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
-_KEY = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
-_STR = str.maketrans({'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r"})
+_MEAS = str.maketrans({",": "\\,", " ": "\\ "})
+_KEY = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "})
+_STR = str.maketrans({'"': '\\"', "\\": "\\\\"})
+_UNSTORABLE = re.compile(r"[\n\r]|\\(?=[,= ]|$)")
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _checked(what: str, name: str) -> str:
+    """`name` if InfluxDB can store it as a measurement, key or tag value; else ValueError."""
+    if not name:
+        raise ValueError(f"line protocol: empty {what}")
+    if _UNSTORABLE.search(name) or (what in ("tag key", "field key") and name == "time"):
+        raise ValueError(f"line protocol: InfluxDB cannot store the {what} {name[:80]!r}")
+    return name
 
 
 def _field(value: FieldValue) -> str:
     if type(value) is float:  # the common case first; bool is checked before int below
+        if not math.isfinite(value):
+            raise ValueError(f"line protocol: {value} is not a storable float")
         return repr(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
+        if not _INT64[0] <= value <= _INT64[1]:
+            raise ValueError("line protocol: integer outside int64")
         return f"{value}i"
     if isinstance(value, float):
-        return repr(value)
+        return _field(float(value))
     return '"' + value.translate(_STR) + '"'
 
 
@@ -31,7 +61,7 @@ _KEYS_MAX = 4096
 def _key(key: str) -> str:
     escaped = _KEYS.get(key)
     if escaped is None:
-        escaped = key.translate(_KEY)
+        escaped = _checked("field key", key).translate(_KEY)
         if len(_KEYS) < _KEYS_MAX:
             _KEYS[key] = escaped
     return escaped
@@ -39,11 +69,15 @@ def _key(key: str) -> str:
 
 def series(measurement: str, tags: Mapping[str, str | None]) -> str:
     """Measurement and sorted tags; empty/None tags are left out (InfluxDB refuses them)."""
-    parts = [measurement.translate(_MEAS)]
+    if measurement.startswith(("#", "\t", "\x00")):
+        # A line starting with # is a comment; leading tabs and NULs are skipped as blanks.
+        raise ValueError(f"line protocol: InfluxDB cannot store the measurement {measurement!r}")
+    parts = [_checked("measurement", measurement).translate(_MEAS)]
     for key in sorted(tags):
         value = tags[key]
         if value:
-            parts.append(f",{key.translate(_KEY)}={value.translate(_KEY)}")
+            k = _checked("tag key", key).translate(_KEY)
+            parts.append(f",{k}={_checked('tag value', value).translate(_KEY)}")
     return "".join(parts)
 
 
@@ -60,6 +94,6 @@ def encode_line(
     fields: Mapping[str, FieldValue],
     ts_ms: int,
 ) -> str:
-    """One point; empty/None tags are left out (InfluxDB refuses empty tag values)."""
+    """One point; empty/None tags are left out; ValueError for what InfluxDB cannot store."""
     body = fields_text(fields)
     return f"{series(measurement, tags)} {body} {ts_ms}"
