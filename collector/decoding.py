@@ -180,7 +180,10 @@ class JsonDecoder:
         if type(raw) in (int, float):
             if raw != raw or raw in (float("inf"), float("-inf")):
                 return 0, ("bad_timestamp", "ts is not finite")
-            ts_ms = round(raw * 1000)
+            scaled = raw * 1000
+            if scaled in (float("inf"), float("-inf")):  # e.g. 1e306 s: no int to round to
+                scaled = 1e300 if raw > 0 else -1e300
+            ts_ms = round(scaled)
         elif isinstance(raw, str):
             try:
                 parsed = datetime.fromisoformat(raw)
