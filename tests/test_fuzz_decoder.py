@@ -1,0 +1,120 @@
+"""JsonDecoder.decode never raises, whatever the payload, and accounts for every reading."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from typing import Any
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from collector.decoding import DecodeLimits, DecodeResult, JsonDecoder
+from devices.catalogue import KINDS
+from devices.stations import load_fleet
+from devices.topics import Topic
+
+NOW_MS = int(time.time() * 1000)
+LIMITS = DecodeLimits(64 * 1024, 1000, 600_000, 1_577_836_800_000)
+DECODER = JsonDecoder(LIMITS, load_fleet(None))
+REASONS = {
+    "unknown_kind", "oversized", "not_utf8", "malformed_json", "too_deep", "bad_structure",
+    "too_many_readings", "bad_seq", "bad_timestamp", "ts_in_future", "ts_before_plausible",
+    "unknown_field", "out_of_range", "not_finite", "no_fields", "wrong_type",
+}  # fmt: skip
+FUZZ = settings(max_examples=200, deadline=None)
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+kind_names = st.sampled_from(sorted(KINDS))
+field_names = st.sampled_from(sorted({f for k in KINDS.values() for f in k.field_names}))
+timestamps = st.one_of(
+    st.none(),
+    st.integers(-(2**63), 2**63),
+    st.floats(allow_nan=False),
+    st.floats(min_value=1.5e9, max_value=1.8e9),
+    st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
+    st.text(max_size=30),
+    st.booleans(),
+)
+readings = st.fixed_dictionaries(
+    {},
+    optional={
+        "ts": timestamps,
+        "seq": st.one_of(st.integers(-5, 2**64), st.floats(), st.text(max_size=3)),
+    },
+).flatmap(
+    lambda base: st.dictionaries(
+        field_names | st.text(max_size=8),
+        st.one_of(
+            st.floats(),
+            st.integers(-(2**65), 2**65),
+            st.sampled_from(["float", "bulk", "fault", "nope"]),
+            st.booleans(),
+            st.none(),
+        ),
+        max_size=6,
+    ).map(lambda f: {**f, **base})
+)
+
+
+def dumps(doc: Any) -> bytes:
+    """JSON as a device might send it: big integers, NaN and Infinity tokens included."""
+    return json.dumps(doc).encode()
+
+
+def topic(kind: str = "solar") -> Topic:
+    return Topic("solarwater", "PEMBA-01", kind, "mppt1", "telemetry")
+
+
+def check(result: DecodeResult, items: int | None = None) -> None:
+    assert all(r.reason in REASONS for r in result.rejects), result.rejects
+    for reading in result.readings:
+        line = reading.to_line()  # every accepted reading can be written
+        assert line.count("\n") == 0
+        assert LIMITS.min_ts_ms <= reading.ts_ms <= NOW_MS + LIMITS.max_future_ms
+        assert all(not isinstance(v, float) or math.isfinite(v) for v in reading.fields.values())
+    if items is not None and not any(r.index < 0 for r in result.rejects):
+        # Every reading of the message is either accepted or rejected with its index.
+        assert len(result.readings) + len(result.rejects) == items
+        assert sorted(r.index for r in result.rejects) == sorted(
+            set(r.index for r in result.rejects)
+        )
+
+
+@FUZZ
+@given(payload=st.binary(max_size=2048), kind=st.text(max_size=10) | kind_names)
+def test_arbitrary_bytes(payload: bytes, kind: str) -> None:
+    check(DECODER.decode(topic(kind), payload, NOW_MS, NOW_MS))
+
+
+@FUZZ
+@given(doc=json_values)
+def test_arbitrary_json(doc: Any) -> None:
+    for payload in (dumps(doc), dumps({"readings": doc})):
+        check(DECODER.decode(topic(), payload, NOW_MS, NOW_MS))
+
+
+@FUZZ
+@given(items=st.lists(readings, min_size=1, max_size=8), kind=kind_names, batch=st.booleans())
+def test_arbitrary_readings(items: list[dict[str, Any]], kind: str, batch: bool) -> None:
+    doc: Any = {"readings": items} if batch or len(items) > 1 else items[0]
+    check(DECODER.decode(topic(kind), dumps(doc), NOW_MS, NOW_MS), len(items))
+
+
+def test_huge_float_timestamp_is_a_reject_not_a_crash() -> None:
+    for ts in (1e306, -1e306, 1.7976931348623157e308):
+        result = DECODER.decode(topic(), orjson.dumps({"ts": ts, "pv_power_w": 1.0}), 0, NOW_MS)
+        assert not result.readings
+        assert [r.reason for r in result.rejects] in (["ts_in_future"], ["ts_before_plausible"])
