@@ -17,6 +17,7 @@ class Effects:
     leak_pct_per_h: float = 0.0  # tank volume lost per hour to a leak, % of capacity
     link_down: bool = False  # GSM link lost: readings are buffered on the device
     silent: bool = False  # device hung: nothing measured, sent or buffered
+    rain_mm_per_h: float = 0.0  # a storm the scenario sets over the station, on top of the weather
 
 
 HEALTHY = Effects()

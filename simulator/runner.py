@@ -164,8 +164,8 @@ def _run_ticks(
             while (now := time.monotonic()) < due:
                 net.service(min(due - now, 0.25))
         else:
-            # as fast as the broker takes it: hold the clock while a connected device lags
-            while any(link.state == "connected" and link.unsent > window for link in links):
+            # as fast as the broker takes it: hold the clock while a device lags or reconnects
+            while any(_lagging(link, window) for link in links):
                 net.service(0.25)
         for sim in sims:
             fx = sim.model.effects(ts)
@@ -189,6 +189,10 @@ def _run_ticks(
                 f"simulated {format_rfc3339(ts)} ({k + 1}/{ticks} ticks), "
                 f"{summary.readings.total} readings acknowledged, {rate:.0f}/s"
             )
+
+
+def _lagging(link: DeviceLink, window: int) -> bool:
+    return link.state == "connecting" or (link.state == "connected" and link.unsent > window)
 
 
 def _drain(

@@ -19,7 +19,7 @@ from simulator.scenarios import Scenario, build_scenario
 from simulator.sun import solar_elevation_deg
 from simulator.timefmt import epoch_of, to_local
 from simulator.water import HOURLY_USE_SHARE, TankSystem, daily_demand_l
-from simulator.weather import Weather, is_dry_season
+from simulator.weather import STORM_SHADE, Storm, Weather, is_dry_season
 
 Fields = dict[str, FieldValue]
 MAX_SUBSTEP_S = 300.0
@@ -72,6 +72,7 @@ class StationModel:
         self.battery_temp_c = 0.0
         self.water_temp_c = 0.0
         self.last_ts: float | None = None
+        self._storm_start: float | None = None  # when the scenario's current storm began
 
     def effects(self, ts: float | datetime) -> Effects:
         """The scenario's effects on this station at `ts`."""
@@ -173,6 +174,8 @@ class StationModel:
         g = self.weather.irradiance(b, rain_suppressed=fx.no_rain)
         if g > 0 and self.weather.day(local.date()).cloudy:
             g *= self.rng.uniform(0.6, 1.4)  # broken cloud passing over
+        if fx.rain_mm_per_h > 0:
+            g *= STORM_SHADE
         air = air_temp_c(local)
         cell = air + g * 0.03
         step = power.step(
@@ -186,6 +189,7 @@ class StationModel:
         self, tank: TankSystem, a: float, b: float, fx: Effects
     ) -> tuple[float, float, float]:
         storms = [] if fx.no_rain else self.weather.storms_between(a, b)
+        storms += self._scenario_storm(a, b, fx)
         rain, inflow = tank.catchment_l(storms, a, b)
         local = to_local(b)
         dt_h = (b - a) / 3600.0
@@ -197,6 +201,16 @@ class StationModel:
         target = 24.0 + (air_temp_c(local) - 26.0) * 0.3
         self.water_temp_c += (target - self.water_temp_c) * min(1.0, (b - a) / 21600.0)
         return rain, moved.inflow_l, moved.outflow_l
+
+    def _scenario_storm(self, a: float, b: float, fx: Effects) -> list[Storm]:
+        # one storm from its first substep on, so the first-flush diverter takes its share once
+        if fx.rain_mm_per_h <= 0:
+            self._storm_start = None
+            return []
+        if self._storm_start is None:
+            self._storm_start = a
+        depth = fx.rain_mm_per_h * (b - self._storm_start) / 3600.0
+        return [Storm(self._storm_start, b, depth)]
 
 
 def _enclosure_temp(air_c: float, current_a: float) -> float:

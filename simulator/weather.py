@@ -14,7 +14,7 @@ MONTHLY_RAIN_MM = (210.0, 200.0, 190.0, 90.0, 25.0, 8.0, 5.0, 4.0, 6.0, 20.0, 70
 _MEAN_STORM_MM = 15.0
 _STORM_MIN_MM, _STORM_MAX_MM = 5.0, 50.0
 # A storm covers the sun: irradiance falls to this share while it rains.
-_STORM_SHADE = 0.2
+STORM_SHADE = 0.2
 
 
 def is_dry_season(month: int) -> bool:
@@ -118,5 +118,5 @@ class Weather:
         dw = self.day(to_local(epoch_s).date())
         g = clear * dw.irradiation_wh_m2 / dw.clear_sky_wh_m2
         if not rain_suppressed and any(s.start <= epoch_s < s.end for s in dw.storms):
-            g *= _STORM_SHADE
+            g *= STORM_SHADE
         return g
