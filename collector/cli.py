@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from collector.config import ConfigError, Settings, load_settings
+from collector.workers import run_workers, worker_index
 from devices.stations import FleetError
 
 # CLI flag → dotted setting (design §5)
@@ -95,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings_from_args(args)
         if args.check_config:
             return check_config(settings)
+        if settings.workers > 1 and worker_index() is None:
+            return run_workers(settings, list(sys.argv[1:] if argv is None else argv))
         logging.basicConfig(
             level=settings.log_level,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",

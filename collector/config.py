@@ -91,6 +91,9 @@ class MqttSettings(Section):
         pattern=ID_RE.pattern,
         description="Shared-subscription group ($share/<group>/...) for scale-out",
     )
+    subscribe_status: bool = Field(
+        True, description="Subscribe to device status (with --workers, worker 0 only)"
+    )
     no_traffic_warn_s: float = Field(
         900.0, gt=0, description="Watchdog: /healthz warns when connected but silent this long"
     )

@@ -41,10 +41,12 @@ class MqttSource:
     @property
     def filters(self) -> list[str]:
         prefix = self.settings.prefix
-        filters = [telemetry_filter(prefix), status_filter(prefix)]
+        telemetry = telemetry_filter(prefix)
         if self.settings.shared_group:
-            filters = [f"$share/{self.settings.shared_group}/{f}" for f in filters]
-        return filters
+            telemetry = f"$share/{self.settings.shared_group}/{telemetry}"
+        # Retained status is never sent to shared subscriptions (MQTT 5 §4.8.2): one
+        # process subscribes to it directly.
+        return [telemetry, status_filter(prefix)] if self.settings.subscribe_status else [telemetry]
 
     def _make_client(self) -> mqtt.Client:
         s = self.settings

@@ -57,6 +57,7 @@ def worker_command(settings: Settings, argv: list[str], i: int) -> tuple[list[st
         "SOLARWATER_MQTT__CLIENT_ID": f"{settings.mqtt.client_id}-w{i}",
         "SOLARWATER_MQTT__SHARED_GROUP": settings.mqtt.shared_group or DEFAULT_GROUP,
         "SOLARWATER_INSTANCE": f"{settings.instance}-w{i}",
+        "SOLARWATER_MQTT__SUBSCRIBE_STATUS": "true" if i == 0 else "false",
     }
     return [sys.executable, "-m", "collector", *args], env
 
