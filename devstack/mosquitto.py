@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from devstack.ports import free_port, wait_for_port
@@ -34,9 +35,13 @@ class Mosquitto(ManagedProcess):
         return f"mqtt://{self.host}:{self.port}"
 
     def config_text(self) -> str:
+        # Started as root, mosquitto drops to user `mosquitto`, which cannot write its
+        # persistence file in our private folders: sessions would not survive a restart.
+        user = "user root\n" if os.geteuid() == 0 else ""
         # Default max_queued_messages (1000) drops most of a burst for a slow
         # subscriber even at QoS 1 (design §6); 0 = unlimited, memory bounded by bytes.
         return (
+            f"{user}"
             f"listener {self.port} {self.host}\n"
             "allow_anonymous true\n"
             "persistence true\n"
