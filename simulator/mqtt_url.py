@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import urllib.parse
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, SecretStr
+
+from devices.mqtturl import MqttUrlError
+from devices.mqtturl import parse_mqtt_url as parse_url
 
 
 class BrokerSettings(BaseModel):
@@ -27,30 +29,20 @@ class BrokerSettings(BaseModel):
 
 
 def parse_mqtt_url(url: str, ca_file: Path | None = None) -> BrokerSettings:
-    """Parse a broker URL; ValueError with a one-line message when it is not usable."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts"):
-        raise ValueError(f"bad MQTT URL {url!r}: use mqtt://host[:port] or mqtts://host[:port]")
+    """Parse a broker URL (the one parser in devices.mqtturl) and check the CA file."""
     try:
-        port = parts.port
-    except ValueError:
-        raise ValueError(f"bad MQTT URL {url!r}: port is not a number 1-65535") from None
-    if not parts.hostname:
-        raise ValueError(f"bad MQTT URL {url!r}: no host")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise ValueError(f"bad MQTT URL {url!r}: no path or query expected")
-    tls = parts.scheme == "mqtts"
-    if ca_file is not None and not tls:
+        parsed = parse_url(url)
+    except MqttUrlError as exc:
+        raise ValueError(f"{exc} (got {url.split('@')[-1]!r})") from None
+    if ca_file is not None and not parsed.tls:
         raise ValueError("--ca-file needs an mqtts:// URL")
     if ca_file is not None and not ca_file.is_file():
         raise ValueError(f"CA file {ca_file} does not exist")
-    user = urllib.parse.unquote(parts.username) if parts.username else None
-    password = urllib.parse.unquote(parts.password) if parts.password is not None else None
     return BrokerSettings(
-        host=parts.hostname,
-        port=port or (8883 if tls else 1883),
-        tls=tls,
-        username=user,
-        password=SecretStr(password) if password is not None else None,
+        host=parsed.host,
+        port=parsed.port,
+        tls=parsed.tls,
+        username=parsed.username,
+        password=SecretStr(parsed.password) if parsed.password is not None else None,
         ca_file=ca_file,
     )
