@@ -14,6 +14,7 @@ import paho.mqtt.client as mqtt
 from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from paho.mqtt.enums import CallbackAPIVersion
 
 from devstack import Mosquitto
 from devstack.ports import free_port
@@ -101,7 +102,7 @@ class AlertTopicWatch:
         self.lock = threading.Lock()
         self.broker = broker
         self.prefix = prefix
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2)
         self.client.on_message = self._on_message
         self.client.connect(broker.host, broker.port)
         self.client.subscribe(f"{prefix}/alerts/#", qos=1)
@@ -109,7 +110,7 @@ class AlertTopicWatch:
 
     def _on_message(self, client: Any, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         with self.lock:
-            self.got.append((msg.topic, msg.payload, bool(msg.retain)))
+            self.got.append((msg.topic, bytes(msg.payload), bool(msg.retain)))
 
     def messages(self) -> list[tuple[str, bytes, bool]]:
         with self.lock:
@@ -118,7 +119,7 @@ class AlertTopicWatch:
     def retained_now(self, wait_s: float = 0.5) -> list[str]:
         """Topics under `{prefix}/alerts/#` a newly connecting client is handed (non-empty)."""
         got: list[str] = []
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        c = mqtt.Client(CallbackAPIVersion.VERSION2)
         c.on_message = lambda cl, u, m: got.append(m.topic) if m.payload else None
         c.connect(self.broker.host, self.broker.port)
         c.subscribe(f"{self.prefix}/alerts/#", qos=1)
