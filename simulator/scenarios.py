@@ -47,20 +47,26 @@ def _default(target: str, stations: Sequence[str]) -> Scenario:
 
     return Scenario(
         "default",
-        "a fleet-day: ageing battery (35% capacity) at the target station; a 1 h GSM outage; "
-        "a 1 h controller fault; a tank running low; a station silent for the last 3 h; "
-        "an afternoon-sized storm over two stations",
+        "a fleet-day: ageing battery (30% capacity) at the target station; a 1 h GSM outage; "
+        "a 1 h controller fault; a tank running dry; a station silent for "
+        "the last 3 h; a storm over two stations",
         (
             Fault(target, 0.0, None, {"capacity_factor": 0.3}, "ageing battery"),
             Fault(pick(0), 2 * H, 3 * H, {"link_down": True}, "GSM outage"),
             Fault(pick(1), 6 * H, 7 * H, {"error_code": 17}, "controller fault"),
-            Fault(pick(5), 0.0, None, {"no_rain": True}, "tank running low, blocked gutter"),
+            Fault(
+                pick(5),
+                0.0,
+                None,
+                {"no_rain": True, "leak_pct_per_h": 0.8},
+                "tank running dry: blocked gutter, a tap left running",
+            ),
             Fault(pick(3), 21 * H, None, {"silent": True, "link_down": True}, "station silent"),
             Fault(pick(4), 14 * H, 14.75 * H, {"rain_mm_per_h": 24.0}, "storm"),
             Fault(pick(6), 14.25 * H, 15 * H, {"rain_mm_per_h": 16.0}, "storm"),
         ),
         # starting SoC is of the nominal bank: 18% of it is 60% of the 30% that is left
-        {target: Initial(soc_pct=18.0), pick(5): Initial(tank_pct=27.0)},
+        {target: Initial(soc_pct=18.0), pick(5): Initial(tank_pct=22.0)},
     )
 
 
