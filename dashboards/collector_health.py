@@ -49,8 +49,10 @@ def latest(field: str) -> str:
     return iq.select([iq.agg("last", field)], "collector", tags=["instance"])
 
 
+# The two totals always exist, so a day without rejects shows zeros rather than "No data";
+# the rejected_<reason> counters appear once a reason has been seen.
 REJECTS = iq.select(
-    ["non_negative_derivative(max(/^rejected_/), 1m)"],
+    ["non_negative_derivative(max(/^(readings_|messages_)?rejected/), 1m)"],
     "collector",
     tags=["instance"],
     interval=iq.INTERVAL,
@@ -134,7 +136,8 @@ def build() -> Dashboard:
             REJECTS,
             "short",
             bars=True,
-            description="One series per rejected_<reason> counter.",
+            description="Readings and messages rejected, and one series per "
+            "rejected_<reason> counter.",
         ),
         12,
         8,
