@@ -1,11 +1,11 @@
-"""A day of fleet data in InfluxDB for the dashboard query tests.
+"""A hand-made day of fleet data in InfluxDB, for dashboard values known in advance.
 
-`ingest_fleet_day` is the one function to replace by a real simulator + collector run: it must
-leave 24 h of `solar`, `tank`, `alert`, `station_status`, `station_info` and `collector` points
-for the 19-site sample fleet in `db`, and return the range and the facts the tests check.
-Until then it writes the points itself: readings from the simulator's pure station model
-(`simulator.station_model.StationModel`), the collector's own `station_info` lines, and
-alert/status/collector points with known values.
+The dashboards are checked on the simulator's real default run (test_dashboards_queries.py);
+this day covers what such a run does not produce: a collector restart (counters reset),
+rejected readings by reason, a broken broker link, and alert episodes of exact lengths.
+`ingest_fleet_day` writes 24 h of `solar` and `tank` readings from the simulator's pure station
+model (clean scenario), the collector's own `station_info` lines, and alert, status and
+collector points with known values.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class FleetDay:
 
 def _readings(stations: list[str], start_s: float, silent: str) -> list[str]:
     fleet = load_fleet()
-    scenario = build_scenario("default", stations)
+    scenario = build_scenario("none", stations)
     lines: list[str] = []
     for st in fleet.stations:
         model = StationModel(st, SEED, scenario, interval_s=READING_S, start=start_s)
