@@ -1,16 +1,17 @@
 """InfluxDB line protocol, built by hand with the escaping rules of the spec.
 
-What InfluxDB (checked against 1.6 by tests/test_fuzz_lineprotocol.py) cannot store, the
+What InfluxDB cannot store (checked against 1.6 by tests/test_fuzz_lineprotocol.py), the
 encoder refuses with ValueError rather than write something else or break the whole batch:
-an empty measurement or key; a measurement starting with `#` (the line would be a comment),
-a tab or a NUL (InfluxDB skips them as leading blanks);
-a newline or carriage return in a measurement, tag or field key, or tag value (1.x has no
-escape for them: `\\n` would be stored as a backslash and an `n`); a backslash at the end of a
-name or before `,`, `=` or a space (it would escape the separator); the tag or field key
-`time`; a NaN or infinite float; an integer outside int64. Empty or None tag values are left
-out, as InfluxDB keeps no empty tags. String field values may hold anything: `"` and `\\`
-are escaped, newlines and tabs pass as they are (InfluxDB stores them). The collector only
-writes tag values from validated ids and the registry, so it never meets a refusal.
+- an empty measurement or key, or the tag/field key `time`;
+- a measurement starting with `#` (a comment line), a tab or a NUL (skipped as blanks);
+- a newline or carriage return in a measurement, key or tag value (1.x has no escape for
+  them: `\\n` would be stored as a backslash and an `n`);
+- a backslash at the end of a name or before `,`, `=`, a space or `"` (it would escape the
+  separator, or be unescaped);
+- a NaN or infinite float, an integer outside int64.
+Empty or None tag values are left out, as InfluxDB keeps no empty tags. String field values
+may hold anything: `"` and `\\` are escaped, newlines and tabs pass as they are (InfluxDB
+stores them). The collector writes tag values only from validated ids and the registry.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from devices.kind import FieldValue
 _MEAS = str.maketrans({",": "\\,", " ": "\\ "})
 _KEY = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "})
 _STR = str.maketrans({'"': '\\"', "\\": "\\\\"})
-_UNSTORABLE = re.compile(r"[\n\r]|\\(?=[,= ]|$)")
+_UNSTORABLE = re.compile(r'[\n\r]|\\(?=[,= "]|$)')
 _INT64 = (-(2**63), 2**63 - 1)
 
 
