@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import re
 import threading
 import time
@@ -250,9 +249,7 @@ class Stack:
 
 def make_stack(workdir: Path) -> Iterator[Stack]:
     """Start a Mosquitto and an InfluxDB in `workdir`; stop both afterwards."""
-    # Started as root, Mosquitto drops to user "mosquitto", which cannot write its persistence
-    # file into pytest's private tmp folder: sessions would silently not survive a restart.
-    mosquitto = Mosquitto(workdir / "mosquitto", extra_conf=f"user {getpass.getuser()}")
+    mosquitto = Mosquitto(workdir / "mosquitto")
     influxd = Influxd(workdir / "influxd")
     mosquitto.start()
     influxd.start()

@@ -44,7 +44,7 @@ def unstorable(name: str) -> bool:
         or "\n" in name
         or "\r" in name
         or name.endswith("\\")
-        or any(name[i] == "\\" and name[i + 1] in ",= " for i in range(len(name) - 1))
+        or any(name[i] == "\\" and name[i + 1] in ',= "' for i in range(len(name) - 1))
     )
 
 
@@ -118,6 +118,8 @@ def _float(key: str, value: Any) -> Any:
         ("\x00m", {}, {"v": 1.0}),
         ("m\nx", {}, {"v": 1.0}),
         ("m\\", {}, {"v": 1.0}),
+        ('a\\"b', {}, {"v": 1.0}),
+        ("m", {}, {'v\\"': 1.0}),
         ("m", {"k": "a\\"}, {"v": 1.0}),
         ("m", {"k": "a\\,b"}, {"v": 1.0}),
         ("m", {"k": "a\rb"}, {"v": 1.0}),

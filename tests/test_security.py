@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import subprocess
 import sys
 import urllib.request
@@ -31,7 +30,7 @@ def secured_broker(tmp_path: Path) -> Iterator[Mosquitto]:
     )
     broker = Mosquitto(
         tmp_path / "mosquitto",
-        extra_conf=f"password_file {passwd}\nuser {getpass.getuser()}\n",
+        extra_conf=f"password_file {passwd}\n",
     )
     broker.config_text = lambda: Mosquitto.config_text(broker).replace(  # type: ignore[method-assign]
         "allow_anonymous true", "allow_anonymous false"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 import shutil
 import subprocess
 import time
@@ -44,7 +43,6 @@ def tls_broker(tmp_path: Path) -> Iterator[tuple[Mosquitto, int, Path]]:
     ca, cert, key = make_ca_and_server_cert(tmp_path)
     tls_port = free_port()
     conf = (
-        f"user {getpass.getuser()}\n"
         f"listener {tls_port} 127.0.0.1\n"
         f"cafile {ca}\ncertfile {cert}\nkeyfile {key}\n"
         "allow_anonymous true\n"
