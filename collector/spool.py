@@ -166,11 +166,7 @@ class Spool:
         with self._lock:
             self._head = chunk.end
             self._readings -= chunk.readings
-            tmp = self.dir / "head.tmp"
-            tmp.write_text(f"{chunk.end.segment} {chunk.end.offset}")
-            with tmp.open("rb") as f:
-                os.fsync(f.fileno())
-            tmp.replace(self.dir / "head")
+            self._write_head()
             for n in [n for n in self._sizes if n < chunk.end.segment]:
                 self._seg_path(n).unlink(missing_ok=True)
                 del self._sizes[n]
@@ -182,9 +178,18 @@ class Spool:
                 self._sizes.pop(self._tail_seg, None)
                 self._tail_seg += 1
                 self._head = Position(self._tail_seg, 0)
-                tmp.write_text(f"{self._head.segment} 0")
-                tmp.replace(self.dir / "head")
+                self._write_head()
             self._fsync_dir()
+
+    def _write_head(self) -> None:
+        # Write, fsync, then rename: after a power cut `head` is the old or the new one,
+        # never empty (which would stop the collector from starting).
+        tmp = self.dir / "head.tmp"
+        with tmp.open("w") as f:
+            f.write(f"{self._head.segment} {self._head.offset}")
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(self.dir / "head")
 
     def _fsync_dir(self) -> None:
         fd = os.open(self.dir, os.O_RDONLY)
