@@ -193,7 +193,7 @@ def metric(text: str, name: str) -> float:
 def points(influxd: Influxd, db: str) -> int:
     """Telemetry points (solar + tank) in the database."""
     try:
-        return influxd.count("solar", db) + influxd.count("tank", db)
+        return sum(n for _, _, n in series_counts(influxd, db))
     except OSError:
         return -1
 
@@ -227,7 +227,8 @@ def series_counts(influxd: Influxd, db: str) -> Iterator[tuple[str, str, int]]:
     """(measurement, station, points) for every telemetry series (max of the field counts)."""
     for meas in ("solar", "tank"):
         for row in influxd.query(f'SELECT count(*) FROM "{meas}" GROUP BY station', db):
-            n = max(int(v) for k, v in row.items() if k.startswith("count_") and v is not None)
+            # A field with no value in range counts as null, not 0: skip it.
+            n = max((int(v) for k, v in row.items() if k.startswith("count_") and v), default=0)
             yield meas, str(row["station"]), n
 
 
