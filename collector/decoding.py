@@ -28,6 +28,7 @@ class Reject:
     reason: str
     detail: str
     index: int = -1
+    seq: int | None = None  # a refused reading still used its seq: not a gap
 
 
 @dataclass(slots=True)
@@ -157,13 +158,13 @@ class JsonDecoder:
                 continue
             ts_ms, ts_problem = self._timestamp(ts_raw, received_ms, now_ms)
             if ts_problem is not None:
-                result.rejects.append(Reject(ts_problem[0], ts_problem[1], index))
+                result.rejects.append(Reject(ts_problem[0], ts_problem[1], index, seq))
                 continue
             try:
                 model = validate(values)
             except ValidationError as exc:
                 reason, detail = _error_reason(exc)
-                result.rejects.append(Reject(reason, detail, index))
+                result.rejects.append(Reject(reason, detail, index, seq))
                 continue
             result.readings.append(
                 Reading(

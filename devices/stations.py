@@ -26,7 +26,8 @@ class Station(BaseModel):
 
     id: str = Field(pattern=ID_RE.pattern)
     name: str = Field(min_length=1, max_length=200)
-    district: str = Field(min_length=1, max_length=100, pattern=r"^[^\n\r\t,=]+$")
+    # a tag value: InfluxDB cannot store control characters or a trailing backslash
+    district: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\\]+$")
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
     kind: Literal["police_station", "border_post", "community"] = "police_station"

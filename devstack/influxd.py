@@ -107,4 +107,6 @@ class Influxd(ManagedProcess):
         rows = self.query(f'SELECT count({target}) FROM "{measurement}"', db=db)
         if not rows:
             return 0
-        return max(int(v) for k, v in rows[0].items() if k.startswith("count"))
+        # count(*) gives one column per field; a field absent from every point is null
+        counts = [int(v) for k, v in rows[0].items() if k.startswith("count") and v is not None]
+        return max(counts, default=0)
