@@ -13,6 +13,7 @@ import pytest
 
 from devstack import Influxd, Mosquitto
 from simulator import SimulationConfig, Summary, run_simulation
+from tests.fault_support import Stack, make_stack
 
 SHARED_SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "schemas"
 
@@ -42,6 +43,12 @@ def fresh_db(influxd: Influxd) -> Iterator[str]:
     influxd.create_db(name)
     yield name
     influxd.drop_db(name)
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    """A Mosquitto and an InfluxDB of the test's own, for tests that stop and restart them."""
+    yield from make_stack(tmp_path)
 
 
 @pytest.fixture

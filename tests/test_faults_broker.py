@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from tests.collector_support import CollectorProcess
 from tests.fault_support import (
     Publisher,
     Stack,
     fleet_messages,
-    make_stack,
     points,
     series_counts,
     wait_for,
     wait_for_points,
 )
-
-
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    yield from make_stack(tmp_path)
 
 
 def test_broker_restart_mid_stream(stack: Stack) -> None:

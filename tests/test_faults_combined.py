@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,18 +15,12 @@ from tests.fault_support import (
     Publisher,
     Stack,
     fleet_messages,
-    make_stack,
     metric,
     points,
     series_counts,
     wait_for,
     wait_for_points,
 )
-
-
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    yield from make_stack(tmp_path)
 
 
 def spooled(collector: CollectorProcess) -> float:

@@ -3,28 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from tests.collector_support import CollectorProcess
 from tests.fault_support import (
     Publisher,
     Stack,
     fleet_messages,
-    make_stack,
     metric,
     points,
     series_counts,
     wait_for,
     wait_for_points,
 )
-
-
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    yield from make_stack(tmp_path)
 
 
 def test_sigkill_mid_stream_loses_and_doubles_nothing(stack: Stack) -> None:
