@@ -1,27 +1,173 @@
-"""`python -m bench.peers`: the load through Node-RED + node-red-contrib-influxdb (NOT YET DONE).
+"""`python -m bench.peers`: the collector's QoS 1 load through Node-RED + node-red-contrib-influxdb.
 
-Plan (for whoever picks this up): `npm install --prefix bench/build/peers node-red
-node-red-contrib-influxdb`, write a flow (mqtt in, QoS 1, `$share` off -> json ->
-function mapping a reading to fields/tags -> influxdb batch out, v1.x) into a
-settings folder under the run's temp dir, start `node-red -u <dir> -p <free port>`
-against the Stack's Mosquitto and InfluxDB, then reuse `bench.collector_bench`'s
-publish-and-count loop. Node-RED acknowledges QoS 1 on receipt, not after the
-write, so it is a throughput peer, not a delivery-guarantee peer: say so next to
-its figure.
+One run measures the broker's QoS 1 limit, Node-RED's flow (mqtt in, QoS 1 -> function
+building an InfluxDB point -> join into batches -> influxdb batch, v1 /write) and our
+collector, so every ratio printed is a same-run ratio. Node-RED's MQTT client acknowledges
+QoS 1 on receipt, before the write: it is a throughput peer, not a delivery-guarantee peer.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
+import platform
 import sys
+import time
+from pathlib import Path
+
+from bench.collector_bench import end_to_end
+from bench.ctools import BuildError
+from bench.limits import broker_rate
+from bench.nodered.e2e import PeerRun, nodered_end_to_end
+from bench.nodered.install import InstallError, ensure_installed, node_binary, pinned_versions
+from bench.report import Figure, line, save_json, table
+from bench.stack import Stack, temp_root
+
+NODERED = "Node-RED"
 
 
-def main() -> int:
-    print(
-        "bench.peers: the Node-RED comparison is not implemented yet; "
-        "see the plan in bench/peers.py",
-        file=sys.stderr,
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m bench.peers",
+        description="Node-RED + node-red-contrib-influxdb against the broker limit and the "
+        "collector, measured in the same run.",
     )
-    return 3
+    p.add_argument("--messages", type=int, default=100_000, help="QoS 1 messages per e2e run")
+    p.add_argument("--quick", action="store_true", help="a fifth of the load (smoke run)")
+    p.add_argument(
+        "--workers", default="1", help="collector worker counts to compare (default 1: one process)"
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=5000,
+        help="points per InfluxDB write in the Node-RED flow (the collector's default batch)",
+    )
+    p.add_argument(
+        "--flush",
+        type=float,
+        default=0.5,
+        help="seconds before a partial Node-RED batch is written (the collector's default)",
+    )
+    p.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    p.add_argument("--keep", action="store_true", help="keep the temp folder (logs, data)")
+    return p
+
+
+def loadavg() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f}/{five:.2f}/{fifteen:.2f}"
+
+
+def nodered_figures(r: PeerRun, broker: float | None, label: str) -> list[Figure]:
+    delivered = f"all {r.sent:,} landed" if r.lost == 0 else f"LOST {r.lost:,} of {r.sent:,}"
+    note = (
+        f"{delivered}; {r.cpu_s / max(r.landed, 1) * 1e6:.0f} µs CPU/reading; "
+        f"publisher had every PUBACK after {r.acked_s:.1f} s (acked on receipt)"
+    )
+    if r.errors:
+        note += f"; {len(r.errors)} error lines in the log"
+    return [
+        Figure(f"{label} e2e, 1 reading/msg", r.rate, "readings/s", "broker", broker, note=note),
+        Figure(f"{label} peak RSS", r.peak_rss_mb, "MB", note="VmHWM of the node process"),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        workers_list = [int(w) for w in args.workers.split(",")]
+    except ValueError:
+        print("bench.peers: --workers takes a comma-separated list of integers, e.g. 1,2")
+        return 2
+    if args.messages < 1 or args.batch_size < 1 or args.flush <= 0 or min(workers_list) < 1:
+        print("bench.peers: --messages, --batch-size, --workers and --flush must be positive")
+        return 2
+    scale = 0.2 if args.quick else 1.0
+    messages = max(1, int(args.messages * scale))
+    try:
+        node = node_binary()
+        red_js = ensure_installed()
+    except InstallError as exc:
+        print(f"bench.peers: {exc}")
+        return 2
+    versions = ", ".join(f"{k} {v}" for k, v in pinned_versions().items())
+    label = f"Node-RED + node-red-contrib-influxdb (batches of {args.batch_size})"
+    root, holder = temp_root(args.keep)
+    try:
+        stack = Stack(root)
+    except BuildError as exc:
+        print(f"bench.peers: {exc}")
+        return 2
+    print(
+        f"bench.peers: {platform.node()}, {os.cpu_count()} CPUs, load {loadavg()}, "
+        f"{versions}, {messages:,} messages, folder {root}",
+        flush=True,
+    )
+    figures: list[Figure] = []
+    failed = False
+    t0 = time.monotonic()
+
+    def add(fig: Figure) -> None:
+        figures.append(fig)
+        print(line(fig), flush=True)
+
+    try:
+        stack.start()
+        print(f"[broker] load {loadavg()}", flush=True)
+        broker = broker_rate(stack, messages * 2)
+        add(Figure("broker QoS 1 -> C subscriber", broker, "msg/s"))
+        print(f"[node-red] load {loadavg()}", flush=True)
+        peer = nodered_end_to_end(
+            stack,
+            root / "nodered",
+            node=node,
+            red_js=red_js,
+            messages=messages,
+            batch_size=args.batch_size,
+            flush_s=args.flush,
+        )
+        for fig in nodered_figures(peer, broker, label):
+            add(fig)
+        for workers in workers_list:
+            print(f"[collector --workers {workers}] load {loadavg()}", flush=True)
+            ours = end_to_end(
+                stack, root / f"collector-w{workers}", messages=messages, workers=workers
+            )
+            add(
+                Figure(
+                    f"collector e2e, 1 reading/msg, --workers {workers}",
+                    ours.rate,
+                    "readings/s",
+                    NODERED,
+                    peer.rate,
+                    note=f"{ours.rate / broker:.2f}x broker; acks after the durable write; "
+                    f"{ours.cpu_s / ours.readings * 1e6:.0f} µs CPU/reading",
+                )
+            )
+            add(
+                Figure(
+                    f"collector peak RSS, --workers {workers}",
+                    max(ours.peak_rss_mb),
+                    "MB",
+                    NODERED,
+                    peer.peak_rss_mb,
+                    note="VmHWM, largest worker",
+                )
+            )
+    except Exception as exc:
+        failed = True
+        print(f"bench.peers: failed: {exc}", file=sys.stderr, flush=True)
+    finally:
+        stack.stop()
+        if holder is not None:
+            holder.cleanup()
+    print(f"\nbench.peers took {time.monotonic() - t0:.0f} s, load at the end {loadavg()}\n")
+    print(table(figures))
+    if args.json:
+        meta = {"messages": messages, "cpus": os.cpu_count(), "load_end": loadavg()}
+        save_json(figures, args.json, {**meta, "versions": versions})
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
