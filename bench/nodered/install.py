@@ -52,6 +52,19 @@ def red_js() -> Path:
     return INSTALL_DIR / "node_modules" / "node-red" / "red.js"
 
 
+def _npm_reason(stderr: str) -> str:
+    """`CODE: first message line` out of npm's multi-line error report."""
+    msgs = []
+    for ln in stderr.splitlines():
+        for prefix in ("npm error ", "npm ERR! "):
+            if ln.startswith(prefix):
+                msgs.append(ln[len(prefix) :].strip())
+    code = next((m.split()[1] for m in msgs if m.startswith("code ") and len(m.split()) > 1), "")
+    skip = ("code ", "syscall ", "errno ", "at ", "A complete log", "{", "}")
+    text = next((m for m in msgs if m and not m.startswith(skip)), "")
+    return f"{code}: {text}" if code and text else code or text
+
+
 def ensure_installed(timeout: float = 600.0) -> Path:
     """Install the pinned packages unless this exact set is already there; return red.js."""
     wanted = PACKAGE_JSON.read_text()
@@ -73,9 +86,7 @@ def ensure_installed(timeout: float = 600.0) -> Path:
     except subprocess.TimeoutExpired:
         raise InstallError(f"npm install took over {timeout:.0f}s (no network?)") from None
     if done.returncode != 0:
-        lines = [ln.strip() for ln in done.stderr.splitlines() if ln.strip()]
-        why = next((ln for ln in lines if "ERR!" in ln and "code" not in ln), "")
-        why = why or (lines[-1] if lines else f"exit code {done.returncode}")
+        why = _npm_reason(done.stderr) or f"exit code {done.returncode}"
         raise InstallError(f"npm install of {versions} failed (no network?): {why[:300]}")
     if not red_js().exists():
         raise InstallError(f"npm install finished but {red_js()} is missing")
