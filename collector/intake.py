@@ -1,10 +1,11 @@
-"""Hand-off of MQTT messages from paho's network thread to the event loop."""
+"""Hand-off of MQTT messages to the event loop: from paho's network thread, or in the loop."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -73,3 +74,54 @@ class Intake:
 def _wake(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
+
+
+class LoopIntake:
+    """The native source's hand-off: the protocol and the consumer share the loop, no lock.
+
+    Bounded by back-pressure: at `max_items` the source stops reading its socket (TCP then
+    holds the broker back) and reads again once the consumer has taken half; counted.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, max_items: int) -> None:
+        self._loop = loop
+        self._items: deque[Inbound] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self.max_items = max_items
+        self.full_events = 0
+        self.closed = False
+        self.paused = False
+        self.on_pause: Callable[[bool], None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put_many(self, items: list[Inbound]) -> None:
+        """Called by the protocol in the loop, one call per chunk of bytes received."""
+        self._items.extend(items)
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if len(self._items) >= self.max_items and not self.paused:
+            self.full_events += 1
+            self._set_paused(True)
+
+    async def get_many(self, limit: int) -> list[Inbound]:
+        """At least one item, at most `limit`, in arrival order."""
+        while not self._items:
+            waiter = self._waiter = self._loop.create_future()
+            await waiter
+        items = self._items
+        n = min(limit, len(items))
+        out = [items.popleft() for _ in range(n)]
+        if self.paused and len(items) <= self.max_items // 2:
+            self._set_paused(False)
+        return out
+
+    def _set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        if self.on_pause is not None:
+            self.on_pause(paused)
+
+    def close(self) -> None:
+        self.closed = True

@@ -1,7 +1,8 @@
-"""The broker connection: persistent QoS 1 session, re-subscribe on every connect, manual acks."""
+"""The paho source (`mqtt.client: paho`): persistent QoS 1 session, manual acks, own thread."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -13,10 +14,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from collector.config import MqttSettings, read_secret
+from collector.config import MqttSettings
 from collector.intake import Inbound, Intake
+from collector.mqtt.subscription import credentials, subscription_filters
 from devices.mqtturl import parse_mqtt_url
-from devices.topics import status_filter, telemetry_filter
 
 log = logging.getLogger("collector.mqtt")
 
@@ -40,13 +41,7 @@ class MqttSource:
 
     @property
     def filters(self) -> list[str]:
-        prefix = self.settings.prefix
-        telemetry = telemetry_filter(prefix)
-        if self.settings.shared_group:
-            telemetry = f"$share/{self.settings.shared_group}/{telemetry}"
-        # Retained status is never sent to shared subscriptions (MQTT 5 §4.8.2): one
-        # process subscribes to it directly.
-        return [telemetry, status_filter(prefix)] if self.settings.subscribe_status else [telemetry]
+        return subscription_filters(self.settings)
 
     def _make_client(self) -> mqtt.Client:
         s = self.settings
@@ -56,8 +51,7 @@ class MqttSource:
             protocol=MQTTProtocolVersion.MQTTv5,
             manual_ack=True,
         )
-        username = s.username or self.url.username
-        password = read_secret(s.password, s.password_file, "mqtt.password") or self.url.password
+        username, password = credentials(s, self.url)
         if username:
             client.username_pw_set(username, password)
         if self.url.tls:
@@ -93,6 +87,10 @@ class MqttSource:
         self.intake.close()
         self._client.disconnect()
         self._client.loop_stop()
+
+    async def close(self) -> None:
+        """`stop()` off the loop: paho's disconnect waits for its thread."""
+        await asyncio.to_thread(self.stop)
 
     # --- callbacks on paho's thread -------------------------------------------------
     def _on_connect(

@@ -14,12 +14,12 @@ from collector.alerts import AlertService
 from collector.config import Settings
 from collector.decoding import DECODERS, DecodeLimits
 from collector.http_api import build_app
-from collector.intake import Inbound, Intake
+from collector.intake import Inbound
 from collector.metrics import Metrics
-from collector.mqtt_source import MqttSource
 from collector.quarantine import Quarantine
 from collector.seqtrack import SeqTracker
 from collector.sinks import make_sink
+from collector.sources import Feed, Source, make_source
 from collector.spool import Spool
 from collector.stats_points import collector_point, station_info_lines
 from collector.status import StatusError, StatusTracker, parse_status
@@ -64,7 +64,7 @@ class Collector:
         self.stations_seen: set[str] = set()
         self.started_at = time.time()
         self._stop = asyncio.Event()
-        self.source: MqttSource | None = None
+        self.source: Source | None = None
         self.writer: Writer | None = None
         self.alerts = self._make_alerts()
         self.http_runner: web.AppRunner | None = None
@@ -77,8 +77,9 @@ class Collector:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        intake = Intake(loop, self.settings.ingest.queue_max_messages)
-        self.source = MqttSource(self.settings.mqtt, intake)
+        self.source, intake = make_source(
+            self.settings.mqtt, loop, self.settings.ingest.queue_max_messages
+        )
         await self.sink.start()
         if hasattr(self.sink, "ensure_database"):
             await self.sink.ensure_database()
@@ -123,7 +124,7 @@ class Collector:
                 return
             await asyncio.sleep(0.1)
 
-    async def _shutdown(self, intake: Intake, tasks: list[asyncio.Task[None]]) -> None:
+    async def _shutdown(self, intake: Feed, tasks: list[asyncio.Task[None]]) -> None:
         assert self.source is not None and self.writer is not None
         log.info("stopping: flushing what the collector holds")
         for task in tasks:
@@ -136,7 +137,7 @@ class Collector:
         if self.alerts is not None:
             await self.alerts.stop()
             await self.writer.drain()
-        await asyncio.to_thread(self.source.stop)
+        await self.source.close()
         await self.writer.stop()
         await self.quarantine.stop()
         await self.sink.close()
@@ -182,7 +183,7 @@ class Collector:
         self.http_port = sockets[0].getsockname()[1] if sockets else self.settings.http.port
         log.info("HTTP API on http://%s:%s", self.settings.http.host, self.http_port)
 
-    def _register_gauges(self, intake: Intake) -> None:
+    def _register_gauges(self, intake: Feed) -> None:
         assert self.source is not None and self.writer is not None
         source, writer = self.source, self.writer
         self.metrics.gauges.update(
@@ -200,7 +201,7 @@ class Collector:
         )
 
     # --- the hot path -----------------------------------------------------------------
-    async def _consume(self, intake: Intake) -> None:
+    async def _consume(self, intake: Feed) -> None:
         assert self.writer is not None
         writer = self.writer
         while True:

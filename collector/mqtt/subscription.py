@@ -1,0 +1,37 @@
+"""What every source does the same way: the filters it subscribes to and its credentials."""
+
+from __future__ import annotations
+
+import ssl
+
+from collector.config import MqttSettings, read_secret
+from devices.mqtturl import MqttUrl
+from devices.topics import status_filter, telemetry_filter
+
+
+def subscription_filters(settings: MqttSettings) -> list[str]:
+    """Telemetry (shared when a group is set) and, unless told otherwise, status."""
+    prefix = settings.prefix
+    telemetry = telemetry_filter(prefix)
+    if settings.shared_group:
+        telemetry = f"$share/{settings.shared_group}/{telemetry}"
+    # Retained status is never sent to shared subscriptions (MQTT 5 §4.8.2): one
+    # process subscribes to it directly.
+    return [telemetry, status_filter(prefix)] if settings.subscribe_status else [telemetry]
+
+
+def credentials(settings: MqttSettings, url: MqttUrl) -> tuple[str | None, str | None]:
+    """(username, password): the settings win over the URL's."""
+    username = settings.username or url.username
+    password = read_secret(settings.password, settings.password_file, "mqtt.password")
+    return username, password or url.password
+
+
+def tls_context(settings: MqttSettings) -> ssl.SSLContext:
+    """Server certificate checked against `ca_file` (or the system CAs); optional client cert."""
+    ctx = ssl.create_default_context(cafile=str(settings.ca_file) if settings.ca_file else None)
+    if settings.cert_file is not None:
+        ctx.load_cert_chain(
+            str(settings.cert_file), str(settings.key_file) if settings.key_file else None
+        )
+    return ctx

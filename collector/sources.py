@@ -1,0 +1,75 @@
+"""Broker sources by name (`mqtt.client`): the asyncio-native client, or paho's."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Protocol
+
+from collector.config import MqttSettings
+from collector.intake import Inbound, Intake, LoopIntake
+from devices.mqtturl import MqttUrl
+
+
+class Source(Protocol):
+    """What the collector needs from a broker connection."""
+
+    url: MqttUrl
+    connected: bool
+    connects: int
+    generation: int
+    last_message_at: float
+    connected_since: float
+    last_error: str
+
+    @property
+    def filters(self) -> list[str]: ...
+
+    def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def ack(self, item: Inbound) -> bool: ...
+
+    def publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> None: ...
+
+
+class Feed(Protocol):
+    """Where the consumer takes messages from, in arrival order."""
+
+    full_events: int
+
+    def __len__(self) -> int: ...
+
+    async def get_many(self, limit: int) -> list[Inbound]: ...
+
+
+SourceFactory = Callable[[MqttSettings, asyncio.AbstractEventLoop, int], tuple[Source, Feed]]
+
+
+def _native(
+    settings: MqttSettings, loop: asyncio.AbstractEventLoop, max_items: int
+) -> tuple[Source, Feed]:
+    from collector.mqtt.client import NativeMqttSource
+
+    intake = LoopIntake(loop, max_items)
+    return NativeMqttSource(settings, intake), intake
+
+
+def _paho(
+    settings: MqttSettings, loop: asyncio.AbstractEventLoop, max_items: int
+) -> tuple[Source, Feed]:
+    from collector.mqtt_source import MqttSource
+
+    intake = Intake(loop, max_items)
+    return MqttSource(settings, intake), intake
+
+
+SOURCES: dict[str, SourceFactory] = {"native": _native, "paho": _paho}
+
+
+def make_source(
+    settings: MqttSettings, loop: asyncio.AbstractEventLoop, max_items: int
+) -> tuple[Source, Feed]:
+    """The source named by `settings.client` and the feed its messages arrive on."""
+    return SOURCES[settings.client](settings, loop, max_items)
