@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,6 +25,7 @@ from bench.report import Figure, line, save_json, table
 from bench.stack import Stack, temp_root
 
 NODERED = "Node-RED"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def parser() -> argparse.ArgumentParser:
@@ -49,6 +51,13 @@ def parser() -> argparse.ArgumentParser:
         default=0.5,
         help="seconds before a partial Node-RED batch is written (the collector's default)",
     )
+    p.add_argument(
+        "--collector-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for the collector, e.g. SOLARWATER_MQTT__CLIENT=paho",
+    )
     p.add_argument("--json", type=Path, help="also write the figures as JSON here")
     p.add_argument("--keep", action="store_true", help="keep the temp folder (logs, data)")
     return p
@@ -59,11 +68,40 @@ def loadavg() -> str:
     return f"{one:.2f}/{five:.2f}/{fifteen:.2f}"
 
 
+def collector_version() -> str:
+    """The commit the collector ran from, and whether collector/ had uncommitted changes."""
+    git = ["git", "-C", str(ROOT)]
+    try:
+        head = subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        )
+        dirty = subprocess.run(
+            [*git, "status", "--porcelain", "--", "collector"], capture_output=True, text=True
+        )
+    except OSError:
+        return "unknown"
+    if head.returncode != 0:
+        return "unknown (not a git checkout)"
+    return head.stdout.strip() + (" + uncommitted changes in collector/" if dirty.stdout else "")
+
+
+def parse_env(items: list[str]) -> dict[str, str] | None:
+    """KEY=VALUE pairs, or None when one has no `=`."""
+    env = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            return None
+        env[key] = value
+    return env
+
+
 def nodered_figures(r: PeerRun, broker: float | None, label: str) -> list[Figure]:
     delivered = f"all {r.sent:,} landed" if r.lost == 0 else f"LOST {r.lost:,} of {r.sent:,}"
     note = (
         f"{delivered}; {r.cpu_s / max(r.landed, 1) * 1e6:.0f} µs CPU/reading; "
-        f"publisher had every PUBACK after {r.acked_s:.1f} s (acked on receipt)"
+        f"publisher had every PUBACK after {r.acked_s:.1f} s, when "
+        f"{r.sent - r.written_at_ack:,} acked readings were not yet in InfluxDB"
     )
     if r.errors:
         note += f"; {len(r.errors)} error lines in the log"
@@ -82,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.messages < 1 or args.batch_size < 1 or args.flush <= 0 or min(workers_list) < 1:
         print("bench.peers: --messages, --batch-size, --workers and --flush must be positive")
+        return 2
+    collector_env = parse_env(args.collector_env)
+    if collector_env is None:
+        print("bench.peers: --collector-env takes KEY=VALUE")
         return 2
     scale = 0.2 if args.quick else 1.0
     messages = max(1, int(args.messages * scale))
@@ -104,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{versions}, {messages:,} messages, folder {root}",
         flush=True,
     )
+    version = collector_version()
+    env_text = " ".join(f"{k}={v}" for k, v in collector_env.items())
+    print(f"bench.peers: collector at {version}{' with ' + env_text if env_text else ''}")
     figures: list[Figure] = []
     failed = False
     t0 = time.monotonic()
@@ -132,7 +177,11 @@ def main(argv: list[str] | None = None) -> int:
         for workers in workers_list:
             print(f"[collector --workers {workers}] load {loadavg()}", flush=True)
             ours = end_to_end(
-                stack, root / f"collector-w{workers}", messages=messages, workers=workers
+                stack,
+                root / f"collector-w{workers}",
+                messages=messages,
+                workers=workers,
+                extra_env=collector_env,
             )
             add(
                 Figure(
@@ -165,8 +214,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nbench.peers took {time.monotonic() - t0:.0f} s, load at the end {loadavg()}\n")
     print(table(figures))
     if args.json:
-        meta = {"messages": messages, "cpus": os.cpu_count(), "load_end": loadavg()}
-        save_json(figures, args.json, {**meta, "versions": versions})
+        meta: dict[str, object] = {
+            "messages": messages,
+            "cpus": os.cpu_count(),
+            "load_end": loadavg(),
+            "versions": versions,
+            "collector": version,
+            "collector_env": collector_env,
+        }
+        save_json(figures, args.json, meta)
     return 1 if failed else 0
 
 

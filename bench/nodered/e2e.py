@@ -27,6 +27,7 @@ class PeerRun:
     cpu_s: float
     peak_rss_mb: float
     acked_s: float
+    written_at_ack: int
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -103,12 +104,18 @@ def nodered_end_to_end(
         pub = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         deadline = time.monotonic() + timeout
         seen, last_change, changed_at = 0, time.monotonic(), time.time()
+        # Readings in InfluxDB when the publisher held every PUBACK: the rest was
+        # acknowledged while only in Node-RED's memory (lost if it stopped then).
+        written_at_ack: int | None = None
         while seen < messages:
             time.sleep(0.2)
+            # Publisher state first, count second: the count errs towards Node-RED.
+            published = pub.poll() is not None
             now = influx.count("solar", db=db, field="pv_power_w")
             if now != seen:
                 seen, last_change, changed_at = now, time.monotonic(), time.time()
-            published = pub.poll() is not None
+            if published and written_at_ack is None:
+                written_at_ack = seen
             if published and time.monotonic() - last_change > stall_s:
                 break
             if time.monotonic() > deadline:
@@ -125,6 +132,7 @@ def nodered_end_to_end(
             cpu_s=nr.cpu_seconds() - cpu0,
             peak_rss_mb=nr.peak_rss_mb(),
             acked_s=float(summary["acked"]) - started,
+            written_at_ack=seen if written_at_ack is None else written_at_ack,
             errors=nr.errors(),
         )
     finally:
