@@ -9,6 +9,7 @@ QoS 1 on receipt, before the write: it is a throughput peer, not a delivery-guar
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import subprocess
@@ -21,7 +22,8 @@ from bench.ctools import BuildError
 from bench.limits import broker_rate
 from bench.nodered.e2e import PeerRun, nodered_end_to_end
 from bench.nodered.install import InstallError, ensure_installed, node_binary, pinned_versions
-from bench.report import Figure, line, save_json, table
+from bench.peers_summary import Round, as_json, table
+from bench.report import Figure, line
 from bench.stack import Stack, temp_root
 
 NODERED = "Node-RED"
@@ -35,6 +37,9 @@ def parser() -> argparse.ArgumentParser:
         "collector, measured in the same run.",
     )
     p.add_argument("--messages", type=int, default=100_000, help="QoS 1 messages per e2e run")
+    p.add_argument(
+        "--rounds", type=int, default=1, help="repeat broker/Node-RED/collector; report medians"
+    )
     p.add_argument("--quick", action="store_true", help="a fifth of the load (smoke run)")
     p.add_argument(
         "--workers", default="1", help="collector worker counts to compare (default 1: one process)"
@@ -111,6 +116,68 @@ def nodered_figures(r: PeerRun, broker: float | None, label: str) -> list[Figure
     ]
 
 
+def one_round(
+    stack: Stack,
+    root: Path,
+    title: str,
+    *,
+    node: str,
+    red_js: Path,
+    messages: int,
+    workers_list: list[int],
+    batch_size: int,
+    flush_s: float,
+    label: str,
+    collector_env: dict[str, str],
+) -> Round:
+    """Broker limit, then Node-RED, then the collector: each figure printed as it is measured."""
+    print(f"[{title}: broker] load {loadavg()}", flush=True)
+    broker = broker_rate(stack, messages * 2)
+    print(line(Figure("broker QoS 1 -> C subscriber", broker, "msg/s")), flush=True)
+    print(f"[{title}: node-red] load {loadavg()}", flush=True)
+    peer = nodered_end_to_end(
+        stack,
+        root / "nodered",
+        node=node,
+        red_js=red_js,
+        messages=messages,
+        batch_size=batch_size,
+        flush_s=flush_s,
+    )
+    for fig in nodered_figures(peer, broker, label):
+        print(line(fig), flush=True)
+    result = Round(broker, peer)
+    for workers in workers_list:
+        print(f"[{title}: collector --workers {workers}] load {loadavg()}", flush=True)
+        ours = end_to_end(
+            stack,
+            root / f"collector-w{workers}",
+            messages=messages,
+            workers=workers,
+            extra_env=collector_env,
+        )
+        result.ours[workers] = ours
+        rate = Figure(
+            f"collector e2e, 1 reading/msg, --workers {workers}",
+            ours.rate,
+            "readings/s",
+            NODERED,
+            peer.rate,
+            note=f"{ours.rate / broker:.2f}x broker; acks after the durable write; "
+            f"{ours.cpu_s / ours.readings * 1e6:.0f} µs CPU/reading",
+        )
+        rss = Figure(
+            f"collector peak RSS, --workers {workers}",
+            max(ours.peak_rss_mb),
+            "MB",
+            NODERED,
+            peer.peak_rss_mb,
+            note="VmHWM, largest worker",
+        )
+        print(line(rate) + "\n" + line(rss), flush=True)
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -118,8 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         print("bench.peers: --workers takes a comma-separated list of integers, e.g. 1,2")
         return 2
-    if args.messages < 1 or args.batch_size < 1 or args.flush <= 0 or min(workers_list) < 1:
-        print("bench.peers: --messages, --batch-size, --workers and --flush must be positive")
+    if min(args.messages, args.batch_size, args.rounds, *workers_list) < 1 or args.flush <= 0:
+        print(
+            "bench.peers: --messages, --rounds, --batch-size, --workers, --flush must be positive"
+        )
         return 2
     collector_env = parse_env(args.collector_env)
     if collector_env is None:
@@ -149,59 +218,25 @@ def main(argv: list[str] | None = None) -> int:
     version = collector_version()
     env_text = " ".join(f"{k}={v}" for k, v in collector_env.items())
     print(f"bench.peers: collector at {version}{' with ' + env_text if env_text else ''}")
-    figures: list[Figure] = []
+    rounds: list[Round] = []
     failed = False
     t0 = time.monotonic()
-
-    def add(fig: Figure) -> None:
-        figures.append(fig)
-        print(line(fig), flush=True)
-
     try:
         stack.start()
-        print(f"[broker] load {loadavg()}", flush=True)
-        broker = broker_rate(stack, messages * 2)
-        add(Figure("broker QoS 1 -> C subscriber", broker, "msg/s"))
-        print(f"[node-red] load {loadavg()}", flush=True)
-        peer = nodered_end_to_end(
-            stack,
-            root / "nodered",
-            node=node,
-            red_js=red_js,
-            messages=messages,
-            batch_size=args.batch_size,
-            flush_s=args.flush,
-        )
-        for fig in nodered_figures(peer, broker, label):
-            add(fig)
-        for workers in workers_list:
-            print(f"[collector --workers {workers}] load {loadavg()}", flush=True)
-            ours = end_to_end(
-                stack,
-                root / f"collector-w{workers}",
-                messages=messages,
-                workers=workers,
-                extra_env=collector_env,
-            )
-            add(
-                Figure(
-                    f"collector e2e, 1 reading/msg, --workers {workers}",
-                    ours.rate,
-                    "readings/s",
-                    NODERED,
-                    peer.rate,
-                    note=f"{ours.rate / broker:.2f}x broker; acks after the durable write; "
-                    f"{ours.cpu_s / ours.readings * 1e6:.0f} µs CPU/reading",
-                )
-            )
-            add(
-                Figure(
-                    f"collector peak RSS, --workers {workers}",
-                    max(ours.peak_rss_mb),
-                    "MB",
-                    NODERED,
-                    peer.peak_rss_mb,
-                    note="VmHWM, largest worker",
+        for i in range(1, args.rounds + 1):
+            rounds.append(
+                one_round(
+                    stack,
+                    root / f"round{i}",
+                    f"round {i}/{args.rounds}",
+                    node=node,
+                    red_js=red_js,
+                    messages=messages,
+                    workers_list=workers_list,
+                    batch_size=args.batch_size,
+                    flush_s=args.flush,
+                    label=label,
+                    collector_env=collector_env,
                 )
             )
     except Exception as exc:
@@ -212,18 +247,24 @@ def main(argv: list[str] | None = None) -> int:
         if holder is not None:
             holder.cleanup()
     print(f"\nbench.peers took {time.monotonic() - t0:.0f} s, load at the end {loadavg()}\n")
-    print(table(figures))
+    if rounds:
+        print(table(rounds, workers_list, label))
     if args.json:
-        meta: dict[str, object] = {
-            "messages": messages,
-            "cpus": os.cpu_count(),
-            "load_end": loadavg(),
-            "versions": versions,
-            "collector": version,
-            "collector_env": collector_env,
+        data = {
+            "meta": {
+                "messages": messages,
+                "cpus": os.cpu_count(),
+                "load_end": loadavg(),
+                "versions": versions,
+                "collector": version,
+                "collector_env": collector_env,
+                "batch_size": args.batch_size,
+                "flush_s": args.flush,
+            },
+            "rounds": as_json(rounds),
         }
-        save_json(figures, args.json, meta)
-    return 1 if failed else 0
+        args.json.write_text(json.dumps(data, indent=2))
+    return 1 if failed or not rounds else 0
 
 
 if __name__ == "__main__":
