@@ -28,7 +28,6 @@ class Reject:
     reason: str
     detail: str
     index: int = -1
-    seq: int | None = None  # a refused reading still used its seq: not a gap
 
 
 @dataclass(slots=True)
@@ -38,6 +37,8 @@ class DecodeResult:
     readings: list[Reading] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     batch: bool = False
+    # every usable seq in message order, refused readings' too: a refused reading is not a gap
+    seqs: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,15 +157,17 @@ class JsonDecoder:
             if seq is not None and (type(seq) is not int or seq < 0 or seq > 2**63 - 1):
                 result.rejects.append(Reject("bad_seq", "seq must be an unsigned integer", index))
                 continue
+            if seq is not None:
+                result.seqs.append(seq)
             ts_ms, ts_problem = self._timestamp(ts_raw, received_ms, now_ms)
             if ts_problem is not None:
-                result.rejects.append(Reject(ts_problem[0], ts_problem[1], index, seq))
+                result.rejects.append(Reject(ts_problem[0], ts_problem[1], index))
                 continue
             try:
                 model = validate(values)
             except ValidationError as exc:
                 reason, detail = _error_reason(exc)
-                result.rejects.append(Reject(reason, detail, index, seq))
+                result.rejects.append(Reject(reason, detail, index))
                 continue
             result.readings.append(
                 Reading(
