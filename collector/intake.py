@@ -9,9 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Inbound:
-    """One received message; `generation` names the connection it came on (acks are per link)."""
+    """One received message; `generation` names the connection it came on (acks are per link).
+
+    Not frozen: a frozen dataclass's __init__ costs ~5x more, once per message. Treat as
+    read-only; identity is what matters (eq=False)."""
 
     topic: str
     payload: bytes

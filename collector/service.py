@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from collector.alert_forward import SOCKET_ENV, AlertForwarder, AlertForwardServer
 from collector.alerts import AlertService
 from collector.config import Settings
 from collector.decoding import DECODERS, DecodeLimits
@@ -23,6 +25,7 @@ from collector.sources import Feed, Source, make_source
 from collector.spool import Spool
 from collector.stats_points import collector_point, station_info_lines
 from collector.status import StatusError, StatusTracker, parse_status
+from collector.workers import worker_index
 from collector.writer import Writer
 from devices.stations import EMPTY_FLEET, Fleet, load_fleet
 from devices.topics import TopicError, parse_topic
@@ -67,6 +70,7 @@ class Collector:
         self.source: Source | None = None
         self.writer: Writer | None = None
         self.alerts = self._make_alerts()
+        self.forwarder, self.forward_server = self._make_forwarding()
         self.http_runner: web.AppRunner | None = None
         self.http_port: int | None = None
 
@@ -100,6 +104,10 @@ class Collector:
         self.quarantine.start()
         if self.alerts is not None:
             await self.alerts.start()
+        if self.forward_server is not None:
+            await self.forward_server.start()
+        if self.forwarder is not None:
+            self.forwarder.start()
         await self._start_http()
         if not self.spool.empty:
             log.info("spool holds %d readings from before: replaying first", self.spool.readings)
@@ -134,6 +142,10 @@ class Collector:
         # stays unacknowledged and comes back through the persistent session.
         self.writer.add([collector_point(self)], 0, None)
         await self.writer.drain()
+        if self.forwarder is not None:
+            await self.forwarder.stop()
+        if self.forward_server is not None:
+            await self.forward_server.stop()
         if self.alerts is not None:
             await self.alerts.stop()
             await self.writer.drain()
@@ -168,6 +180,18 @@ class Collector:
             link_up=lambda: self.source is not None and self.source.connected,
         )
 
+    def _make_forwarding(self) -> tuple[AlertForwarder | None, AlertForwardServer | None]:
+        """With `--workers`: worker 0 takes the others' readings for its alert engine."""
+        path = os.environ.get(SOCKET_ENV)
+        index = worker_index()
+        if not path or index is None:
+            return None, None
+        if index == 0:
+            if self.alerts is None:
+                return None, None
+            return None, AlertForwardServer(path, self.alerts.observe)
+        return (AlertForwarder(path) if self.alerts is None else None), None
+
     async def _start_http(self) -> None:
         if not self.settings.http.enabled:
             return
@@ -199,6 +223,12 @@ class Collector:
                 "intake_full_events": lambda: float(intake.full_events),
             }
         )
+        fwd, server = self.forwarder, self.forward_server
+        if fwd is not None:
+            self.metrics.gauges["alert_forward_sent"] = lambda: float(fwd.sent)
+            self.metrics.gauges["alert_forward_dropped"] = lambda: float(fwd.dropped)
+        if server is not None:
+            self.metrics.gauges["alert_forward_received"] = lambda: float(server.received)
 
     # --- the hot path -----------------------------------------------------------------
     async def _consume(self, intake: Feed) -> None:
@@ -249,6 +279,7 @@ class Collector:
             self.stations_seen.add(topic.station)
             self.metrics.inc("readings_received", len(readings))
             alerts = self.alerts
+            forward = self.forwarder
             for r in readings:
                 if r.seq is not None:
                     dup, gap = self.seq.observe(r.station, r.device, r.seq)
@@ -258,6 +289,8 @@ class Collector:
                         self.metrics.inc("seq_gaps")
                 if alerts is not None:
                     alerts.observe(r)
+                elif forward is not None:
+                    forward.add(r)
         self.writer.add([r.to_line() for r in readings], len(readings), item)
 
     def _handle_status(self, item: Inbound, topic: Any, now_ms: int) -> None:

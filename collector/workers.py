@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from collector.alert_forward import SOCKET_ENV, socket_path
 from collector.config import Settings
 
 # Marks a child, so a config file or environment that says `workers: N` cannot fork again.
@@ -59,6 +60,11 @@ def worker_command(settings: Settings, argv: list[str], i: int) -> tuple[list[st
         "SOLARWATER_INSTANCE": f"{settings.instance}-w{i}",
         "SOLARWATER_MQTT__SUBSCRIBE_STATUS": "true" if i == 0 else "false",
     }
+    if settings.alerts.enabled:
+        # One alert engine sees every reading: worker 0's; the others forward to it.
+        env[SOCKET_ENV] = socket_path(Path(settings.data_dir))
+        if i > 0:
+            env["SOLARWATER_ALERTS__ENABLED"] = "false"
     return [sys.executable, "-m", "collector", *args], env
 
 
