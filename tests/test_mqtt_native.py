@@ -267,3 +267,37 @@ async def test_refused_credentials_back_off_instead_of_spinning(prefix: str) -> 
             assert not src.connected and src.connects == 0
     # 0.2 + 0.4 + 0.8 + 1.6 s of backoff: at most five attempts in 3.2 s
     assert 2 <= events.count("connection") <= 5
+
+
+async def test_receive_path_splits_chunks_and_refuses_what_the_codec_refuses(prefix: str) -> None:
+    from collector.mqtt.client import _Link
+
+    src = NativeMqttSource(
+        settings("mqtt://127.0.0.1:1", prefix), LoopIntake(asyncio.get_running_loop(), 100)
+    )
+    link = _Link(src, 7)
+    with_props = codec.encode_utf8("t/p") + b"\x00\x03" + b"\x05\x02\x00\x00\x00\x3c" + b"P"
+    stream = (
+        codec.publish_packet("t/a", b"A", 1, False, pid=1)  # fast path
+        + codec.packet(0x32, with_props)  # properties: full parser
+        + codec.publish_packet("t/q0", b"Z", 0, False)
+        + codec.publish_packet("t/b", b"B" * 300, 1, True, pid=2)
+    )
+    for cut in (1, 7, len(stream) - 2):  # packets split anywhere across reads
+        link.data_received(stream[:cut])
+        link.data_received(stream[cut:])
+    got = await src.intake.get_many(100)
+    assert [(m.topic, m.payload[:3], m.mid, m.qos, m.generation) for m in got] == [
+        ("t/a", b"A", 1, 1, 7),
+        ("t/p", b"P", 3, 1, 7),
+        ("t/q0", b"Z", 0, 0, 7),
+        ("t/b", b"BBB", 2, 1, 7),
+    ] * 3
+    bad_topic = codec.packet(0x32, b"\x00\x02\xc3\x28\x00\x04\x00{}")  # not UTF-8, QoS 1
+    link.data_received(bad_topic)
+    assert "not valid UTF-8" in link.lost_reason
+    wildcard = codec.publish_packet("t/+", b"{}", 1, False, pid=5)
+    link2 = _Link(src, 8)
+    link2.data_received(wildcard)
+    assert "topic name not valid" in link2.lost_reason
+    assert len(src.intake) == 0

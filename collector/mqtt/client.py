@@ -97,6 +97,22 @@ class _Link(asyncio.Protocol):
                     break
                 stop = i + length
                 if first >> 4 == codec.PUBLISH:
+                    if (first & 0x06) == 0x02 and stop - i >= 5:
+                        # Fast path, QoS 1 without properties: the same checks as
+                        # parse_publish, without a call and an object per message.
+                        t = i + 2 + ((data[i] << 8) | data[i + 1])
+                        if t + 3 <= stop and data[t + 2] == 0:
+                            mid = (data[t] << 8) | data[t + 1]
+                            try:
+                                topic = data[i + 2 : t].decode()
+                            except UnicodeDecodeError:
+                                topic = ""
+                            bad = "+" in topic or "#" in topic or "\x00" in topic
+                            if mid and topic and not bad:
+                                payload = data[t + 3 : stop]
+                                items.append(Inbound(topic, payload, mid, 1, received_ms, gen))
+                                pos = stop
+                                continue
                     p = codec.parse_publish(first, data, i, stop)
                     if p.qos > 1:
                         raise _Refuse(0x9B, "PUBLISH with QoS 2 on a QoS 1 subscription")
