@@ -273,8 +273,8 @@ class Settings(BaseSettings):
         Path("var"), description="Folder for the spool, quarantine and alert state"
     )
     instance: str = Field(
-        default_factory=socket.gethostname,
-        min_length=1,
+        default_factory=lambda: socket.gethostname()[:64] or "collector",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
         description="Tag of this collector's own points (default: host name)",
     )
     stats_interval_s: float = Field(

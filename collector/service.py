@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,16 @@ from devices.stations import EMPTY_FLEET, Fleet, load_fleet
 from devices.topics import TopicError, parse_topic
 
 log = logging.getLogger("collector")
+
+
+def redact_url(url: str) -> str:
+    """An HTTP URL with any password in it replaced, for health output and logs."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def load_registry(settings: Settings) -> Fleet:
@@ -274,6 +285,12 @@ class Collector:
             self.quarantine.add(
                 rej.reason, rej.detail, item.topic, item.payload, item.received_ms, rej.index
             )
+        for seq in result.seqs:
+            dup, gap = self.seq.observe(topic.station, topic.device, seq)
+            if dup:
+                self.metrics.inc("seq_duplicates")
+            if gap:
+                self.metrics.inc("seq_gaps")
         readings = result.readings
         if readings:
             self.stations_seen.add(topic.station)
@@ -281,12 +298,6 @@ class Collector:
             alerts = self.alerts
             forward = self.forwarder
             for r in readings:
-                if r.seq is not None:
-                    dup, gap = self.seq.observe(r.station, r.device, r.seq)
-                    if dup:
-                        self.metrics.inc("seq_duplicates")
-                    if gap:
-                        self.metrics.inc("seq_gaps")
                 if alerts is not None:
                     alerts.observe(r)
                 elif forward is not None:
@@ -362,7 +373,7 @@ class Collector:
             },
             "influx": {
                 "api": self.settings.influx.api,
-                "url": self.settings.influx.url,
+                "url": redact_url(self.settings.influx.url),
                 "up": w.influx_up,
                 "seconds_since_last_write": round(now - w.last_write_ok, 1)
                 if w.last_write_ok

@@ -55,7 +55,11 @@ async def test_bad_device_clocks_and_seq_problems(
         reading(now - 300, 6),  # 3, 4, 5 never came: a gap of 3
         reading(now - 200, 7),
     ]
+    # a device whose clock jumps ahead for one reading: that reading is refused, not missing
+    jumpy_topic = f"{prefix}/PEMBA-01/solar/mppt3/telemetry"
+    jumpy = [reading(now - 300, 10), reading(now + 86_400, 11), reading(now - 200, 12)]
     messages = [
+        Message(jumpy_topic, orjson.dumps({"readings": jumpy}), len(jumpy)),
         Message(topic, orjson.dumps({"readings": clocks}), len(clocks)),
         Message(tank, orjson.dumps({"ts": now + 7200, "level_pct": 50.0}), 1),
         Message(seq_topic, orjson.dumps({"readings": seqs}), len(seqs)),
@@ -65,20 +69,20 @@ async def test_bad_device_clocks_and_seq_problems(
         port = collector.http_port
         assert port is not None
         await asyncio.to_thread(publish, mosquitto, messages)
-        await wait_until(lambda: collector.metrics.counters["messages_received"] == 3, 15)
-        await wait_until(lambda: influxd.count("solar", fresh_db) == 7, 15)
+        await wait_until(lambda: collector.metrics.counters["messages_received"] == 4, 15)
+        await wait_until(lambda: influxd.count("solar", fresh_db) == 9, 15)
 
         text = await get(port, "/metrics")
         rejected = 'solarwater_readings_rejected_total{reason="%s"}'
-        assert rejected % "ts_in_future" + " 2" in text
+        assert rejected % "ts_in_future" + " 3" in text
         assert rejected % "ts_before_plausible" + " 2" in text
         assert metric(text, "solarwater_seq_duplicates_total") == 1
         assert metric(text, "solarwater_seq_gaps_total") == 1
 
         quarantine = await get(port, "/quarantine?reason=ts_in_future")
-        assert quarantine["by_reason"] == {"ts_in_future": 2, "ts_before_plausible": 2}
+        assert quarantine["by_reason"] == {"ts_in_future": 3, "ts_before_plausible": 2}
         assert {e["index"] for e in quarantine["entries"]} == {1, 0}
-        assert {e["topic"] for e in quarantine["entries"]} == {topic, tank}
+        assert {e["topic"] for e in quarantine["entries"]} == {topic, tank, jumpy_topic}
         old = await get(port, "/quarantine?reason=ts_before_plausible")
         assert sorted(e["index"] for e in old["entries"]) == [2, 3]
         assert all("before the plausible start" in e["detail"] for e in old["entries"])
@@ -92,8 +96,16 @@ async def test_bad_device_clocks_and_seq_problems(
                 "duplicates": 1,
                 "gaps": 1,
                 "missing": 3,
-            }
+            },
+            {
+                "station": "PEMBA-01",
+                "device": "mppt3",
+                "last_seq": 12,
+                "duplicates": 0,
+                "gaps": 0,
+                "missing": 0,
+            },
         ]
     # The good readings of the same message landed; a duplicate seq with a new ts is a new point.
-    assert influxd.count("solar", fresh_db) == 2 + 5
+    assert influxd.count("solar", fresh_db) == 2 + 5 + 2
     assert influxd.count("tank", fresh_db) == 0
