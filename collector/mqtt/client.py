@@ -124,6 +124,9 @@ class _Link(asyncio.Protocol):
             self.refuse(0x81, str(exc))
         except _Refuse as exc:
             self.refuse(exc.reason, exc.detail)
+        except Exception as exc:  # a bug: drop this link (unacked messages come again)
+            log.exception("MQTT: internal error reading from the broker")
+            self.refuse(0x83, f"internal error: {type(exc).__name__}")
         else:
             if pos < end:
                 self.buf += data[pos:]
@@ -241,6 +244,8 @@ class NativeMqttSource:
         if link is not None and link.transport is not None:
             link.flush_acks()
             link.write(codec.DISCONNECT_NORMAL)
+            if not link.transport.is_reading():
+                link.transport.resume_reading()  # to see the broker close the link
             # The broker closes the link once it has read the DISCONNECT, so every ack before
             # it has been applied: a restart with the same client id cannot overtake them.
             with contextlib.suppress(TimeoutError):
@@ -263,6 +268,10 @@ class NativeMqttSource:
                 why = str(exc) or type(exc).__name__
                 self.last_error = f"disconnected: cannot reach the broker: {why}"
                 log.warning("cannot reach the broker %s: %s", self.url.redacted(), why)
+            except Exception as exc:
+                # A bug must cost a reconnect, never the link task (and so all ingest).
+                self.last_error = f"disconnected: internal error: {type(exc).__name__}: {exc}"
+                log.exception("MQTT link to %s failed; reconnecting", self.url.redacted())
             if self.stopping:
                 return
             if subscribed and time.monotonic() - started >= STABLE_S:
