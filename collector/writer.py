@@ -65,6 +65,7 @@ class Writer:
         self.last_error = ""
         self.spool_blocked = False
         self._replay_wake = asyncio.Event()
+        self._writing = False
         self._tasks: list[asyncio.Task[None]] = []
 
     # --- filling ------------------------------------------------------------------
@@ -125,14 +126,21 @@ class Writer:
             if (batch.acks or batch.lines) and age >= self.flush_interval_s:
                 await self.hand_off()
 
+    @property
+    def idle(self) -> bool:
+        """Nothing queued and nothing being written."""
+        return self.queue.empty() and not self._writing
+
     async def _write_loop(self) -> None:
         while True:
             batch = await self.queue.get()
+            self._writing = True
             try:
                 await self._deliver(batch)
                 for item in batch.acks:
                     self.ack(item)
             finally:
+                self._writing = False
                 self.queue.task_done()
 
     async def _deliver(self, batch: Batch) -> None:
