@@ -24,3 +24,14 @@ def test_readme_shows_the_two_commands() -> None:
 def test_example_config_is_valid() -> None:
     settings = load_settings(ROOT / "config" / "collector.example.yaml")
     assert settings.mqtt.client_id == "solarwater-collector"
+
+
+def test_readme_is_assembled_from_its_chapters() -> None:
+    """README.md is generated (docs/assemble_readme.sh): edit docs/readme/, then re-run it."""
+    from collector.settings_doc import markdown
+
+    chapters = sorted((ROOT / "docs" / "readme").glob("[1-9]*.md"))
+    expected = (ROOT / "docs" / "readme" / "00-head.md").read_text() + markdown()
+    for chapter in chapters:
+        expected += "\n" + chapter.read_text()
+    assert (ROOT / "README.md").read_text() == expected
