@@ -25,6 +25,7 @@ from pydantic_settings import (
 )
 
 from collector.alerts.settings import AlertSettings
+from collector.secrets import load_secret
 from devices.mqtturl import MqttUrlError, parse_mqtt_url
 from devices.topics import ID_RE
 
@@ -38,13 +39,12 @@ class Section(BaseModel):
 
 
 def read_secret(value: SecretStr | None, path: Path | None, what: str) -> str | None:
-    """A secret given directly (env) or through a file (Docker/K8s secrets); file wins if both."""
-    if path is not None:
-        try:
-            return path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"{what}: cannot read secret file {path}: {exc.strerror}") from None
-    return value.get_secret_value() if value is not None else None
+    """The secret as text, from the environment or its file; a ConfigError names the setting."""
+    try:
+        secret = load_secret(value, path, what)
+    except ValueError as exc:
+        raise ConfigError(f"config error: {exc}") from None
+    return secret.get_secret_value() if secret is not None else None
 
 
 class MqttSettings(Section):

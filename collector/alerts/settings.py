@@ -19,24 +19,10 @@ from pydantic import (
 from collector.alerts.durations import Duration
 from collector.alerts.rules import RuleSettings, merge_rules
 from collector.alerts.templates import LANGUAGES, check_templates
+from collector.secrets import load_secret
 
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+$")
 _PHONE = re.compile(r"^\+?[0-9]{6,15}$")
-
-
-def read_secret(inline: SecretStr | None, path: Path | None, name: str) -> SecretStr | None:
-    """The secret given inline or in a file (first line, stripped); both at once is an error."""
-    if inline is not None and path is not None:
-        raise ValueError(f"give {name} or {name}_file, not both")
-    if path is None:
-        return inline
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ValueError(f"{name}_file {path}: {exc.strerror or exc}") from None
-    if not text:
-        raise ValueError(f"{name}_file {path} is empty")
-    return SecretStr(text)
 
 
 class Retry(BaseModel):
@@ -68,7 +54,7 @@ class WebhookSettings(Retry):
 
     @model_validator(mode="after")
     def _secret(self) -> WebhookSettings:
-        self.bearer_token = read_secret(self.bearer_token, self.bearer_token_file, "bearer_token")
+        self.bearer_token = load_secret(self.bearer_token, self.bearer_token_file, "bearer_token")
         self.bearer_token_file = None
         return self
 
@@ -89,7 +75,7 @@ class EmailSettings(Retry):
 
     @model_validator(mode="after")
     def _secret(self) -> EmailSettings:
-        self.password = read_secret(self.password, self.password_file, "password")
+        self.password = load_secret(self.password, self.password_file, "password")
         self.password_file = None
         if self.password is not None and not self.username:
             raise ValueError("an SMTP password needs a username")
@@ -211,7 +197,7 @@ class AlertSettings(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> AlertSettings:
-        self.api_token = read_secret(self.api_token, self.api_token_file, "api_token")
+        self.api_token = load_secret(self.api_token, self.api_token_file, "api_token")
         self.api_token_file = None
         check_templates(self.language, self.templates)
         names = [r.name for r in self.routes]
