@@ -18,6 +18,8 @@ from devices.catalogue import get_kind
 from devices.stations import Fleet
 from devices.topics import Topic
 
+_INF = float("inf")
+
 
 @dataclass(frozen=True, slots=True)
 class Reject:
@@ -125,13 +127,14 @@ class JsonDecoder:
             return result
 
         district = self.fleet.district_of(topic.station)
-        validate = kind.validate
-        to_fields = kind.to_fields
+        fields_of = kind.fields
+        name, station, device = kind.name, topic.station, topic.device
+        append = result.readings.append
         for index, item in enumerate(items):
             if not isinstance(item, dict):
                 result.rejects.append(Reject("bad_structure", "a reading must be an object", index))
                 continue
-            values = dict(item)
+            values = item  # parsed just above and ours alone: no copy needed to pop from it
             ts_raw = values.pop("ts", None)
             seq = values.pop("seq", None)
             if seq is not None and (type(seq) is not int or seq < 0 or seq > 2**63 - 1):
@@ -144,28 +147,26 @@ class JsonDecoder:
                 result.rejects.append(Reject(ts_problem[0], ts_problem[1], index))
                 continue
             try:
-                model = validate(values)
+                fields = fields_of(values)
             except ValidationError as exc:
                 reason, detail = _error_reason(exc)
                 result.rejects.append(Reject(reason, detail, index))
                 continue
-            result.readings.append(
-                Reading(
-                    topic.station, district, kind.name, topic.device, ts_ms, seq, to_fields(model)
-                )
-            )
+            append(Reading(station, district, name, device, ts_ms, seq, fields))
         return result
 
     def _timestamp(
         self, raw: Any, received_ms: int, now_ms: int
     ) -> tuple[int, tuple[str, str] | None]:
-        if raw is None:
+        if type(raw) is float and -1e15 < raw < 1e15:  # the common case: finite, no overflow
+            ts_ms = round(raw * 1000)
+        elif raw is None:
             return received_ms, None
-        if type(raw) in (int, float):
-            if raw != raw or raw in (float("inf"), float("-inf")):
+        elif type(raw) in (int, float):
+            if raw != raw or raw in (_INF, -_INF):
                 return 0, ("bad_timestamp", "ts is not finite")
             scaled = raw * 1000
-            if scaled in (float("inf"), float("-inf")):  # e.g. 1e306 s: no int to round to
+            if scaled in (_INF, -_INF):  # e.g. 1e306 s: no int to round to
                 scaled = 1e300 if raw > 0 else -1e300
             ts_ms = round(scaled)
         elif isinstance(raw, str):

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+import annotated_types
 from pydantic import BaseModel, ConfigDict, model_validator
 
 FieldValue = float | int | str
+# A compiled checker: the typed field dict, or None when it cannot vouch for the input
+# (the pydantic model then decides, and names the error).
+FastCheck = Callable[[dict[str, Any]], dict[str, FieldValue] | None]
 
 
 class KindFields(BaseModel):
@@ -31,6 +39,10 @@ class DeviceKind:
     model: type[KindFields]
     int_fields: frozenset[str] = frozenset()
     str_fields: frozenset[str] = frozenset()
+    _fast: FastCheck | None = field(init=False, repr=False, compare=False, default=None)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_fast", compile_check(self))
 
     @property
     def measurement(self) -> str:
@@ -58,3 +70,127 @@ class DeviceKind:
                 # always a float, so an integer-looking value never creates an int field
                 out[name] = float(value)
         return out
+
+    def fields(self, values: dict[str, Any]) -> dict[str, FieldValue]:
+        """`to_fields(validate(values))`, by the compiled checker when it can vouch for the input.
+
+        Raises pydantic.ValidationError exactly as `validate` does.
+        """
+        fast = self._fast
+        if fast is not None:
+            out = fast(values)
+            if out is not None:
+                return out
+        return self.to_fields(self.model.model_validate(values))
+
+
+# --- the compiled checker ---------------------------------------------------------------
+_FLOAT, _INT, _STR = 0, 1, 2
+_FLOAT_MAX = sys.float_info.max
+# (rank in the model, type code, lowest, highest, allowed strings or None)
+_Spec = tuple[int, int, Any, Any, frozenset[str] | None]
+
+
+def _field_spec(kind: DeviceKind, rank: int, name: str) -> _Spec | None:
+    """How to check one field, or None when its declaration is beyond the compiled checker."""
+    info = kind.model.model_fields[name]
+    if info.default is not None or info.alias is not None or info.validation_alias is not None:
+        return None
+    args = typing.get_args(info.annotation)
+    if typing.get_origin(info.annotation) not in (typing.Union, types.UnionType):
+        return None
+    inner = [a for a in args if a is not type(None)]
+    if len(inner) != 1 or len(args) != 2:
+        return None
+    ann = inner[0]
+    lo: Any = None
+    hi: Any = None
+    for meta in info.metadata:
+        if isinstance(meta, annotated_types.Ge) and lo is None:
+            lo = meta.ge
+        elif isinstance(meta, annotated_types.Le) and hi is None:
+            hi = meta.le
+        else:
+            return None
+    if ann is float and name not in kind.int_fields | kind.str_fields:
+        # the float bounds also refuse NaN (no comparison holds) and +-inf (beyond the max)
+        lo = -_FLOAT_MAX if lo is None else max(float(lo), -_FLOAT_MAX)
+        hi = _FLOAT_MAX if hi is None else min(float(hi), _FLOAT_MAX)
+        return rank, _FLOAT, lo, hi, None
+    if ann is int and name in kind.int_fields:
+        lo = -float("inf") if lo is None else lo
+        hi = float("inf") if hi is None else hi
+        return rank, _INT, lo, hi, None
+    if typing.get_origin(ann) is typing.Literal and name in kind.str_fields and lo is hi is None:
+        choices = typing.get_args(ann)
+        if all(type(c) is str for c in choices):
+            return rank, _STR, None, None, frozenset(choices)
+    return None
+
+
+def compile_check(kind: DeviceKind) -> FastCheck | None:
+    """A plain-Python checker with the model's semantics, or None when the model needs pydantic.
+
+    Covers what the kinds declare: optional float fields (int or float, finite, ge/le),
+    optional int fields (int only, ge/le) and optional Literal string fields, with extra
+    fields forbidden and at least one value required. Anything else in a model (other
+    constraints, validators, defaults, aliases) leaves the kind on pydantic alone.
+    """
+    model = kind.model
+    decorators = model.__pydantic_decorators__
+    base = KindFields.__pydantic_decorators__.model_validators["_at_least_one"]
+    own = [d for d in decorators.model_validators.values() if d.func is not base.func]
+    if (
+        own
+        or decorators.field_validators
+        or decorators.validators
+        or decorators.root_validators
+        or model.model_config.get("extra") != "forbid"
+        or model.model_config.get("strict") is not True
+        or model.model_config.get("allow_inf_nan") is not False
+    ):
+        return None
+    specs: dict[str, _Spec] = {}
+    for rank, name in enumerate(model.model_fields):
+        spec = _field_spec(kind, rank, name)
+        if spec is None:
+            return None
+        specs[name] = spec
+    order = tuple(model.model_fields)
+    get = specs.get
+
+    def check(values: dict[str, Any]) -> dict[str, FieldValue] | None:
+        out: dict[str, FieldValue] = {}
+        last = -1
+        in_order = True
+        for name, v in values.items():
+            spec = get(name)
+            if spec is None:
+                return None  # unknown field (or a key that is not a string)
+            if v is None:
+                continue
+            rank, code, lo, hi, choices = spec
+            t = type(v)
+            if code == _FLOAT:
+                if t is int:
+                    if not lo <= v <= hi:
+                        return None
+                    v = float(v)
+                elif t is not float or not lo <= v <= hi:
+                    return None
+            elif code == _INT:
+                if t is not int or not lo <= v <= hi:
+                    return None
+            elif t is not str or v not in choices:  # type: ignore[operator]
+                return None
+            if rank < last:
+                in_order = False
+            last = rank
+            out[name] = v
+        if not out:
+            return None
+        if not in_order:  # the model's field order, as `to_fields` gives it
+            out = {n: out[n] for n in order if n in out}
+        return out
+
+    return check
