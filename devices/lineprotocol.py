@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Mapping
 
 from devices.kind import FieldValue
@@ -27,6 +28,7 @@ _KEY = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "})
 _STR = str.maketrans({'"': '\\"', "\\": "\\\\"})
 _UNSTORABLE = re.compile(r'[\n\r]|\\(?=[,= "]|$)')
 _INT64 = (-(2**63), 2**63 - 1)
+_FLOAT_MAX = sys.float_info.max
 
 
 def _checked(what: str, name: str) -> str:
@@ -56,6 +58,7 @@ def _field(value: FieldValue) -> str:
 
 # Field keys come from a small catalogue: escape each once (bounded, in case they do not).
 _KEYS: dict[str, str] = {}
+_PREFIXES: dict[str, str] = {}  # escaped key and "=", for fields_text
 _KEYS_MAX = 4096
 
 
@@ -86,7 +89,19 @@ def fields_text(fields: Mapping[str, FieldValue]) -> str:
     """The field set of a point; raises ValueError when there is none."""
     if not fields:
         raise ValueError("a point needs at least one field")
-    return ",".join([f"{_key(k)}={_field(v)}" for k, v in fields.items()])
+    parts = []
+    for k, v in fields.items():
+        prefix = _PREFIXES.get(k)
+        if prefix is None:
+            prefix = _key(k) + "="
+            if len(_PREFIXES) < _KEYS_MAX:
+                _PREFIXES[k] = prefix
+        # A finite float (most fields) inline: NaN and +-inf fail the range, go to _field.
+        if type(v) is float and -_FLOAT_MAX <= v <= _FLOAT_MAX:
+            parts.append(f"{prefix}{v!r}")
+        else:
+            parts.append(prefix + _field(v))
+    return ",".join(parts)
 
 
 def encode_line(
