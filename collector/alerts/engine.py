@@ -98,15 +98,20 @@ class RuleEngine:
             return
         self._device_ts[dkey] = ts
         fields = r.fields
+        device = r.device
+        states = self._keys
+        dirty = self._dirty
+        # Once per reading and rule: the conditions' roots are tested directly (one call
+        # less each) and the engine's dicts are bound once (~5% of observe).
         for rule in self.rules_for(station, r.kind):
             assert rule.condition is not None
-            bad = rule.condition.test(fields)
+            bad = rule.condition.root.test(fields)
             if bad is None:
                 continue
-            key = (station, r.device, rule.name)
-            s = self._keys.get(key)
+            key = (station, device, rule.name)
+            s = states.get(key)
             if s is None:
-                s = self._keys[key] = KeyState(rule)
+                s = states[key] = KeyState(rule)
             s.fields = fields
             s.last_ts = ts
             if bad:
@@ -116,13 +121,13 @@ class RuleEngine:
                     s.due_ts = ts
             else:
                 s.bad_since = s.due_ts = None
-            clear = rule.clear.test(fields) if rule.clear is not None else not bad
+            clear = rule.clear.root.test(fields) if rule.clear is not None else not bad
             if clear is not None:
                 if not clear:
                     s.clear_since = None
                 elif s.clear_since is None:
                     s.clear_since = ts
-            self._dirty.add(key)
+            dirty.add(key)
 
     def evaluate(self, wall_s: float, link_up: bool = True) -> list[Transition]:
         """Transitions due now; marks them applied in the engine's own state."""
