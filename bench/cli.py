@@ -156,7 +156,11 @@ def run_latency(run: Run, stack: Stack, root: Path, rate: float, workers: int) -
     r = latency(
         stack, root / f"latency-w{workers}", rate=rate, seconds=30 * run.scale, workers=workers
     )
-    note = f"published at {r.publish_rate:,.0f} msg/s, --workers {workers}"
+    note = (
+        f"published at {r.publish_rate:,.0f} msg/s, --workers {workers}; an upper bound: lower"
+        f" bound p50 {percentile(r.floor_s, 50):.3f} s, p99 {percentile(r.floor_s, 99):.3f} s;"
+        f" poll query p50 {percentile(r.query_s, 50):.3f} s"
+    )
     run.add(
         Figure(
             f"publish -> queryable p50 at {rate:,.0f} msg/s",
