@@ -99,6 +99,8 @@ def fields_text(fields: Mapping[str, FieldValue]) -> str:
         # A finite float (most fields) inline: NaN and +-inf fail the range, go to _field.
         if type(v) is float and -_FLOAT_MAX <= v <= _FLOAT_MAX:
             parts.append(f"{prefix}{v!r}")
+        elif type(v) is str and '"' not in v and "\\" not in v:  # nothing to escape
+            parts.append(f'{prefix}"{v}"')
         else:
             parts.append(prefix + _field(v))
     return ",".join(parts)
