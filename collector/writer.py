@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from collector.intake import Inbound
 from collector.metrics import Metrics
@@ -16,6 +18,10 @@ from collector.spool import Spool
 
 log = logging.getLogger("collector.writer")
 AckFn = Callable[[Inbound], bool]
+# Batches being written at once. InfluxDB takes a batch's points at ~60k/s while the
+# collector shares its two cores, and one request at a time left both idle in turns:
+# a second one in flight measured 51k -> 71k readings/s with 100-reading messages.
+IN_FLIGHT = 2
 RejectFn = Callable[[str, list[str]], None]
 
 
@@ -30,7 +36,11 @@ class Batch:
 
 
 class Writer:
-    """One writer task, so PUBACKs go out in arrival order (MQTT 3.1.1 §4.6)."""
+    """One writer task, so PUBACKs go out in arrival order (MQTT 3.1.1 §4.6).
+
+    Up to IN_FLIGHT batches are delivered (written, or spooled) at once; a batch's acks go
+    out only after it and every batch before it is durable.
+    """
 
     def __init__(
         self,
@@ -132,16 +142,35 @@ class Writer:
         return self.queue.empty() and not self._writing
 
     async def _write_loop(self) -> None:
-        while True:
-            batch = await self.queue.get()
-            self._writing = True
-            try:
-                await self._deliver(batch)
-                for item in batch.acks:
-                    self.ack(item)
-            finally:
-                self._writing = False
-                self.queue.task_done()
+        """Up to IN_FLIGHT deliveries at once; acknowledgements strictly in batch order."""
+        inflight: deque[tuple[Batch, asyncio.Task[None]]] = deque()
+        getter: asyncio.Task[Batch] | None = None
+        try:
+            while True:
+                if getter is None and len(inflight) < IN_FLIGHT:
+                    getter = asyncio.create_task(self.queue.get())
+                waits: set[asyncio.Future[Any]] = {inflight[0][1]} if inflight else set()
+                if getter is not None:
+                    waits.add(getter)
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                if getter is not None and getter.done():
+                    batch = getter.result()
+                    getter = None
+                    inflight.append((batch, asyncio.create_task(self._deliver(batch))))
+                while inflight and inflight[0][1].done():
+                    batch, task = inflight.popleft()
+                    try:
+                        task.result()
+                        for item in batch.acks:
+                            self.ack(item)
+                    finally:
+                        self.queue.task_done()
+                self._writing = bool(inflight)
+        finally:
+            for _, task in inflight:
+                task.cancel()
+            if getter is not None:
+                getter.cancel()
 
     async def _deliver(self, batch: Batch) -> None:
         if not batch.lines:

@@ -1,0 +1,77 @@
+"""Two batches are written at once, and their messages are still acknowledged in order."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from aiohttp import web
+
+from collector.config import InfluxSettings
+from collector.intake import Inbound
+from collector.metrics import Metrics
+from collector.sinks.influx_v1 import InfluxV1Sink
+from collector.spool import Spool
+from collector.writer import Writer
+
+
+async def test_second_write_overlaps_first_and_acks_wait_for_it(tmp_path: Path) -> None:
+    events: list[str] = []
+    first_started = asyncio.Event()
+
+    async def write(request: web.Request) -> web.Response:
+        body = await request.text()
+        events.append(f"start {body}")
+        if body.startswith("first"):
+            first_started.set()
+            await asyncio.sleep(0.3)  # the second request arrives while this one is held
+        events.append(f"end {body}")
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/write", write)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    sink = InfluxV1Sink(InfluxSettings(url=f"http://127.0.0.1:{port}", db="t"))
+    await sink.start()
+    acked: list[int] = []
+
+    def ack(item: Inbound) -> bool:
+        acked.append(item.mid)
+        events.append(f"ack {item.mid}")
+        return True
+
+    writer = Writer(
+        sink,
+        Spool(tmp_path / "spool", 1 << 20, 1 << 16),
+        ack,
+        Metrics(),
+        lambda reason, lines: None,
+        batch_lines=1,
+        batch_acks=10,
+        flush_interval_s=10,
+        replay_lines=10,
+        retry_min_s=0.1,
+        retry_max_s=0.1,
+    )
+    writer.start()
+    try:
+        writer.add(["first a=1 1"], 1, Inbound("t", b"", 1, 1, 0, 0))
+        await writer.hand_off()
+        await first_started.wait()
+        writer.add(["second a=1 2"], 1, Inbound("t", b"", 2, 1, 0, 0))
+        await writer.hand_off()
+        await asyncio.wait_for(writer.queue.join(), 5)
+    finally:
+        await writer.stop()
+        await sink.close()
+        await runner.cleanup()
+    assert acked == [1, 2]
+    assert events.index("start second a=1 2") < events.index("end first a=1 1")
+    # the second batch was durable first, but its ack waited for the first batch's
+    assert (
+        events.index("end second a=1 2") < events.index("end first a=1 1") < events.index("ack 1")
+    )
