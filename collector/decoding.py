@@ -82,6 +82,9 @@ class JsonDecoder:
     def __init__(self, limits: DecodeLimits, fleet: Fleet) -> None:
         self.limits = limits
         self.fleet = fleet
+        # Fleet is frozen: its districts once, a dict lookup per message instead of
+        # Fleet.district_of's pydantic private-attribute access (~8% at one reading/msg).
+        self._districts = {s.id: s.district for s in fleet.stations}
 
     def decode(self, topic: Topic, payload: bytes, received_ms: int, now_ms: int) -> DecodeResult:
         result = DecodeResult()
@@ -126,7 +129,7 @@ class JsonDecoder:
             result.rejects.append(Reject("bad_structure", "payload is not a JSON object"))
             return result
 
-        district = self.fleet.district_of(topic.station)
+        district = self._districts.get(topic.station)
         fields_of = kind.fields
         name, station, device = kind.name, topic.station, topic.device
         append = result.readings.append
