@@ -79,7 +79,12 @@ def end_to_end(
         # two cores' collector would feel (the broker limit is measured without them).
         while pub.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        seen = 0
+        # Nor while the collector is still writing: its own counters say when it is done
+        # (a count() of 200k points costs InfluxDB 10-60 ms, a fifth of the tail when polled
+        # every 0.1 s); count() then confirms, and its answer time ends the measurement.
+        while cut.readings_written() < want and time.monotonic() < deadline:
+            time.sleep(0.05)
+        seen = _count(stack, db)
         while seen < want:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"only {seen} of {want} readings queryable after {timeout}s")

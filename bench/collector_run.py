@@ -112,6 +112,19 @@ class CollectorUnderTest:
             body = json.loads(exc.read())
         return body
 
+    def readings_written(self) -> int:
+        """Readings every worker has written to InfluxDB (directly or from its spool)."""
+        total = 0
+        for port in self.ports:
+            url = f"http://127.0.0.1:{port}/metrics"
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                text = resp.read().decode()
+            for row in text.splitlines():
+                name, _, value = row.partition(" ")
+                if name in ("solarwater_readings_written_total", "solarwater_spool_replayed_total"):
+                    total += int(float(value))
+        return total
+
     def pids(self) -> list[int]:
         """The processes that do the work: the collector, or each worker."""
         assert self.proc is not None
