@@ -244,6 +244,22 @@ def _reduce(calc: str, values: bool = False) -> Json:
     return {"calcs": [calc], "fields": "", "values": values}
 
 
+def _threshold_field_config(panel: Any) -> Json:
+    """Field config shared by the gauge shapes: unit, range and colour by thresholds."""
+    return {
+        "defaults": {
+            "unit": panel.unit,
+            "min": panel.min,
+            "max": panel.max,
+            "decimals": panel.decimals,
+            "thresholds": panel.steps,
+            "color": {"mode": "thresholds"},
+            "mappings": [],
+        },
+        "overrides": [],
+    }
+
+
 class Gauge(GaugePanel):  # type: ignore[misc]
     """GaugePanel in the Grafana 8+ shape (grafanalib 0.7.1 puts the options in fieldConfig)."""
 
@@ -254,18 +270,7 @@ class Gauge(GaugePanel):  # type: ignore[misc]
         return self.panel_json(  # type: ignore[no-any-return]
             {
                 "type": "gauge",
-                "fieldConfig": {
-                    "defaults": {
-                        "unit": self.unit,
-                        "min": self.min,
-                        "max": self.max,
-                        "decimals": self.decimals,
-                        "thresholds": self.steps,
-                        "color": {"mode": "thresholds"},
-                        "mappings": [],
-                    },
-                    "overrides": [],
-                },
+                "fieldConfig": _threshold_field_config(self),
                 "options": {
                     "reduceOptions": _reduce(self.calc),
                     "showThresholdLabels": self.thresholdLabels,
@@ -289,18 +294,7 @@ class BarGaugePanel(BarGauge):  # type: ignore[misc]
         return self.panel_json(  # type: ignore[no-any-return]
             {
                 "type": "bargauge",
-                "fieldConfig": {
-                    "defaults": {
-                        "unit": self.unit,
-                        "min": self.min,
-                        "max": self.max,
-                        "decimals": self.decimals,
-                        "thresholds": self.steps,
-                        "color": {"mode": "thresholds"},
-                        "mappings": [],
-                    },
-                    "overrides": [],
-                },
+                "fieldConfig": _threshold_field_config(self),
                 "options": {
                     "reduceOptions": _reduce(self.calc, self.allValues),
                     "displayMode": self.displayMode,
