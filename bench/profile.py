@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--messages", type=int, default=100_000)
     p.add_argument("--batch", type=int, default=1, help="readings per message")
     p.add_argument("--stations", type=int, default=100, help="distinct station ids")
+    p.add_argument("--workers", type=int, default=1, help="collector worker processes")
     p.add_argument("--top", type=int, default=30)
     p.add_argument("--out", type=Path, default=Path("bench/build/profile"))
     args = p.parse_args(argv)
@@ -73,14 +74,17 @@ def main(argv: list[str] | None = None) -> int:
     stack = Stack(root)
     stack.start()
     try:
-        cut, db, prefix = _start(stack, root / "profile", 1)
-        collapsed = args.out / "collector.collapsed"
+        cut, db, prefix = _start(stack, root / "profile", args.workers)
         options = ["--format", "raw", "--threads", "--rate", "200", "--nonblocking"]
-        record = subprocess.Popen(
-            [spy, "record", "--pid", str(cut.pids()[0]), *options, "-o", str(collapsed)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        outputs = [args.out / f"worker{i}.collapsed" for i in range(len(cut.pids()))]
+        records = [
+            subprocess.Popen(
+                [spy, "record", "--pid", str(pid), *options, "-o", str(out)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for pid, out in zip(cut.pids(), outputs, strict=True)
+        ]
         time.sleep(1)
         mq = stack.mosquitto
         cmd = publish_cmd(
@@ -97,10 +101,12 @@ def main(argv: list[str] | None = None) -> int:
         while _count(stack, db) < want:
             time.sleep(0.2)
         pub.wait()
-        record.send_signal(2)
-        record.wait(30)
+        for record in records:
+            record.send_signal(2)
+            record.wait(30)
         cut.stop()
-        text = summarize(collapsed, args.top)
+        texts = [f"== worker {i}\n{summarize(out, args.top)}" for i, out in enumerate(outputs)]
+        text = "\n\n".join(texts)
         (args.out / "summary.txt").write_text(text)
         print(text)
     finally:
