@@ -117,6 +117,35 @@ def test_condition_language() -> None:
             parse_condition(bad, "solar")
 
 
+_COMPARISONS = [
+    "battery_soc_pct < 30", "battery_voltage_v >= 23.4", "error_code != 0",
+    'charge_state == "fault"', "pv_power_w > 0", "load_power_w <= 100",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    picks=st.lists(st.sampled_from(_COMPARISONS), min_size=1, max_size=5),
+    joins=st.lists(st.sampled_from([" and ", " or "]), min_size=4, max_size=4),
+    values=st.fixed_dictionaries(
+        {},
+        optional={
+            "battery_soc_pct": st.floats(0, 100),
+            "battery_voltage_v": st.floats(20, 30),
+            "error_code": st.integers(0, 3),
+            "charge_state": st.sampled_from(["bulk", "fault", "float"]),
+            "pv_power_w": st.floats(0, 10),
+        },
+    ),
+)
+def test_compiled_condition_answers_as_the_tree(
+    picks: list[str], joins: list[str], values: dict[str, Any]
+) -> None:
+    text = picks[0] + "".join(j + p for j, p in zip(joins, picks[1:], strict=False))
+    c = parse_condition(text, "solar")
+    assert c.test(values) is c.root.test(values)
+
+
 def test_durations() -> None:
     assert parse_duration("1h30m") == 5400 and parse_duration(90) == 90
     assert parse_duration("0") == 0 and parse_duration("250ms") == 0.25

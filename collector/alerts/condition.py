@@ -14,12 +14,13 @@ import operator
 import re
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from devices.catalogue import KINDS
 from devices.kind import FieldValue
 
 Fields = Mapping[str, FieldValue]
+Test = Callable[[Fields], "bool | None"]
 
 _OPS: dict[str, Callable[[typing.Any, typing.Any], bool]] = {
     "<": operator.lt,
@@ -133,6 +134,77 @@ class AllOf:
 Node = Comparison | AnyOf | AllOf
 
 
+def compile_node(node: Node) -> Test:
+    """The node as nested closures: the engine tests every rule on every reading."""
+    if isinstance(node, Comparison):
+        name, op, literal = node.field, _OPS[node.op], node.literal
+
+        def compare(fields: Fields) -> bool | None:
+            value = fields.get(name)
+            return None if value is None else op(value, literal)
+
+        return compare
+    if all(isinstance(p, Comparison) for p in node.parts):
+        return _compile_flat(node)
+    parts = tuple(compile_node(p) for p in node.parts)
+    if isinstance(node, AnyOf):
+
+        def any_of(fields: Fields) -> bool | None:
+            answered = False
+            for part in parts:
+                r = part(fields)
+                if r:
+                    return True
+                if r is not None:
+                    answered = True
+            return False if answered else None
+
+        return any_of
+
+    def all_of(fields: Fields) -> bool | None:
+        answered = False
+        for part in parts:
+            r = part(fields)
+            if r is False:
+                return False
+            if r is not None:
+                answered = True
+        return True if answered else None
+
+    return all_of
+
+
+def _compile_flat(node: AnyOf | AllOf) -> Test:
+    """`a or b` / `a and b` of plain comparisons (the usual rule) as one loop, no nested calls."""
+    leaves = [p for p in node.parts if isinstance(p, Comparison)]
+    triples = tuple((c.field, _OPS[c.op], c.literal) for c in leaves)
+    if isinstance(node, AnyOf):
+
+        def any_of(fields: Fields) -> bool | None:
+            answered = False
+            for name, op, literal in triples:
+                value = fields.get(name)
+                if value is not None:
+                    if op(value, literal):
+                        return True
+                    answered = True
+            return False if answered else None
+
+        return any_of
+
+    def all_of(fields: Fields) -> bool | None:
+        answered = False
+        for name, op, literal in triples:
+            value = fields.get(name)
+            if value is not None:
+                if not op(value, literal):
+                    return False
+                answered = True
+        return True if answered else None
+
+    return all_of
+
+
 @dataclass(frozen=True, slots=True)
 class Condition:
     """A parsed condition for one device kind."""
@@ -140,10 +212,11 @@ class Condition:
     source: str
     kind: str
     root: Node
+    # the same answers as root.test, compiled once (tests/test_alerts_condition.py)
+    test: Test = field(init=False, repr=False, compare=False)
 
-    def test(self, fields: Fields) -> bool | None:
-        """True/False, or None when the reading carries none of the condition's fields."""
-        return self.root.test(fields)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "test", compile_node(self.root))
 
     def witness(self, fields: Fields) -> Comparison:
         """The comparison that makes the condition hold (or its first one with a value)."""
