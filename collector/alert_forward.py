@@ -57,16 +57,19 @@ class AlertForwarder:
         self.sent = 0
         self.dropped = 0
         self.connected = False
-        self._buf: list[list[Any]] = []
+        self._buf: list[tuple[Any, ...]] = []
         self._task: asyncio.Task[None] | None = None
         self._writer: asyncio.StreamWriter | None = None
 
-    def add(self, r: Reading) -> None:
-        """Hot path: keep the reading for the next frame, or count it when the buffer is full."""
-        if len(self._buf) >= self.max_buffered:
-            self.dropped += 1
-            return
-        self._buf.append([r.station, r.district, r.kind, r.device, r.ts_ms, r.seq, r.fields])
+    def add_many(self, readings: list[Reading]) -> None:
+        """Hot path: keep the readings for the next frame; what does not fit is counted."""
+        room = self.max_buffered - len(self._buf)
+        if room < len(readings):
+            self.dropped += len(readings) - max(room, 0)
+            readings = readings[: max(room, 0)]
+        self._buf.extend(
+            [(r.station, r.district, r.kind, r.device, r.ts_ms, r.seq, r.fields) for r in readings]
+        )
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="alert-forward")
@@ -120,7 +123,7 @@ class AlertForwarder:
 class AlertForwardServer:
     """Worker 0: receives the other workers' readings and feeds them to the alert engine."""
 
-    def __init__(self, path: str, observe: Callable[[Reading], None]) -> None:
+    def __init__(self, path: str, observe: Callable[[list[Reading]], None]) -> None:
         self.path = path
         self.observe = observe
         self.received = 0
@@ -159,7 +162,5 @@ class AlertForwardServer:
             writer.close()
 
     def _feed(self, batch: list[list[Any]]) -> None:
-        observe = self.observe
-        for station, district, kind, device, ts_ms, seq, fields in batch:
-            observe(Reading(station, district, kind, device, ts_ms, seq, fields))
+        self.observe([Reading(*row) for row in batch])
         self.received += len(batch)

@@ -200,7 +200,7 @@ class Collector:
         if index == 0:
             if self.alerts is None:
                 return None, None
-            return None, AlertForwardServer(path, self.alerts.observe)
+            return None, AlertForwardServer(path, self.alerts.observe_many)
         return (AlertForwarder(path) if self.alerts is None else None), None
 
     async def _start_http(self) -> None:
@@ -299,13 +299,10 @@ class Collector:
         if readings:
             self.stations_seen.add(topic.station)
             self.metrics.inc("readings_received", len(readings))
-            alerts = self.alerts
-            forward = self.forwarder
-            for r in readings:
-                if alerts is not None:
-                    alerts.observe(r)
-                elif forward is not None:
-                    forward.add(r)
+            if self.alerts is not None:
+                self.alerts.observe_many(readings)
+            elif self.forwarder is not None:
+                self.forwarder.add_many(readings)
         self.writer.add([r.to_line() for r in readings], len(readings), item)
 
     def _handle_status(self, item: Inbound, topic: Any, now_ms: int) -> None:

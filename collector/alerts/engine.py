@@ -9,8 +9,8 @@ already cleared by its end fires nothing, and a stale state neither fires nor re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from collector.alerts.condition import Fields
@@ -21,17 +21,26 @@ from collector.readings import Reading
 from devices.stations import Fleet
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # eq=False: hashed by identity, for the dirty set
 class KeyState:
     """Where one rule stands for one device."""
 
     rule: EffectiveRule
+    key: AlertKey
     last_ts: int = 0
     bad_since: int | None = None  # first reading of the current run meeting the condition
     due_ts: int | None = None  # first reading of that run at which `for` had passed
     clear_since: int | None = None  # first reading of the current run meeting the clear level
     fields: Fields | None = None
     active: bool = False
+
+
+@dataclass(slots=True)
+class DeviceState:
+    """One device's newest reading time and its rules' states, per kind (built on first use)."""
+
+    last_ts: int
+    kinds: dict[str, list[KeyState]] = field(default_factory=dict)
 
 
 class RuleEngine:
@@ -45,8 +54,8 @@ class RuleEngine:
         self._by_station: dict[str, dict[str, list[EffectiveRule]]] = {}
         self._silence_rule: dict[str, EffectiveRule | None] = {}
         self._keys: dict[AlertKey, KeyState] = {}
-        self._dirty: set[AlertKey] = set()
-        self._device_ts: dict[tuple[str, str], int] = {}
+        self._dirty: set[KeyState] = set()
+        self._devices: dict[tuple[str, str], DeviceState] = {}
         self.seen: dict[str, int] = {}  # station -> newest telemetry ts
         self._silent: set[str] = set()  # stations with an active silence alert
         self.out_of_order = 0
@@ -77,65 +86,84 @@ class RuleEngine:
             self._silence_rule[station] = eff
         return self._silence_rule[station]
 
+    def _states(self, station: str, device: str, kind: str) -> list[KeyState]:
+        """A device's states for its kind's rules, reusing any restored after a restart."""
+        out = []
+        for rule in self.rules_for(station, kind):
+            key = (station, device, rule.name)
+            s = self._keys.get(key)
+            if s is None:
+                s = self._keys[key] = KeyState(rule, key)
+            out.append(s)
+        return out
+
     def observe(self, r: Reading) -> None:
         """Feed one valid reading. Never raises."""
-        try:
-            self._observe(r)
-        except Exception:
-            self.observe_errors += 1
+        self.observe_many((r,))
 
-    def _observe(self, r: Reading) -> None:
-        self.observed += 1
-        ts, station = r.ts_ms, r.station
-        self.clock.see(ts)
-        seen = self.seen.get(station)
-        if seen is None or ts > seen:
-            self.seen[station] = ts
-        dkey = (station, r.device)
-        last = self._device_ts.get(dkey)
-        if last is not None and ts <= last:
-            self.out_of_order += 1
-            return
-        self._device_ts[dkey] = ts
-        fields = r.fields
-        device = r.device
-        states = self._keys
-        dirty = self._dirty
-        # Once per reading and rule: the conditions' roots are tested directly (one call
-        # less each) and the engine's dicts are bound once (~5% of observe).
-        for rule in self.rules_for(station, r.kind):
-            assert rule.condition is not None
-            bad = rule.condition.root.test(fields)
-            if bad is None:
-                continue
-            key = (station, device, rule.name)
-            s = states.get(key)
-            if s is None:
-                s = states[key] = KeyState(rule)
-            s.fields = fields
-            s.last_ts = ts
-            if bad:
-                if s.bad_since is None:
-                    s.bad_since = ts
-                if s.due_ts is None and ts - s.bad_since >= rule.for_ms:
-                    s.due_ts = ts
-            else:
-                s.bad_since = s.due_ts = None
-            clear = rule.clear.root.test(fields) if rule.clear is not None else not bad
-            if clear is not None:
-                if not clear:
-                    s.clear_since = None
-                elif s.clear_since is None:
-                    s.clear_since = ts
-            dirty.add(key)
+    def observe_many(self, readings: Iterable[Reading]) -> None:
+        """Feed valid readings; a reading that breaks a rule is counted. Never raises.
+
+        The hot path of alerting (every reading, every rule of its kind): state is found
+        by one lookup per device, and the conditions are compiled closures.
+        """
+        seen, devices, dirty = self.seen, self._devices, self._dirty
+        newest = -1
+        for r in readings:
+            try:
+                self.observed += 1
+                ts, station = r.ts_ms, r.station
+                if ts > newest:
+                    newest = ts
+                last_seen = seen.get(station)
+                if last_seen is None or ts > last_seen:
+                    seen[station] = ts
+                dkey = (station, r.device)
+                dev = devices.get(dkey)
+                if dev is None:
+                    dev = devices[dkey] = DeviceState(ts)
+                elif ts <= dev.last_ts:
+                    self.out_of_order += 1
+                    continue
+                dev.last_ts = ts
+                states = dev.kinds.get(r.kind)
+                if states is None:
+                    states = dev.kinds[r.kind] = self._states(station, r.device, r.kind)
+                fields = r.fields
+                for s in states:
+                    rule = s.rule
+                    assert rule.condition is not None  # rules_for holds threshold rules only
+                    bad = rule.condition.test(fields)
+                    if bad is None:
+                        continue
+                    s.fields = fields
+                    s.last_ts = ts
+                    if bad:
+                        if s.bad_since is None:
+                            s.bad_since = ts
+                        if s.due_ts is None and ts - s.bad_since >= rule.for_ms:
+                            s.due_ts = ts
+                    else:
+                        s.bad_since = s.due_ts = None
+                    clear = rule.clear.test(fields) if rule.clear is not None else not bad
+                    if clear is not None:
+                        if not clear:
+                            s.clear_since = None
+                        elif s.clear_since is None:
+                            s.clear_since = ts
+                    dirty.add(s)
+            except Exception:
+                self.observe_errors += 1
+        if newest >= 0:
+            self.clock.see(newest)
 
     def evaluate(self, wall_s: float, link_up: bool = True) -> list[Transition]:
         """Transitions due now; marks them applied in the engine's own state."""
         now = self.clock.now(wall_s, link_up)
         out: list[Transition] = []
         dirty, self._dirty = self._dirty, set()
-        for key in dirty:
-            s = self._keys[key]
+        for s in dirty:
+            key = s.key
             if now is not None and s.last_ts < now - self.stale_ms:
                 continue  # a stale state waits for the rest of its backlog
             if not s.active and s.due_ts is not None and s.bad_since is not None:
@@ -215,7 +243,7 @@ class RuleEngine:
             eff = rs.for_station(rule_name, self.fleet.get(station)) if rs else None
             if eff is None or eff.condition is None:
                 return  # rule removed or disabled since: the service resolves it
-            s = self._keys[key] = KeyState(eff)
+            s = self._keys[key] = KeyState(eff, key)
         s.active = True
 
     def forget_active(self, key: AlertKey) -> None:
@@ -246,7 +274,7 @@ class RuleEngine:
         ]
         return {
             "keys": keys,
-            "device_ts": [[st, dev, ts] for (st, dev), ts in self._device_ts.items()],
+            "device_ts": [[st, dev, d.last_ts] for (st, dev), d in self._devices.items()],
             "seen": self.seen,
             "clock": self.clock.snapshot(),
         }
@@ -256,11 +284,12 @@ class RuleEngine:
         self.clock.restore(snap.get("clock", {}))
         self.seen.update({str(k): int(v) for k, v in snap.get("seen", {}).items()})
         for st, dev, ts in snap.get("device_ts", []):
-            self._device_ts[(st, dev)] = int(ts)
+            self._devices[(st, dev)] = DeviceState(int(ts))
         for st, dev, name, last_ts, bad, due, clear, fields in snap.get("keys", []):
             rs = self.rules.get(name)
             eff = rs.for_station(name, self.fleet.get(st)) if rs else None
             if eff is None or eff.condition is None:
                 continue
-            self._keys[(st, dev, name)] = KeyState(eff, last_ts, bad, due, clear, fields)
-            self._dirty.add((st, dev, name))
+            key = (st, dev, name)
+            s = self._keys[key] = KeyState(eff, key, last_ts, bad, due, clear, fields)
+            self._dirty.add(s)

@@ -7,7 +7,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -103,6 +103,11 @@ class AlertService:
         """Feed one valid reading (sync, no I/O)."""
         if self.settings.enabled:
             self.engine.observe(reading)
+
+    def observe_many(self, readings: Iterable[Reading]) -> None:
+        """Feed a message's valid readings (sync, no I/O)."""
+        if self.settings.enabled:
+            self.engine.observe_many(readings)
 
     def observe_status(self, station: str, device: str, online: bool, ts_ms: int) -> None:
         """Note a device's retained online/offline status (for stats and the API)."""
