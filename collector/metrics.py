@@ -22,6 +22,7 @@ class Metrics:
         "spool_appended",
         "spool_replayed",
         "spool_full",
+        "spool_errors",
         "status_messages",
         "seq_duplicates",
         "seq_gaps",

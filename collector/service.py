@@ -152,14 +152,18 @@ class Collector:
         # What was already taken from the intake is in the batch; what is still there
         # stays unacknowledged and comes back through the persistent session.
         self.writer.add([collector_point(self)], 0, None)
-        await self.writer.drain()
+        # Bounded: with InfluxDB down and the spool failing, what is held stays unacknowledged
+        # and the broker delivers it again after the restart.
+        grace = self.settings.influx.timeout_s + 5
+        if not await self.writer.drain(grace):
+            log.warning("stopping without writing everything held (%.0f s); unacknowledged", grace)
         if self.forwarder is not None:
             await self.forwarder.stop()
         if self.forward_server is not None:
             await self.forward_server.stop()
         if self.alerts is not None:
             await self.alerts.stop()
-            await self.writer.drain()
+            await self.writer.drain(grace)
         await self.source.close()
         await self.writer.stop()
         await self.quarantine.stop()

@@ -115,8 +115,15 @@ class Writer:
             asyncio.create_task(self._replay_loop(), name="spool-replay"),
         ]
 
-    async def drain(self) -> None:
-        """Write everything held now; used at shutdown."""
+    async def drain(self, timeout: float | None = None) -> bool:
+        """Write everything held now; used at shutdown. False when `timeout` ran out first."""
+        try:
+            await asyncio.wait_for(self._drain(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _drain(self) -> None:
         await self.hand_off()
         await self.queue.join()
 
@@ -179,17 +186,24 @@ class Writer:
             return
         delay = self.retry_min_s
         while True:
-            appended = await asyncio.to_thread(self.spool.append, batch.lines, batch.readings)
+            try:
+                appended = await asyncio.to_thread(self.spool.append, batch.lines, batch.readings)
+                problem = f"spool full ({self.spool.bytes} bytes)"
+                counter = "spool_full"
+            except OSError as exc:  # disk full, read-only, gone: the same as full, not fatal
+                appended = False
+                problem = f"spool write failed ({exc})"
+                counter = "spool_errors"
             if appended:
                 self.spool_blocked = False
                 self.metrics.inc("spool_appended", batch.readings)
                 self._replay_wake.set()
                 return
-            # Spool full: no ack, so the broker holds the rest (back-pressure); nothing dropped.
+            # No ack, so the broker holds the rest (back-pressure); nothing dropped.
             if not self.spool_blocked:
-                log.error("spool full (%d bytes): holding acknowledgements", self.spool.bytes)
+                log.error("%s: holding acknowledgements", problem)
             self.spool_blocked = True
-            self.metrics.inc("spool_full")
+            self.metrics.inc(counter)
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.retry_max_s)
             if self.spool.empty and await self._try_write(batch.lines, batch.readings):

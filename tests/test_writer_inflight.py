@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import socket
 from pathlib import Path
 
 from aiohttp import web
@@ -75,3 +77,42 @@ async def test_second_write_overlaps_first_and_acks_wait_for_it(tmp_path: Path) 
     assert (
         events.index("end second a=1 2") < events.index("end first a=1 1") < events.index("ack 1")
     )
+
+
+async def test_failing_spool_holds_acks_and_the_writer_lives_on(tmp_path: Path) -> None:
+    """InfluxDB down and the spool folder gone: no ack, counted, and it recovers by itself."""
+    with socket.socket() as s:  # a port nothing listens on: InfluxDB is down
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sink = InfluxV1Sink(InfluxSettings(url=f"http://127.0.0.1:{port}", db="t"))
+    await sink.start()
+    acked: list[int] = []
+    metrics = Metrics()
+    spool_dir = tmp_path / "spool"
+    writer = Writer(
+        sink,
+        Spool(spool_dir, 1 << 20, 1 << 16),
+        lambda item: acked.append(item.mid) is None,
+        metrics,
+        lambda reason, lines: None,
+        batch_lines=1,
+        batch_acks=10,
+        flush_interval_s=10,
+        replay_lines=10,
+        retry_min_s=0.05,
+        retry_max_s=0.05,
+    )
+    shutil.rmtree(spool_dir)  # the disk the spool lives on is gone
+    writer.start()
+    try:
+        writer.add(["m a=1 1"], 1, Inbound("t", b"", 7, 1, 0, 0))
+        assert not await writer.drain(timeout=0.5)  # bounded, as at shutdown
+        assert acked == [] and writer.spool_blocked
+        assert metrics.counters["spool_errors"] >= 1
+        spool_dir.mkdir()
+        assert await writer.drain(timeout=5)
+    finally:
+        await writer.stop()
+        await sink.close()
+    assert acked == [7]
+    assert metrics.counters["spool_appended"] == 1 and not writer.spool_blocked
