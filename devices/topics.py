@@ -47,8 +47,29 @@ def format_topic(prefix: str, station: str, kind: str, device: str, channel: Cha
     return f"{prefix}/{station}/{kind}/{device}/{channel}"
 
 
+# Parsed topics by topic string: a fleet publishes on a stable set of topics, and parsing one
+# costs ~1.7 us a message (two regex matches, a frozen dataclass). Only successes are kept, so
+# a bad topic raises the same TopicError every time. Bounded in count and in topic length (the
+# kind segment is free text until the decoder checks it): once full, new topics are parsed.
+_PARSED: dict[str, Topic] = {}
+_PARSED_MAX = 65_536
+_PARSED_MAX_CHARS = 256
+
+
 def parse_topic(topic: str, prefix: str = DEFAULT_PREFIX) -> Topic:
     """Parse a device topic; raises TopicError with a reason label."""
+    parsed = _PARSED.get(topic)
+    # A topic parses under one prefix at most (the last four levels are fixed): check it.
+    if parsed is not None and parsed.prefix == prefix:
+        return parsed
+    parsed = _parse_topic(topic, prefix)
+    if len(_PARSED) < _PARSED_MAX and len(topic) <= _PARSED_MAX_CHARS:
+        _PARSED[topic] = parsed
+    return parsed
+
+
+def _parse_topic(topic: str, prefix: str) -> Topic:
+    """parse_topic without the cache."""
     head = prefix + "/"
     if not topic.startswith(head):
         raise TopicError("bad_topic", f"topic {topic[:200]!r} is not under {prefix!r}")

@@ -83,6 +83,18 @@ def test_topic_refusals(topic: str, reason: str) -> None:
     assert err.value.reason == reason
 
 
+def test_parsed_topics_are_remembered_under_their_prefix_only() -> None:
+    name = "p/PEMBA-01/solar/mppt1/telemetry"
+    assert parse_topic(name, "p") is parse_topic(name, "p")  # the second from the cache
+    with pytest.raises(TopicError) as err:  # remembered, yet still refused under another prefix
+        parse_topic(name)
+    assert err.value.reason == "bad_topic"
+    for _ in range(2):  # refusals are not remembered: the same reason every time
+        with pytest.raises(TopicError) as err:
+            parse_topic("solarwater/PEMBA 01/solar/mppt1/telemetry")
+        assert err.value.reason == "bad_id"
+
+
 def test_format_topic_refuses_bad_ids() -> None:
     with pytest.raises(TopicError):
         format_topic("solarwater", "bad/id", "solar", "mppt1", "telemetry")
