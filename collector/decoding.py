@@ -13,8 +13,9 @@ from typing import Any, Protocol
 import orjson
 from pydantic import ValidationError
 
-from collector.readings import Reading
+from collector.readings import Reading, series_key
 from devices.catalogue import get_kind
+from devices.kind import DeviceKind
 from devices.stations import Fleet
 from devices.topics import Topic
 
@@ -76,6 +77,17 @@ def _error_reason(exc: ValidationError) -> tuple[str, str]:
     return reason, f"{where}: {err['msg']}"[:300]
 
 
+# What the decoder keeps of one device: its kind, its district from the registry and its
+# escaped series key (None when the line protocol refuses it: to_line then raises as usual).
+_Device = tuple[DeviceKind, str | None, str | None]
+_DEVICES_MAX = 65_536  # far more than a fleet has; once full, new devices are looked up each time
+
+
+def _refused(reason: str, detail: str) -> DecodeResult:
+    """The result of a message refused as a whole."""
+    return DecodeResult(rejects=[Reject(reason, detail)])
+
+
 class JsonDecoder:
     """The wire format of design §3: one reading object, or {"readings": [...]}."""
 
@@ -85,20 +97,36 @@ class JsonDecoder:
         # Fleet is frozen: its districts once, a dict lookup per message instead of
         # Fleet.district_of's pydantic private-attribute access (~8% at one reading/msg).
         self._districts = {s.id: s.district for s in fleet.stations}
+        # Each device's entry by (kind, station, device): one lookup a message in place of the
+        # kind's, the district's and (in Reading.to_line) the series key's 4-argument cache.
+        self._devices: dict[tuple[str, str, str], _Device] = {}
+
+    def _look_up_device(self, key: tuple[str, str, str]) -> _Device | None:
+        """The `_devices` entry for (kind, station, device), looked up; None for an unknown kind."""
+        kind_name, station, device = key
+        kind = get_kind(kind_name)
+        if kind is None:
+            return None
+        district = self._districts.get(station)
+        series: str | None
+        try:
+            series = series_key(kind.name, station, device, district)
+        except ValueError:
+            series = None
+        entry = (kind, district, series)
+        if len(self._devices) < _DEVICES_MAX:
+            self._devices[key] = entry
+        return entry
 
     def decode(self, topic: Topic, payload: bytes, received_ms: int, now_ms: int) -> DecodeResult:
-        result = DecodeResult()
-        kind = get_kind(topic.kind)
-        if kind is None:
-            result.rejects.append(
-                Reject("unknown_kind", f"kind {topic.kind[:64]!r} is not in the catalogue")
-            )
-            return result
-        if len(payload) > self.limits.max_payload_bytes:
-            result.rejects.append(
-                Reject("oversized", f"{len(payload)} bytes > {self.limits.max_payload_bytes}")
-            )
-            return result
+        key = (topic.kind, topic.station, topic.device)
+        entry = self._devices.get(key) or self._look_up_device(key)
+        if entry is None:
+            return _refused("unknown_kind", f"kind {topic.kind[:64]!r} is not in the catalogue")
+        kind, district, series = entry
+        limits = self.limits
+        if len(payload) > limits.max_payload_bytes:
+            return _refused("oversized", f"{len(payload)} bytes > {limits.max_payload_bytes}")
         try:
             doc = orjson.loads(payload)
         except orjson.JSONDecodeError as exc:
@@ -108,55 +136,48 @@ class JsonDecoder:
             # reading is a wrong type for its field, so no walk of the document is needed.
             if "recursion" in text or "depth limit" in text:
                 reason = "too_deep"
-            result.rejects.append(Reject(reason, str(exc)[:200]))
-            return result
-        if isinstance(doc, dict) and "readings" in doc:
+            return _refused(reason, str(exc)[:200])
+        if not isinstance(doc, dict):
+            return _refused("bad_structure", "payload is not a JSON object")
+        batch = "readings" in doc
+        if batch:
             items = doc["readings"]
             if set(doc) != {"readings"} or not isinstance(items, list):
-                result.rejects.append(
-                    Reject("bad_structure", 'a batch is {"readings": [...]} only')
-                )
-                return result
-            if len(items) > self.limits.max_readings:
-                result.rejects.append(
-                    Reject("too_many_readings", f"{len(items)} > {self.limits.max_readings}")
-                )
-                return result
-            result.batch = True
-        elif isinstance(doc, dict):
-            items = [doc]
+                return _refused("bad_structure", 'a batch is {"readings": [...]} only')
+            if len(items) > limits.max_readings:
+                return _refused("too_many_readings", f"{len(items)} > {limits.max_readings}")
         else:
-            result.rejects.append(Reject("bad_structure", "payload is not a JSON object"))
-            return result
+            items = [doc]
 
-        district = self._districts.get(topic.station)
         fields_of = kind.fields
         name, station, device = kind.name, topic.station, topic.device
-        append = result.readings.append
+        readings: list[Reading] = []
+        rejects: list[Reject] = []
+        seqs: list[int] = []
         for index, item in enumerate(items):
             if not isinstance(item, dict):
-                result.rejects.append(Reject("bad_structure", "a reading must be an object", index))
+                rejects.append(Reject("bad_structure", "a reading must be an object", index))
                 continue
             values = item  # parsed just above and ours alone: no copy needed to pop from it
             ts_raw = values.pop("ts", None)
             seq = values.pop("seq", None)
             if seq is not None and (type(seq) is not int or seq < 0 or seq > 2**63 - 1):
-                result.rejects.append(Reject("bad_seq", "seq must be an unsigned integer", index))
+                rejects.append(Reject("bad_seq", "seq must be an unsigned integer", index))
                 continue
             if seq is not None:
-                result.seqs.append(seq)
+                seqs.append(seq)
             ts_ms, ts_problem = self._timestamp(ts_raw, received_ms, now_ms)
             if ts_problem is not None:
-                result.rejects.append(Reject(ts_problem[0], ts_problem[1], index))
+                rejects.append(Reject(ts_problem[0], ts_problem[1], index))
                 continue
             try:
                 fields = fields_of(values)
             except ValidationError as exc:
                 reason, detail = _error_reason(exc)
-                result.rejects.append(Reject(reason, detail, index))
+                rejects.append(Reject(reason, detail, index))
                 continue
-            append(Reading(station, district, name, device, ts_ms, seq, fields))
-        return result
+            readings.append(Reading(station, district, name, device, ts_ms, seq, fields, series))
+        return DecodeResult(readings, rejects, batch, seqs)
 
     def _timestamp(
         self, raw: Any, received_ms: int, now_ms: int

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from devices.kind import FieldValue
@@ -11,7 +11,7 @@ from devices.lineprotocol import fields_text, series
 
 
 @lru_cache(maxsize=65536)
-def _series(kind: str, station: str, device: str, district: str | None) -> str:
+def series_key(kind: str, station: str, device: str, district: str | None) -> str:
     """A device's escaped series key, built once (bounded: a fleet has far fewer devices)."""
     return series(kind, {"station": station, "device": device, "district": district})
 
@@ -27,8 +27,13 @@ class Reading:
     ts_ms: int
     seq: int | None
     fields: Mapping[str, FieldValue]
+    # `series_key` of the fields above, when the decoder already has it for the device:
+    # spares to_line the cache lookup. None: to_line looks it up (and raises if it must).
+    series: str | None = field(default=None, compare=False, repr=False)
 
     def to_line(self) -> str:
         """The InfluxDB point (design §4): measurement = kind; station/device/district tags."""
-        key = _series(self.kind, self.station, self.device, self.district)
+        key = self.series
+        if key is None:
+            key = series_key(self.kind, self.station, self.device, self.district)
         return f"{key} {fields_text(self.fields)} {self.ts_ms}"

@@ -150,39 +150,52 @@ def compile_check(kind: DeviceKind) -> FastCheck | None:
         or model.model_config.get("allow_inf_nan") is not False
     ):
         return None
-    specs: dict[str, _Spec] = {}
+    floats: dict[str, tuple[int, float, float]] = {}  # most fields: (rank, lowest, highest)
+    others: dict[str, _Spec] = {}
     for rank, name in enumerate(model.model_fields):
         spec = _field_spec(kind, rank, name)
         if spec is None:
             return None
-        specs[name] = spec
+        if spec[1] == _FLOAT:
+            floats[name] = (rank, spec[2], spec[3])
+        else:
+            others[name] = spec
     order = tuple(model.model_fields)
-    get = specs.get
+    float_bounds = floats.get
+    other_spec = others.get
 
     def check(values: dict[str, Any]) -> dict[str, FieldValue] | None:
         out: dict[str, FieldValue] = {}
         last = -1
         in_order = True
         for name, v in values.items():
-            spec = get(name)
-            if spec is None:
-                return None  # unknown field (or a key that is not a string)
-            if v is None:
-                continue
-            rank, code, lo, hi, choices = spec
-            t = type(v)
-            if code == _FLOAT:
-                if t is int:
+            # float fields (most of them) from their own table: one lookup, a 3-tuple to unpack
+            bounds = float_bounds(name)
+            if bounds is not None:
+                rank, lo, hi = bounds
+                t = type(v)
+                if t is float or t is int:  # not bool: strict
                     if not lo <= v <= hi:
                         return None
-                    v = float(v)
-                elif t is not float or not lo <= v <= hi:
+                    if t is int:
+                        v = float(v)
+                elif v is None:
+                    continue
+                else:
                     return None
-            elif code == _INT:
-                if t is not int or not lo <= v <= hi:
+            else:
+                spec = other_spec(name)
+                if spec is None:
+                    return None  # unknown field (or a key that is not a string)
+                if v is None:
+                    continue
+                rank, code, lo, hi, choices = spec
+                t = type(v)
+                if code == _INT:
+                    if t is not int or not lo <= v <= hi:
+                        return None
+                elif t is not str or v not in choices:  # type: ignore[operator]
                     return None
-            elif t is not str or v not in choices:  # type: ignore[operator]
-                return None
             if rank < last:
                 in_order = False
             last = rank

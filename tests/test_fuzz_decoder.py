@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -82,6 +83,8 @@ def check(result: DecodeResult, items: int | None = None) -> None:
     assert all(r.reason in REASONS for r in result.rejects), result.rejects
     for reading in result.readings:
         line = reading.to_line()  # every accepted reading can be written
+        # the series key the decoder hands over is the one to_line would look up itself
+        assert line == dataclasses.replace(reading, series=None).to_line()
         assert line.count("\n") == 0
         assert LIMITS.min_ts_ms <= reading.ts_ms <= NOW_MS + LIMITS.max_future_ms
         assert all(not isinstance(v, float) or math.isfinite(v) for v in reading.fields.values())
