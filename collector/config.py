@@ -149,6 +149,13 @@ class InfluxSettings(Section):
     flush_interval_s: float = Field(
         0.5, gt=0, le=60, description="A batch is written at the latest this long after it opened"
     )
+    linger_s: float = Field(
+        0.05,
+        ge=0,
+        le=60,
+        description="With nothing more arriving, a batch is written once this old (lets batches"
+        " grow under load)",
+    )
     verify_tls: bool = Field(True, description="Verify the server certificate for https://")
 
     @model_validator(mode="after")

@@ -55,8 +55,8 @@ class Intake:
         if waiter is not None:
             self._loop.call_soon_threadsafe(_wake, waiter)
 
-    async def get_many(self, limit: int) -> list[Inbound]:
-        """At least one item, at most `limit`, in arrival order."""
+    async def get_many(self, limit: int, timeout: float | None = None) -> list[Inbound]:
+        """At least one item, at most `limit`, in arrival order; none after `timeout`."""
         while True:
             with self._cond:
                 if self._items:
@@ -66,12 +66,25 @@ class Intake:
                     return out
                 waiter = self._loop.create_future()
                 self._waiter = waiter
-            await waiter
+            if not await _wait(waiter, timeout):
+                return []
 
     def close(self) -> None:
         with self._cond:
             self.closed = True
             self._cond.notify_all()
+
+
+async def _wait(waiter: asyncio.Future[None], timeout: float | None) -> bool:
+    """Wait for a wake-up; False when `timeout` passed first."""
+    if timeout is None:
+        await waiter
+        return True
+    try:
+        await asyncio.wait_for(waiter, timeout)
+    except TimeoutError:
+        return False
+    return True
 
 
 def _wake(fut: asyncio.Future[None]) -> None:
@@ -109,11 +122,12 @@ class LoopIntake:
             self.full_events += 1
             self._set_paused(True)
 
-    async def get_many(self, limit: int) -> list[Inbound]:
-        """At least one item, at most `limit`, in arrival order."""
+    async def get_many(self, limit: int, timeout: float | None = None) -> list[Inbound]:
+        """At least one item, at most `limit`, in arrival order; none after `timeout`."""
         while not self._items:
             waiter = self._waiter = self._loop.create_future()
-            await waiter
+            if not await _wait(waiter, timeout):
+                return []
         items = self._items
         n = min(limit, len(items))
         out = [items.popleft() for _ in range(n)]

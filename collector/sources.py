@@ -41,7 +41,9 @@ class Feed(Protocol):
 
     def __len__(self) -> int: ...
 
-    async def get_many(self, limit: int) -> list[Inbound]: ...
+    async def get_many(self, limit: int, timeout: float | None = None) -> list[Inbound]:
+        """At least one item, at most `limit`; none when `timeout` passes first."""
+        ...
 
 
 SourceFactory = Callable[[MqttSettings, asyncio.AbstractEventLoop, int], tuple[Source, Feed]]
