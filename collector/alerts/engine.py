@@ -10,7 +10,7 @@ already cleared by its end fires nothing, and a stale state neither fires nor re
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from collector.alerts.condition import Fields
@@ -33,14 +33,21 @@ class KeyState:
     clear_since: int | None = None  # first reading of the current run meeting the clear level
     fields: Fields | None = None
     active: bool = False
+    dirty: bool = False  # in the engine's list for the next evaluation
+
+
+# Per kind, the device's state for each of its station's rules (None: no state yet).
+Slots = list[KeyState | None]
 
 
 @dataclass(slots=True)
 class DeviceState:
-    """One device's newest reading time and its rules' states, per kind (built on first use)."""
+    """One device's newest reading time, and its rules' states once one has any."""
 
     last_ts: int
-    kinds: dict[str, list[KeyState]] = field(default_factory=dict)
+    # A rule gets a state when its condition first holds (or one is restored): a healthy
+    # device costs a timestamp, not a state per rule (~1 kB a device kept its fields alive).
+    kinds: dict[str, Slots] | None = None
 
 
 class RuleEngine:
@@ -54,13 +61,20 @@ class RuleEngine:
         self._by_station: dict[str, dict[str, list[EffectiveRule]]] = {}
         self._silence_rule: dict[str, EffectiveRule | None] = {}
         self._keys: dict[AlertKey, KeyState] = {}
-        self._dirty: set[KeyState] = set()
+        self._dirty: list[KeyState] = []
         self._devices: dict[tuple[str, str], DeviceState] = {}
+        self._unattached: dict[tuple[str, str], list[KeyState]] = {}  # restored, device unseen
+        self._rule_sets: dict[object, dict[str, list[EffectiveRule]]] = {}
         self.seen: dict[str, int] = {}  # station -> newest telemetry ts
         self._silent: set[str] = set()  # stations with an active silence alert
         self.out_of_order = 0
         self.observe_errors = 0
         self.observed = 0
+
+    @property
+    def tracked(self) -> int:
+        """Rule states held (a rule gets one for a device once its condition holds)."""
+        return len(self._keys)
 
     def rules_for(self, station: str, kind: str) -> list[EffectiveRule]:
         """The station's effective rules for a kind (cached)."""
@@ -74,6 +88,9 @@ class RuleEngine:
                 eff = rs.for_station(name, reg)
                 if eff is not None:
                     per_kind.setdefault(rs.kind, []).append(eff)
+            # Stations with the same effective rules share one mapping (most have no overrides).
+            shape = tuple((k, tuple(id(e) for e in v)) for k, v in per_kind.items())
+            per_kind = self._rule_sets.setdefault(shape, per_kind)
             self._by_station[station] = per_kind
         return per_kind.get(kind, [])
 
@@ -86,16 +103,43 @@ class RuleEngine:
             self._silence_rule[station] = eff
         return self._silence_rule[station]
 
-    def _states(self, station: str, device: str, kind: str) -> list[KeyState]:
-        """A device's states for its kind's rules, reusing any restored after a restart."""
-        out = []
-        for rule in self.rules_for(station, kind):
-            key = (station, device, rule.name)
-            s = self._keys.get(key)
-            if s is None:
-                s = self._keys[key] = KeyState(rule, key)
-            out.append(s)
-        return out
+    def _state(self, dev: DeviceState, station: str, device: str, kind: str, i: int) -> KeyState:
+        """A new state for the i-th rule of the device's kind, in its slot and the registry."""
+        rules = self.rules_for(station, kind)
+        key = (station, device, rules[i].name)
+        s = self._keys[key] = KeyState(rules[i], key)
+        self._slots(dev, kind, len(rules))[i] = s
+        return s
+
+    @staticmethod
+    def _slots(dev: DeviceState, kind: str, n: int) -> Slots:
+        if dev.kinds is None:
+            dev.kinds = {}
+        slots = dev.kinds.get(kind)
+        if slots is None:
+            slots = dev.kinds[kind] = [None] * n
+        return slots
+
+    def _attach(self, s: KeyState) -> None:
+        """Put a restored state where its device's readings find it."""
+        station, device, name = s.key
+        dev = self._devices.get((station, device))
+        if dev is None:
+            self._unattached.setdefault((station, device), []).append(s)
+            return
+        kind = s.rule.kind
+        assert kind is not None
+        rules = self.rules_for(station, kind)
+        names = [r.name for r in rules]
+        if name in names:  # else the rule is gone for this station: the service resolves it
+            self._slots(dev, kind, len(rules))[names.index(name)] = s
+
+    def _new_device(self, dkey: tuple[str, str], ts: int) -> DeviceState:
+        dev = self._devices[dkey] = DeviceState(ts)
+        if self._unattached:
+            for s in self._unattached.pop(dkey, ()):
+                self._attach(s)
+        return dev
 
     def observe(self, r: Reading) -> None:
         """Feed one valid reading. Never raises."""
@@ -107,7 +151,7 @@ class RuleEngine:
         The hot path of alerting (every reading, every rule of its kind): state is found
         by one lookup per device, and the conditions are compiled closures.
         """
-        seen, devices, dirty = self.seen, self._devices, self._dirty
+        seen, devices, rules_for = self.seen, self._devices, self.rules_for
         newest = -1
         for r in readings:
             try:
@@ -121,21 +165,24 @@ class RuleEngine:
                 dkey = (station, r.device)
                 dev = devices.get(dkey)
                 if dev is None:
-                    dev = devices[dkey] = DeviceState(ts)
+                    dev = self._new_device(dkey, ts)
                 elif ts <= dev.last_ts:
                     self.out_of_order += 1
                     continue
                 dev.last_ts = ts
-                states = dev.kinds.get(r.kind)
-                if states is None:
-                    states = dev.kinds[r.kind] = self._states(station, r.device, r.kind)
-                fields = r.fields
-                for s in states:
-                    rule = s.rule
+                kind, fields = r.kind, r.fields
+                slots = dev.kinds.get(kind) if dev.kinds is not None else None
+                for i, rule in enumerate(rules_for(station, kind)):
                     assert rule.condition is not None  # rules_for holds threshold rules only
                     bad = rule.condition.test(fields)
                     if bad is None:
                         continue
+                    s = slots[i] if slots is not None else None
+                    if s is None:
+                        if not bad:
+                            continue  # nothing pending, nothing active: no state needed
+                        s = self._state(dev, station, r.device, kind, i)
+                        slots = dev.kinds.get(kind) if dev.kinds is not None else None
                     s.fields = fields
                     s.last_ts = ts
                     if bad:
@@ -151,7 +198,9 @@ class RuleEngine:
                             s.clear_since = None
                         elif s.clear_since is None:
                             s.clear_since = ts
-                    dirty.add(s)
+                    if not s.dirty:
+                        s.dirty = True
+                        self._dirty.append(s)
             except Exception:
                 self.observe_errors += 1
         if newest >= 0:
@@ -161,8 +210,9 @@ class RuleEngine:
         """Transitions due now; marks them applied in the engine's own state."""
         now = self.clock.now(wall_s, link_up)
         out: list[Transition] = []
-        dirty, self._dirty = self._dirty, set()
+        dirty, self._dirty = self._dirty, []
         for s in dirty:
+            s.dirty = False
             key = s.key
             if now is not None and s.last_ts < now - self.stale_ms:
                 continue  # a stale state waits for the rest of its backlog
@@ -244,6 +294,7 @@ class RuleEngine:
             if eff is None or eff.condition is None:
                 return  # rule removed or disabled since: the service resolves it
             s = self._keys[key] = KeyState(eff, key)
+            self._attach(s)
         s.active = True
 
     def forget_active(self, key: AlertKey) -> None:
@@ -284,12 +335,13 @@ class RuleEngine:
         self.clock.restore(snap.get("clock", {}))
         self.seen.update({str(k): int(v) for k, v in snap.get("seen", {}).items()})
         for st, dev, ts in snap.get("device_ts", []):
-            self._devices[(st, dev)] = DeviceState(int(ts))
+            self._new_device((st, dev), int(ts))
         for st, dev, name, last_ts, bad, due, clear, fields in snap.get("keys", []):
             rs = self.rules.get(name)
             eff = rs.for_station(name, self.fleet.get(st)) if rs else None
             if eff is None or eff.condition is None:
                 continue
             key = (st, dev, name)
-            s = self._keys[key] = KeyState(eff, key, last_ts, bad, due, clear, fields)
-            self._dirty.add(s)
+            s = self._keys[key] = KeyState(eff, key, last_ts, bad, due, clear, fields, dirty=True)
+            self._attach(s)
+            self._dirty.append(s)
