@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import orjson
 from pydantic import ValidationError
 
-from collector.readings import Reading, series_key
+from collector.readings import Reading, device_series
 from devices.catalogue import get_kind
 from devices.kind import DeviceKind
 from devices.stations import Fleet
@@ -110,7 +110,7 @@ class JsonDecoder:
         district = self._districts.get(station)
         series: str | None
         try:
-            series = series_key(kind.name, station, device, district)
+            series = device_series(kind.name, station, device, district)
         except ValueError:
             series = None
         entry = (kind, district, series)

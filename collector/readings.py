@@ -10,10 +10,13 @@ from devices.kind import FieldValue
 from devices.lineprotocol import fields_text, series
 
 
-@lru_cache(maxsize=65536)
-def series_key(kind: str, station: str, device: str, district: str | None) -> str:
-    """A device's escaped series key, built once (bounded: a fleet has far fewer devices)."""
+def device_series(kind: str, station: str, device: str, district: str | None) -> str:
+    """A device's escaped series key: measurement = kind; station/device/district tags."""
     return series(kind, {"station": station, "device": device, "district": district})
+
+
+# For readings built without their series key (the decoder keeps its own, per device).
+series_key = lru_cache(maxsize=65536)(device_series)
 
 
 @dataclass(slots=True)  # not frozen: a frozen constructor costs ~5x on the hot path

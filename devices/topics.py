@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from typing import Literal
 
@@ -82,7 +83,8 @@ def _parse_topic(topic: str, prefix: str) -> Topic:
     if channel not in CHANNELS:
         raise TopicError("bad_topic", f"topic {topic[:200]!r} has unknown channel {channel[:64]!r}")
     ch: Channel = "telemetry" if channel == "telemetry" else "status"
-    return Topic(prefix, station, kind, device, ch)
+    # kind and device names repeat across a fleet: one string each, not one per cached topic
+    return Topic(prefix, station, sys.intern(kind), sys.intern(device), ch)
 
 
 def telemetry_filter(prefix: str = DEFAULT_PREFIX) -> str:
