@@ -149,7 +149,7 @@ class JsonDecoder:
         else:
             items = [doc]
 
-        fields_of = kind.fields
+        fields_of, text_of = kind.fields, kind.fields_text
         name, station, device = kind.name, topic.station, topic.device
         readings: list[Reading] = []
         rejects: list[Reject] = []
@@ -176,7 +176,8 @@ class JsonDecoder:
                 reason, detail = _error_reason(exc)
                 rejects.append(Reject(reason, detail, index))
                 continue
-            readings.append(Reading(station, district, name, device, ts_ms, seq, fields, series))
+            line = None if series is None else f"{series} {text_of(fields)} {ts_ms}"
+            readings.append(Reading(station, district, name, device, ts_ms, seq, fields, line))
         return DecodeResult(readings, rejects, batch, seqs)
 
     def _timestamp(

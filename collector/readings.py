@@ -30,13 +30,13 @@ class Reading:
     ts_ms: int
     seq: int | None
     fields: Mapping[str, FieldValue]
-    # `series_key` of the fields above, when the decoder already has it for the device:
-    # spares to_line the cache lookup. None: to_line looks it up (and raises if it must).
-    series: str | None = field(default=None, compare=False, repr=False)
+    # The point, when the decoder built it (it has the device's series key and the kind's
+    # formatter for fields it validated). None: to_line builds it (and raises if it must).
+    line: str | None = field(default=None, compare=False, repr=False)
 
     def to_line(self) -> str:
         """The InfluxDB point (design §4): measurement = kind; station/device/district tags."""
-        key = self.series
-        if key is None:
-            key = series_key(self.kind, self.station, self.device, self.district)
+        if self.line is not None:
+            return self.line
+        key = series_key(self.kind, self.station, self.device, self.district)
         return f"{key} {fields_text(self.fields)} {self.ts_ms}"

@@ -5,12 +5,14 @@ from __future__ import annotations
 import sys
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import annotated_types
 from pydantic import BaseModel, ConfigDict, model_validator
+
+from devices.lineprotocol import PLAIN_KEY, PLAIN_TEXT, FieldsText, fields_text, plain_fields_text
 
 FieldValue = float | int | str
 # A compiled checker: the typed field dict, or None when it cannot vouch for the input
@@ -40,9 +42,15 @@ class DeviceKind:
     int_fields: frozenset[str] = frozenset()
     str_fields: frozenset[str] = frozenset()
     _fast: FastCheck | None = field(init=False, repr=False, compare=False, default=None)
+    _text: FieldsText = field(init=False, repr=False, compare=False, default=fields_text)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_fast", compile_check(self))
+        object.__setattr__(self, "_text", compile_fields_text(self))
+
+    def fields_text(self, fields: Mapping[str, FieldValue]) -> str:
+        """The line-protocol field set of what `fields()` returned (only that: it is trusted)."""
+        return self._text(fields)
 
     @property
     def measurement(self) -> str:
@@ -126,6 +134,20 @@ def _field_spec(kind: DeviceKind, rank: int, name: str) -> _Spec | None:
         if all(type(c) is str for c in choices):
             return rank, _STR, None, None, frozenset(choices)
     return None
+
+
+def compile_fields_text(kind: DeviceKind) -> FieldsText:
+    """orjson's formatter when the checker's output is always plain, else the general one."""
+    if kind._fast is None:
+        return fields_text
+    for rank, name in enumerate(kind.model.model_fields):
+        spec = _field_spec(kind, rank, name)
+        if spec is None or not PLAIN_KEY.fullmatch(name) or name == "time":
+            return fields_text
+        choices = spec[4]
+        if choices is not None and not all(PLAIN_TEXT.fullmatch(c) for c in choices):
+            return fields_text
+    return plain_fields_text(kind.int_fields)
 
 
 def compile_check(kind: DeviceKind) -> FastCheck | None:

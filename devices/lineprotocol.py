@@ -19,9 +19,13 @@ from __future__ import annotations
 import math
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
-from devices.kind import FieldValue
+import orjson
+
+if TYPE_CHECKING:  # devices.kind builds its kinds' formatters from this module
+    from devices.kind import FieldValue
 
 _MEAS = str.maketrans({",": "\\,", " ": "\\ "})
 _KEY = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "})
@@ -104,6 +108,35 @@ def fields_text(fields: Mapping[str, FieldValue]) -> str:
         else:
             parts.append(prefix + _field(v))
     return ",".join(parts)
+
+
+PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # needs no escaping as a key
+PLAIN_TEXT = re.compile(r"[A-Za-z0-9_.-]*")  # needs no escaping in JSON nor in a field string
+FieldsText = Callable[[Mapping[str, "FieldValue"]], str]
+
+
+def plain_fields_text(int_fields: frozenset[str]) -> FieldsText:
+    """`fields_text` by orjson, for field sets already known to be plain (~1.4 vs 2.5 us).
+
+    The caller vouches that keys match PLAIN_KEY and are not `time`, strings match
+    PLAIN_TEXT, floats are finite, and ints are exactly the `int_fields` present: JSON then
+    differs from line protocol only in the key quotes, `:` for `=` and the ints' `i`. Floats
+    come out in orjson's shortest form (2.5e-05 as 0.000025), the same value for InfluxDB.
+    """
+    fragment = orjson.Fragment
+
+    def text(fields: Mapping[str, FieldValue]) -> str:
+        patched: dict[str, object] | None = None
+        for name in int_fields:
+            value = fields.get(name)
+            if type(value) is int:  # the caller vouches: an int field holds an int
+                if patched is None:
+                    patched = dict(fields)
+                patched[name] = fragment(b"%di" % value)  # written as it is: 17i
+        body = orjson.dumps(fields if patched is None else patched)
+        return body[2:-1].replace(b'":', b"=").replace(b',"', b",").decode()
+
+    return text
 
 
 def encode_line(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import typing
 import urllib.error
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from devices.catalogue import KINDS
 from devices.lineprotocol import encode_line
 from devstack import Influxd
 
@@ -148,3 +150,70 @@ def test_what_influxdb_stores_as_is(influxd: Influxd, fresh_db: str) -> None:
     rows = influxd.query('SELECT * FROM "m\tx"', db=fresh_db)
     assert rows == [{"time": TS0, "k": 'a\\b\t"', "s": 'x\ny\r"\\', "n": 0}]
     assert re.fullmatch(r"m\tx,k=a\\b\t\" s=\"x\ny\r\\\"\\\\\",n=-0.0 \d+", line)
+
+
+def kind_fields(kind: str) -> st.SearchStrategy[dict[str, Any]]:
+    """Any field set the kind's checker accepts, through the checker (bounds, types, order)."""
+    dk = KINDS[kind]
+
+    def value(name: str) -> st.SearchStrategy[Any]:
+        if name in dk.int_fields:
+            return st.integers(0, 2**31 - 1)
+        if name in dk.str_fields:  # Literal[...] | None: the Literal's choices
+            literal = typing.get_args(dk.model.model_fields[name].annotation)[0]
+            return st.sampled_from(typing.get_args(literal))
+        # ordinary and tiny values (within every bound): where repr and orjson differ
+        return st.one_of(
+            st.floats(0, 60), st.floats(0, 1e-4), st.sampled_from([0.0, 1e-7, 2.5e-05, 5e-324])
+        )
+
+    optional = {n: value(n) for n in dk.field_names}
+    return (
+        st.fixed_dictionaries({}, optional=optional)
+        .filter(bool)
+        .map(lambda f: {k: v for k, v in dk.fields(f).items()})
+    )
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(solar=st.lists(kind_fields("solar"), max_size=4), tank=st.lists(kind_fields("tank")))
+def test_kind_formatters_round_trip(
+    influxd: Influxd, fresh_db: str, solar: list[dict[str, Any]], tank: list[dict[str, Any]]
+) -> None:
+    """The kinds' orjson formatter: what InfluxDB stores equals the validated fields exactly."""
+    written: dict[int, tuple[str, dict[str, Any]]] = {}
+    lines = []
+    for kind, field_sets in (("solar", solar), ("tank", tank)):
+        for fields in field_sets:
+            ts = TS0 + next(_ts)
+            lines.append(f"{kind},station=S1 {KINDS[kind].fields_text(fields)} {ts}")
+            written[ts] = (kind, fields)
+    if not lines:
+        return
+    influxd.write(lines, fresh_db)
+    for kind in ("solar", "tank"):
+        want = {ts: f for ts, (k, f) in written.items() if k == kind}
+        if not want:
+            continue
+        q = f'SELECT * FROM "{kind}" WHERE time >= {min(want)}ms AND time <= {max(want)}ms'
+        series = influxd.query_raw(q, db=fresh_db)["results"][0]["series"][0]
+        got = {}
+        for row in series["values"]:
+            values = dict(zip(series["columns"], row, strict=True))
+            ts = values.pop("time")
+            got[ts] = {
+                k: (float(v) if k not in KINDS[kind].int_fields | KINDS[kind].str_fields else v)
+                for k, v in values.items()
+                if v is not None and k != "station"
+            }
+        assert got == want
+        # and with the schema's types (InfluxDB's JSON shows 17i and 17.0 alike)
+        dk = KINDS[kind]
+        keys = influxd.query_raw(f'SHOW FIELD KEYS FROM "{kind}"', db=fresh_db)["results"][0]
+        for name, field_type in keys["series"][0]["values"]:
+            expect = "integer" if name in dk.int_fields else "float"
+            assert field_type == ("string" if name in dk.str_fields else expect), name
