@@ -98,7 +98,7 @@ class JsonDecoder:
         # Fleet.district_of's pydantic private-attribute access (~8% at one reading/msg).
         self._districts = {s.id: s.district for s in fleet.stations}
         # Each device's entry by (kind, station, device): one lookup a message in place of the
-        # kind's, the district's and (in Reading.to_line) the series key's 4-argument cache.
+        # kind's, the district's and the series key's (each line starts with it).
         self._devices: dict[tuple[str, str, str], _Device] = {}
 
     def _look_up_device(self, key: tuple[str, str, str]) -> _Device | None:
