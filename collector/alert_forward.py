@@ -8,8 +8,9 @@ so the merge order does not matter (a reading older than its device's newest is 
 as for any late reading).
 
 Frames: a 4-byte big-endian length, then an orjson array of
-`[station, district, kind, device, ts_ms, seq, fields]`. The hot path only appends to a
-bounded list; a full list is counted (`dropped`) and never blocks ingest. Alert
+`[station, kind, device, ts_ms, fields]`, the fields cut to those the rules name (the
+engine needs no more; a kind no rule reads still tells silence and ordering). The hot path
+only appends to a bounded list; a full list is counted (`dropped`) and never blocks ingest. Alert
 evaluation is best effort across processes: readings in a buffer or frame lost with a
 worker (or while worker 0 restarts) are counted, not retried; their points are in
 InfluxDB all the same.
@@ -50,8 +51,15 @@ def socket_path(data_dir: Path) -> str:
 class AlertForwarder:
     """Workers 1..N-1: batches readings to worker 0; bounded, never blocks the caller."""
 
-    def __init__(self, path: str, max_buffered: int = 50_000, interval_s: float = 0.1) -> None:
+    def __init__(
+        self,
+        path: str,
+        needs: dict[str, frozenset[str]],
+        max_buffered: int = 50_000,
+        interval_s: float = 0.1,
+    ) -> None:
         self.path = path
+        self.needs = needs  # per kind, the fields the rules name
         self.max_buffered = max_buffered
         self.interval_s = interval_s
         self.sent = 0
@@ -67,9 +75,11 @@ class AlertForwarder:
         if room < len(readings):
             self.dropped += len(readings) - max(room, 0)
             readings = readings[: max(room, 0)]
-        self._buf.extend(
-            [(r.station, r.district, r.kind, r.device, r.ts_ms, r.seq, r.fields) for r in readings]
-        )
+        get = self.needs.get
+        for r in readings:
+            f = r.fields
+            cut = {k: f[k] for k in get(r.kind, ()) if k in f}
+            self._buf.append((r.station, r.kind, r.device, r.ts_ms, cut))
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="alert-forward")
@@ -162,5 +172,5 @@ class AlertForwardServer:
             writer.close()
 
     def _feed(self, batch: list[list[Any]]) -> None:
-        self.observe([Reading(*row) for row in batch])
+        self.observe([Reading(st, None, kind, dev, ts, None, f) for st, kind, dev, ts, f in batch])
         self.received += len(batch)

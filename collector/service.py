@@ -14,6 +14,7 @@ from aiohttp import web
 
 from collector.alert_forward import SOCKET_ENV, AlertForwarder, AlertForwardServer
 from collector.alerts import AlertService
+from collector.alerts.rules import fields_by_kind
 from collector.config import Settings
 from collector.decoding import DECODERS, DecodeLimits
 from collector.http_api import build_app
@@ -205,7 +206,9 @@ class Collector:
             if self.alerts is None:
                 return None, None
             return None, AlertForwardServer(path, self.alerts.observe_many)
-        return (AlertForwarder(path) if self.alerts is None else None), None
+        if self.alerts is not None:
+            return None, None
+        return AlertForwarder(path, fields_by_kind(self.settings.alerts.rules)), None
 
     async def _start_http(self) -> None:
         if not self.settings.http.enabled:

@@ -16,6 +16,7 @@ from collector.alerts.durations import format_duration, parse_duration
 from collector.alerts.engine import RuleEngine
 from collector.alerts.messages import Messages
 from collector.alerts.model import Alert
+from collector.alerts.rules import fields_by_kind
 from collector.alerts.templates import GSM7, SMS_MAX
 from collector.readings import Reading
 from devices.stations import load_fleet
@@ -181,6 +182,17 @@ def test_overrides_by_chemistry_district_and_station() -> None:
     assert str(low(lead.id).condition) == "battery_soc_pct < 50"
     assert low("MONTEPUEZ-01").for_ms == 3600_000
     assert all(r.name != "battery_low" for r in e.rules_for("IBO-01", "solar"))
+
+
+def test_fields_alerting_reads_include_overrides() -> None:
+    rules = AlertSettings.model_validate(
+        {"rules": {"battery_low": {"stations": {"PEMBA-02": {"condition": "battery_temp_c > 50"}}}}}
+    ).rules
+    need = fields_by_kind(rules)
+    assert need["tank"] == {"level_pct"}
+    assert need["solar"] == {
+        "battery_soc_pct", "battery_voltage_v", "charge_state", "error_code", "battery_temp_c"
+    }  # fmt: skip
 
 
 def test_engine_for_duration_and_hysteresis_in_device_time() -> None:

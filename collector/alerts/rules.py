@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -120,6 +121,17 @@ class RuleSettings(BaseModel):
                     self._compile(ov.clear, f"{label}.{key}.clear")
         return self
 
+    def fields(self) -> frozenset[str]:
+        """Every field its conditions name, its overrides' included."""
+        sources = [self.condition, self.clear]
+        sources += [
+            x
+            for _, ovs in self._overrides()
+            for ov in ovs.values()
+            for x in (ov.condition, ov.clear)
+        ]
+        return frozenset(f for src in sources if src for f in self._compile(src, "").fields)
+
     def _overrides(self) -> list[tuple[str, dict[str, RuleOverride]]]:
         chem: dict[str, RuleOverride] = {str(k): v for k, v in self.chemistries.items()}
         return [("stations", self.stations), ("districts", self.districts), ("chemistries", chem)]
@@ -182,6 +194,15 @@ class EffectiveRule:
     for_ms: int
     severity: Severity
     repeat_s: float | None
+
+
+def fields_by_kind(rules: Mapping[str, RuleSettings]) -> dict[str, frozenset[str]]:
+    """What alerting reads of each kind's readings (a kind no rule reads: nothing)."""
+    out: dict[str, frozenset[str]] = {}
+    for rs in rules.values():
+        if rs.type == "threshold" and rs.kind is not None:
+            out[rs.kind] = out.get(rs.kind, frozenset()) | rs.fields()
+    return out
 
 
 def merge_rules(raw: object) -> dict[str, Any]:
