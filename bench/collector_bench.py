@@ -63,6 +63,7 @@ def end_to_end(
     stations: int = 100,
     timeout: float = 300.0,
     extra_env: dict[str, str] | None = None,
+    alarm: bool = False,
 ) -> E2E:
     """Publish as fast as possible; rate = readings / (first publish .. all readings queryable)."""
     cut, db, prefix = _start(stack, workdir, workers, extra_env)
@@ -70,7 +71,14 @@ def end_to_end(
         cpu0 = cut.cpu_seconds()
         mq = stack.mosquitto
         cmd = publish_cmd(
-            stack.tools["swpub"], mq.host, mq.port, prefix, messages, stations=stations, batch=batch
+            stack.tools["swpub"],
+            mq.host,
+            mq.port,
+            prefix,
+            messages,
+            stations=stations,
+            batch=batch,
+            alarm=alarm,
         )
         pub = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         want = messages * batch

@@ -48,11 +48,12 @@ def publish_cmd(
     stations: int = 100,
     batch: int = 1,
     wallclock: bool = False,
+    alarm: bool = False,
 ) -> list[str]:
-    """Command line of one C publisher run (see swpub.c)."""
+    """Command line of one C publisher run (see swpub.c); `alarm`: every battery low."""
     ts = "now" if wallclock else "seq"
     counts = [str(messages), str(rate), str(stations), str(batch)]
-    return [str(tool), host, str(port), prefix, *counts, ts]
+    return [str(tool), host, str(port), prefix, *counts, ts, *(["alarm"] if alarm else [])]
 
 
 def parse_last_json(text: str) -> dict[str, Any]:

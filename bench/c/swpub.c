@@ -26,20 +26,24 @@ static double now_s(void) {
 static void on_connect(struct mosquitto *m, void *o, int rc) { (void)m; (void)o; connected = rc == 0 ? 1 : -1; }
 static void on_publish(struct mosquitto *m, void *o, int mid) { (void)m; (void)o; (void)mid; __sync_fetch_and_add(&acked, 1); }
 
+static int in_alarm = 0; /* every battery below the alert thresholds: the engine keeps state */
+
 static int reading(char *out, size_t cap, double ts, long seq) {
     return snprintf(out, cap,
         "{\"ts\":%.3f,\"seq\":%ld,\"pv_voltage_v\":%.2f,\"pv_current_a\":%.2f,\"pv_power_w\":%.1f,"
         "\"battery_voltage_v\":%.2f,\"battery_current_a\":%.2f,\"battery_soc_pct\":%.1f,"
         "\"load_power_w\":%.1f,\"charge_state\":\"bulk\"}",
         ts, seq, 40.0 + (seq % 100) / 10.0, 8.0 + (seq % 50) / 10.0, 350.0 + seq % 200,
-        25.0 + (seq % 30) / 10.0, 10.0 + (seq % 40) / 10.0, 50.0 + seq % 50, 120.0 + seq % 80);
+        25.0 + (seq % 30) / 10.0, 10.0 + (seq % 40) / 10.0,
+        in_alarm ? 10.0 + seq % 15 : 50.0 + seq % 50, 120.0 + seq % 80);
 }
 
 int main(int argc, char **argv) {
-    if (argc != 9) {
-        fprintf(stderr, "usage: swpub HOST PORT PREFIX COUNT RATE STATIONS BATCH seq|now\n");
+    if (argc != 9 && argc != 10) {
+        fprintf(stderr, "usage: swpub HOST PORT PREFIX COUNT RATE STATIONS BATCH seq|now [alarm]\n");
         return 2;
     }
+    in_alarm = argc == 10 && strcmp(argv[9], "alarm") == 0;
     const char *host = argv[1], *prefix = argv[3];
     int port = atoi(argv[2]);
     long count = atol(argv[4]);
