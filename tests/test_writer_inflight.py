@@ -12,9 +12,27 @@ from aiohttp import web
 from collector.config import InfluxSettings
 from collector.intake import Inbound
 from collector.metrics import Metrics
+from collector.sinks import Sink
 from collector.sinks.influx_v1 import InfluxV1Sink
 from collector.spool import Spool
-from collector.writer import Writer
+from collector.writer import AckFn, Writer
+
+
+def one_line_batches(sink: Sink, spool_dir: Path, ack: AckFn, metrics: Metrics) -> Writer:
+    """A writer that writes each hand-off as it is, retrying every 0.05 s."""
+    return Writer(
+        sink,
+        Spool(spool_dir, 1 << 20, 1 << 16),
+        ack,
+        metrics,
+        lambda reason, lines: None,
+        batch_lines=1,
+        batch_acks=10,
+        flush_interval_s=10,
+        replay_lines=10,
+        retry_min_s=0.05,
+        retry_max_s=0.05,
+    )
 
 
 async def test_second_write_overlaps_first_and_acks_wait_for_it(tmp_path: Path) -> None:
@@ -46,19 +64,7 @@ async def test_second_write_overlaps_first_and_acks_wait_for_it(tmp_path: Path) 
         events.append(f"ack {item.mid}")
         return True
 
-    writer = Writer(
-        sink,
-        Spool(tmp_path / "spool", 1 << 20, 1 << 16),
-        ack,
-        Metrics(),
-        lambda reason, lines: None,
-        batch_lines=1,
-        batch_acks=10,
-        flush_interval_s=10,
-        replay_lines=10,
-        retry_min_s=0.1,
-        retry_max_s=0.1,
-    )
+    writer = one_line_batches(sink, tmp_path / "spool", ack, Metrics())
     writer.start()
     try:
         writer.add(["first a=1 1"], 1, Inbound("t", b"", 1, 1, 0, 0))
@@ -89,19 +95,7 @@ async def test_failing_spool_holds_acks_and_the_writer_lives_on(tmp_path: Path) 
     acked: list[int] = []
     metrics = Metrics()
     spool_dir = tmp_path / "spool"
-    writer = Writer(
-        sink,
-        Spool(spool_dir, 1 << 20, 1 << 16),
-        lambda item: acked.append(item.mid) is None,
-        metrics,
-        lambda reason, lines: None,
-        batch_lines=1,
-        batch_acks=10,
-        flush_interval_s=10,
-        replay_lines=10,
-        retry_min_s=0.05,
-        retry_max_s=0.05,
-    )
+    writer = one_line_batches(sink, spool_dir, lambda item: acked.append(item.mid) is None, metrics)
     shutil.rmtree(spool_dir)  # the disk the spool lives on is gone
     writer.start()
     try:
