@@ -21,7 +21,7 @@ from collector.readings import Reading
 from devices.stations import Fleet
 
 
-@dataclass(slots=True, eq=False)  # eq=False: hashed by identity, for the dirty set
+@dataclass(slots=True)
 class KeyState:
     """Where one rule stands for one device."""
 
