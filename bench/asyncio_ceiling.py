@@ -10,27 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import struct
 import sys
 import time
 
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        n, digit = divmod(n, 128)
-        out.append(digit | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _utf8(text: str) -> bytes:
-    raw = text.encode()
-    return struct.pack("!H", len(raw)) + raw
-
-
-def _packet(first: int, body: bytes) -> bytes:
-    return bytes([first]) + _varint(len(body)) + body
+from collector.mqtt.codec import connect_packet, subscribe_packet
 
 
 class Counter(asyncio.Protocol):
@@ -49,9 +32,12 @@ class Counter(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        props = b"\x21" + struct.pack("!H", 2000)  # Receive Maximum
-        var = _utf8("MQTT") + b"\x05\x02" + struct.pack("!H", 60) + _varint(len(props)) + props
-        transport.write(_packet(0x10, var + _utf8(f"asyncio-ceiling-{time.time_ns()}")))
+        client_id = f"asyncio-ceiling-{time.time_ns()}"
+        transport.write(
+            connect_packet(
+                client_id, keepalive=60, clean_start=True, session_expiry=0, receive_maximum=2000
+            )
+        )
 
     def data_received(self, data: bytes) -> None:
         buf = self.buf
@@ -84,7 +70,7 @@ class Counter(asyncio.Protocol):
                 self.got += 1
             elif kind == 2:
                 self.transport.write(  # type: ignore[union-attr]
-                    _packet(0x82, b"\x00\x01\x00" + _utf8(self.topic_filter) + b"\x01")
+                    subscribe_packet(1, [self.topic_filter], 1)
                 )
             elif kind == 9 and not self.subscribed.done():
                 self.subscribed.set_result(None)

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from devstack import free_port
+from devstack import collector_http, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -104,22 +101,13 @@ class CollectorUnderTest:
         return bool(health.get("mqtt", {}).get("connected"))
 
     def health(self, port: int) -> dict[str, Any]:
-        url = f"http://127.0.0.1:{port}/healthz"
-        try:
-            with urllib.request.urlopen(url, timeout=5) as resp:
-                body: dict[str, Any] = json.loads(resp.read())
-        except urllib.error.HTTPError as exc:
-            body = json.loads(exc.read())
-        return body
+        return collector_http.health(port)
 
     def readings_written(self) -> int:
         """Readings every worker has written to InfluxDB (directly or from its spool)."""
         total = 0
         for port in self.ports:
-            url = f"http://127.0.0.1:{port}/metrics"
-            with urllib.request.urlopen(url, timeout=5) as resp:
-                text = resp.read().decode()
-            for row in text.splitlines():
+            for row in collector_http.metrics(port).splitlines():
                 name, _, value = row.partition(" ")
                 if name in ("solarwater_readings_written_total", "solarwater_spool_replayed_total"):
                     total += int(float(value))

@@ -17,25 +17,17 @@ from paho.mqtt.reasoncodes import ReasonCode
 from collector.config import MqttSettings
 from collector.intake import Inbound, Intake
 from collector.mqtt.subscription import credentials, subscription_filters
-from devices.mqtturl import parse_mqtt_url
+from collector.sources import LinkState
 
 log = logging.getLogger("collector.mqtt")
 
 
-class MqttSource:
+class MqttSource(LinkState):
     """Wraps paho's client and its network thread; everything here is safe to call from the loop."""
 
     def __init__(self, settings: MqttSettings, intake: Intake) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.intake = intake
-        self.url = parse_mqtt_url(settings.url)
-        self.connected = False
-        self.connects = 0
-        self.generation = 0
-        self.last_message_at = 0.0
-        self.connected_since = 0.0
-        self.last_error = ""
-        self.stopping = False
         self._lock = threading.Lock()
         self._client = self._make_client()
 

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from collector.config import MqttSettings
 from collector.intake import Inbound, Intake, LoopIntake
-from devices.mqtturl import MqttUrl
+from devices.mqtturl import MqttUrl, parse_mqtt_url
 
 
 class Source(Protocol):
@@ -44,6 +44,21 @@ class Feed(Protocol):
     async def get_many(self, limit: int, timeout: float | None = None) -> list[Inbound]:
         """At least one item, at most `limit`; none when `timeout` passes first."""
         ...
+
+
+class LinkState:
+    """The broker link's state that both sources keep and report (the Source fields)."""
+
+    def __init__(self, settings: MqttSettings) -> None:
+        self.settings = settings
+        self.url = parse_mqtt_url(settings.url)
+        self.connected = False
+        self.connects = 0
+        self.generation = 0
+        self.last_message_at = 0.0
+        self.connected_since = 0.0
+        self.last_error = ""
+        self.stopping = False
 
 
 SourceFactory = Callable[[MqttSettings, asyncio.AbstractEventLoop, int], tuple[Source, Feed]]

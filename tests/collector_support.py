@@ -3,22 +3,39 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
 from collector.config import load_settings
 from collector.service import Collector
-from devstack import Influxd, Mosquitto, free_port
+from devstack import Influxd, Mosquitto, collector_http, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def publisher(broker: Mosquitto) -> mqtt.Client:
+    """A paho client connected to the test broker, its network thread running."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{time.monotonic_ns()}")
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    return client
+
+
+def publish_all(client: mqtt.Client, messages: list[tuple[str, bytes]]) -> None:
+    """Publish at QoS 1 and wait until the broker has acknowledged each."""
+    infos = [client.publish(topic, payload, qos=1) for topic, payload in messages]
+    for info in infos:
+        info.wait_for_publish(10)
+        assert info.is_published()
 
 
 def collector_overrides(
@@ -101,18 +118,10 @@ class CollectorProcess:
                 time.sleep(0.1)
 
     def health(self) -> dict[str, Any]:
-        url = f"http://127.0.0.1:{self.http_port}/healthz"
-        try:
-            with urllib.request.urlopen(url, timeout=5) as resp:
-                body: dict[str, Any] = json.loads(resp.read())
-        except urllib.error.HTTPError as exc:
-            body = json.loads(exc.read())
-        return body
+        return collector_http.health(self.http_port)
 
     def metrics(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/metrics", timeout=5) as r:
-            text: str = r.read().decode()
-            return text
+        return collector_http.metrics(self.http_port)
 
     def stop(self, sig: int = 15, timeout: float = 60) -> int:
         assert self.proc is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +13,7 @@ import pytest
 
 from devstack import Influxd, Mosquitto
 from simulator import SimulationConfig, Summary, run_simulation
+from tests.alert_support import Hook, Mailbox, smtp_server
 from tests.fault_support import Stack, make_stack
 
 SHARED_SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "schemas"
@@ -123,3 +124,19 @@ def default_run(
         int(end.timestamp() * 1000),
         proc.log_path.read_text(),
     )
+
+
+@pytest.fixture
+async def hook() -> AsyncIterator[Hook]:
+    """A real HTTP server taking the alert webhooks."""
+    h = Hook()
+    await h.start()
+    yield h
+    await h.stop()
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    """A real SMTP server (aiosmtpd) taking the alert e-mails, and its port."""
+    with smtp_server() as server:
+        yield server

@@ -16,6 +16,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from devstack import Influxd, Mosquitto
+from tests.collector_support import CollectorProcess
 
 KINDS = (("solar", "mppt1"), ("tank", "tank1"))
 FIELDS = {
@@ -188,6 +189,11 @@ def metric(text: str, name: str) -> float:
     if m is None:
         raise KeyError(name)
     return float(m.group(1))
+
+
+def spooled(collector: CollectorProcess) -> float:
+    """Readings the collector holds in its disk spool."""
+    return metric(collector.metrics(), "solarwater_spool_readings")
 
 
 def points(influxd: Influxd, db: str) -> int:

@@ -29,7 +29,7 @@ from devices.topics import format_topic
 from devstack import Influxd, Mosquitto
 from simulator import SimulationConfig, Summary, run_simulation
 from simulator.summary import RecordedReading
-from tests.alert_support import SMTP_PASSWORD, AlertTopicWatch, Hook, Mailbox, smtp_server
+from tests.alert_support import SMTP_PASSWORD, AlertTopicWatch, Hook, Mailbox
 from tests.collector_support import collector_overrides, running_collector, wait_until
 
 FLEET = load_fleet()
@@ -214,20 +214,6 @@ class Chain:
 
     def transitions(self) -> list[tuple[int, str, str, str]]:
         return [(r["time"], r["station"], r["rule"], r["state"]) for r in self.alert_points()]
-
-
-@pytest.fixture
-async def hook() -> AsyncIterator[Hook]:
-    h = Hook()
-    await h.start()
-    yield h
-    await h.stop()
-
-
-@pytest.fixture
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    with smtp_server() as server:
-        yield server
 
 
 @pytest.fixture

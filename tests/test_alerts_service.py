@@ -24,7 +24,7 @@ from collector.alerts import AlertService, AlertSettings
 from collector.readings import Reading
 from devices.stations import load_fleet
 from devstack import Influxd, Mosquitto
-from tests.alert_support import SMTP_PASSWORD, Hook, Mailbox, smtp_server
+from tests.alert_support import SMTP_PASSWORD, Hook, Mailbox
 
 FLEET = load_fleet()
 T0 = 1_750_000_000_000 - (1_750_000_000_000 % 60_000)  # device time, whole minute
@@ -65,20 +65,6 @@ def tank(station: str, ts: int, level: float) -> Reading:
 
 
 # --- real receivers ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Mailbox, int]]:
-    with smtp_server() as server:
-        yield server
-
-
-@pytest.fixture
-async def hook() -> AsyncIterator[Hook]:
-    h = Hook()
-    await h.start()
-    yield h
-    await h.stop()
 
 
 class MqttWatch:
@@ -213,12 +199,12 @@ async def wait_for(cond: Callable[[], bool], timeout: float = 5.0) -> float:
 
 @pytest.fixture
 async def make(
-    tmp_path: Path, hook: Hook, smtp: tuple[Mailbox, int], mqtt_watch: MqttWatch, prefix: str
+    tmp_path: Path, hook: Hook, mailbox: tuple[Mailbox, int], mqtt_watch: MqttWatch, prefix: str
 ) -> AsyncIterator[Callable[..., Any]]:
     made: list[Harness] = []
 
     async def factory(**over: Any) -> Harness:
-        h = Harness(base_config(hook, smtp[1], **over), tmp_path / "state", mqtt_watch, prefix)
+        h = Harness(base_config(hook, mailbox[1], **over), tmp_path / "state", mqtt_watch, prefix)
         await h.svc.start()
         made.append(h)
         return h
@@ -244,14 +230,14 @@ def fleet_with(ts: int, station: str, soc: float) -> list[Reading]:
 async def test_failing_battery_pages_its_district_once_and_resolves(
     make: Callable[..., Any],
     hook: Hook,
-    smtp: tuple[Mailbox, int],
+    mailbox: tuple[Mailbox, int],
     mqtt_watch: MqttWatch,
     influxd: Influxd,
     fresh_db: str,
     prefix: str,
 ) -> None:
     h: Harness = await make()
-    box = smtp[0]
+    box = mailbox[0]
     # 30 healthy minutes, then PEMBA-01 drops to 45% (battery_low: < 50 for 15 min)
     for m in range(30):
         h.feed(healthy_fleet(T0 + m * MIN))
@@ -426,7 +412,7 @@ async def test_whole_fleet_quiet_falls_back_to_the_wall_clock(
 
 
 async def test_restart_mid_alert_sends_nothing_twice(
-    make: Callable[..., Any], hook: Hook, smtp: tuple[Mailbox, int]
+    make: Callable[..., Any], hook: Hook, mailbox: tuple[Mailbox, int]
 ) -> None:
     # the wall clock jumps an hour below: keep silence out of this test
     h: Harness = await make(rules=NO_SILENCE)
@@ -453,7 +439,7 @@ async def test_restart_mid_alert_sends_nothing_twice(
     await h.settle()
     resolved = hook.events(event="resolved")
     assert {(p["rule"], p["alert_id"]) for p in resolved} == set(ids.items())
-    assert len(hook.posts) == 6 and len(smtp[0].messages) == 6
+    assert len(hook.posts) == 6 and len(mailbox[0].messages) == 6
 
 
 async def test_ack_stops_reminders(make: Callable[..., Any], hook: Hook) -> None:

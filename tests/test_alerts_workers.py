@@ -18,11 +18,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
 from collector.workers import WORKER_ENV
 from devstack import Influxd, Mosquitto
+from tests.collector_support import publish_all, publisher
 from tests.test_collector_workers import two_free_ports, wait_connected
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,21 +72,13 @@ def test_one_station_split_over_two_workers_fires_exactly_one_alert(
     try:
         wait_connected([port, port + 1], proc, log_path)
         # 40 readings 15 s apart (under battery_low's 15m), below battery_critical's 30% for 5m.
-        pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{prefix}")
-        pub.connect(mosquitto.host, mosquitto.port)
-        pub.loop_start()
+        pub = publisher(mosquitto)
         end = time.time()
         topic = f"{prefix}/PEMBA-01/solar/mppt1/telemetry"
-        infos = [
-            pub.publish(
-                topic,
-                json.dumps({"ts": end - (39 - i) * 15, "seq": i, "battery_soc_pct": 20.0}),
-                qos=1,
-            )
-            for i in range(40)
+        readings = [
+            {"ts": end - (39 - i) * 15, "seq": i, "battery_soc_pct": 20.0} for i in range(40)
         ]
-        for info in infos:
-            info.wait_for_publish(10)
+        publish_all(pub, [(topic, json.dumps(r).encode()) for r in readings])
         pub.disconnect()
         pub.loop_stop()
 

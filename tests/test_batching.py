@@ -9,8 +9,13 @@ from pathlib import Path
 
 from collector.intake import Inbound, Intake, LoopIntake
 from devstack import Influxd, Mosquitto
-from tests.collector_support import collector_overrides, running_collector, wait_until
-from tests.test_collector_ingest import publish_all, publisher
+from tests.collector_support import (
+    collector_overrides,
+    publish_all,
+    publisher,
+    running_collector,
+    wait_until,
+)
 
 
 async def test_both_intakes_return_nothing_when_the_timeout_passes() -> None:

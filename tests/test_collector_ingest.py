@@ -9,28 +9,18 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from devstack import Influxd, Mosquitto
-from tests.collector_support import collector_overrides, running_collector, wait_until
+from tests.collector_support import (
+    collector_overrides,
+    publish_all,
+    publisher,
+    running_collector,
+    wait_until,
+)
 
 NOW = time.time()
-
-
-def publisher(broker: Mosquitto) -> mqtt.Client:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{time.monotonic_ns()}")
-    client.connect(broker.host, broker.port)
-    client.loop_start()
-    return client
-
-
-def publish_all(client: mqtt.Client, messages: list[tuple[str, bytes]]) -> None:
-    infos = [client.publish(topic, payload, qos=1) for topic, payload in messages]
-    for info in infos:
-        info.wait_for_publish(10)
-        assert info.is_published()
 
 
 def get_json(port: int, path: str) -> Any:

@@ -13,12 +13,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
 from collector.config import load_settings
 from collector.workers import WORKER_ENV, worker_command
 from devstack import Influxd, Mosquitto, free_port
+from tests.collector_support import publish_all, publisher
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -109,20 +107,16 @@ def test_two_workers_share_the_load_and_stop_on_sigterm(
     proc = start_workers(mosquitto, influxd, fresh_db, prefix, tmp_path, port)
     try:
         wait_connected([port, port + 1], proc, tmp_path / "workers.log")
-        pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{prefix}")
-        pub.connect(mosquitto.host, mosquitto.port)
-        pub.loop_start()
+        pub = publisher(mosquitto)
         base = time.time() - 3600
-        infos = [
-            pub.publish(
+        messages = [
+            (
                 f"{prefix}/S{i % 20:03d}/solar/mppt1/telemetry",
-                json.dumps({"ts": base + i / 1000, "battery_soc_pct": 50.0}),
-                qos=1,
+                json.dumps({"ts": base + i / 1000, "battery_soc_pct": 50.0}).encode(),
             )
             for i in range(2000)
         ]
-        for info in infos:
-            info.wait_for_publish(10)
+        publish_all(pub, messages)
         pub.disconnect()
         pub.loop_stop()
         deadline = time.monotonic() + 30

@@ -18,13 +18,10 @@ from tests.fault_support import (
     metric,
     points,
     series_counts,
+    spooled,
     wait_for,
     wait_for_points,
 )
-
-
-def spooled(collector: CollectorProcess) -> float:
-    return metric(collector.metrics(), "solarwater_spool_readings")
 
 
 @pytest.mark.slow

@@ -14,13 +14,10 @@ from tests.fault_support import (
     metric,
     points,
     series_counts,
+    spooled,
     wait_for,
     wait_for_points,
 )
-
-
-def spooled(collector: CollectorProcess) -> float:
-    return metric(collector.metrics(), "solarwater_spool_readings")
 
 
 def test_influx_outage_mid_stream_is_spooled_and_replayed(stack: Stack) -> None:

@@ -14,8 +14,14 @@ from aiohttp import web
 from collector.config import InfluxSettings
 from collector.sinks import SinkRejected, SinkUnavailable, make_sink
 from devstack import Influxd, Mosquitto, free_port
-from tests.collector_support import collector_overrides, running_collector, wait_until
-from tests.test_collector_ingest import publish_all, publisher, reading
+from tests.collector_support import (
+    collector_overrides,
+    publish_all,
+    publisher,
+    running_collector,
+    wait_until,
+)
+from tests.test_collector_ingest import reading
 
 TOKEN = "test-token-not-secret"
 

@@ -135,7 +135,8 @@ Node = Comparison | AnyOf | AllOf
 
 
 def compile_node(node: Node) -> Test:
-    """The node as nested closures: the engine tests every rule on every reading."""
+    """A closure for a comparison or an `and`/`or` of comparisons (nearly every rule): the
+    engine tests every rule on every reading. Mixed trees keep the tree's own `test`."""
     if isinstance(node, Comparison):
         name, op, literal = node.field, _OPS[node.op], node.literal
 
@@ -146,32 +147,7 @@ def compile_node(node: Node) -> Test:
         return compare
     if all(isinstance(p, Comparison) for p in node.parts):
         return _compile_flat(node)
-    parts = tuple(compile_node(p) for p in node.parts)
-    if isinstance(node, AnyOf):
-
-        def any_of(fields: Fields) -> bool | None:
-            answered = False
-            for part in parts:
-                r = part(fields)
-                if r:
-                    return True
-                if r is not None:
-                    answered = True
-            return False if answered else None
-
-        return any_of
-
-    def all_of(fields: Fields) -> bool | None:
-        answered = False
-        for part in parts:
-            r = part(fields)
-            if r is False:
-                return False
-            if r is not None:
-                answered = True
-        return True if answered else None
-
-    return all_of
+    return node.test
 
 
 def _compile_flat(node: AnyOf | AllOf) -> Test:
@@ -212,7 +188,7 @@ class Condition:
     source: str
     kind: str
     root: Node
-    # the same answers as root.test, compiled once (tests/test_alerts_condition.py)
+    # the same answers as root.test, compiled once (tests/test_alerts_rules.py)
     test: Test = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -22,7 +22,7 @@ from collector.intake import Inbound, LoopIntake
 from collector.mqtt import codec
 from collector.mqtt.codec import ConnAck, MalformedPacket, reason_text
 from collector.mqtt.subscription import credentials, subscription_filters, tls_context
-from devices.mqtturl import parse_mqtt_url
+from collector.sources import LinkState
 
 log = logging.getLogger("collector.mqtt")
 OUTBOX_MAX = 1000  # our own publishes (alerts) held while disconnected or unacknowledged
@@ -197,21 +197,13 @@ class _Refuse(Exception):
         self.detail = detail
 
 
-class NativeMqttSource:
+class NativeMqttSource(LinkState):
     """Persistent QoS 1 session in the event loop; the same surface as the paho source."""
 
     def __init__(self, settings: MqttSettings, intake: LoopIntake) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.intake = intake
         intake.on_pause = self._pause
-        self.url = parse_mqtt_url(settings.url)
-        self.connected = False
-        self.connects = 0
-        self.generation = 0
-        self.last_message_at = 0.0
-        self.connected_since = 0.0
-        self.last_error = ""
-        self.stopping = False
         self.publish_dropped = 0
         self.username, self.password = credentials(settings, self.url)
         self._ssl: ssl.SSLContext | None = None
