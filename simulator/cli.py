@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--buffer-max", type=_positive_int, default=10_000,
                    help="readings a device buffers while offline (10000)")  # fmt: skip
     p.add_argument("--ca-file", type=Path, help="CA certificate for mqtts://")
+    p.add_argument("--credentials", type=Path, metavar="FILE",
+                   help="per-station logins, 0600 (default: the URL's user for all)")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     return p
 
@@ -97,6 +99,7 @@ def _config(args: argparse.Namespace) -> SimulationConfig:
         state_dir=args.state_dir,
         buffer_max=args.buffer_max,
         ca_file=args.ca_file,
+        credentials_file=args.credentials,
         quiet=args.quiet,
     )
 
@@ -111,7 +114,7 @@ def _write_summary(path: Path | None, summary: Summary | None) -> None:
 
 
 def _raise_fd_limit() -> None:
-    # each device holds a socket, paho's wake-up pair and its buffer file
+    # each station holds a socket and paho's wake-up pair, each device its buffer file
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

@@ -31,8 +31,9 @@ class SimulationConfig(BaseModel):
     state_dir: Path | None = None  # None: a temporary folder removed at the end
     buffer_max: int = Field(10_000, ge=1)
     ca_file: Path | None = None
+    credentials_file: Path | None = None  # None: every station logs in as the URL's user
     quiet: bool = False
-    window: int = Field(32, ge=1, le=1000)  # in-flight QoS 1 publishes per client
+    window: int = Field(32, ge=1, le=1000)  # in-flight QoS 1 publishes per device
     drain_timeout_s: float = Field(60.0, gt=0)
 
     @field_validator("prefix")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -46,3 +47,15 @@ def parse_mqtt_url(url: str, ca_file: Path | None = None) -> BrokerSettings:
         password=SecretStr(parsed.password) if parsed.password is not None else None,
         ca_file=ca_file,
     )
+
+
+def tls_context(broker: BrokerSettings) -> ssl.SSLContext:
+    """A client context that verifies the server's certificate and name (never optional)."""
+    try:
+        ctx = ssl.create_default_context(
+            cafile=str(broker.ca_file) if broker.ca_file is not None else None
+        )
+    except (ssl.SSLError, OSError) as exc:
+        raise ValueError(f"CA file {broker.ca_file} is not a usable certificate ({exc})") from None
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx

@@ -1,4 +1,4 @@
-"""One thread drives every device's MQTT socket with poll(): no thread per client, no locks."""
+"""One thread drives every station gateway's MQTT socket with poll(): no thread per client."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import select
 import time
 from collections.abc import Callable, Sequence
 
-from simulator.device_link import DeviceLink
+from simulator.gateway_link import GatewayLink
 
 _READ = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP
 _MISC_EVERY_S = 1.0
@@ -15,15 +15,15 @@ _MISC_EVERY_S = 1.0
 class Network:
     """Services all links: reads PUBACKs, flushes writes, reconnects, keeps alive."""
 
-    def __init__(self, links: Sequence[DeviceLink]) -> None:
+    def __init__(self, links: Sequence[GatewayLink]) -> None:
         self.links = list(links)
         self._last_misc = 0.0
 
     def service(self, timeout_s: float) -> None:
         """Wait up to `timeout_s` for socket events and handle them."""
         poller = select.poll()
-        by_fd: dict[int, DeviceLink] = {}
-        pending: list[DeviceLink] = []
+        by_fd: dict[int, GatewayLink] = {}
+        pending: list[GatewayLink] = []
         for link in self.links:
             fd = link.fileno()
             if fd is None:

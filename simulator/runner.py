@@ -14,8 +14,10 @@ from pathlib import Path
 from devices.stations import Station, load_fleet
 from simulator.buffer import DiskBuffer
 from simulator.config import SimulationConfig
-from simulator.device_link import CONNECT_TIMEOUT_S, DeviceLink
-from simulator.mqtt_url import parse_mqtt_url
+from simulator.credentials import load_credentials
+from simulator.device_queue import DeviceQueue
+from simulator.gateway_link import CONNECT_TIMEOUT_S, GatewayLink
+from simulator.mqtt_url import parse_mqtt_url, tls_context
 from simulator.netloop import Network
 from simulator.scenarios import build_scenario
 from simulator.station_model import StationModel
@@ -40,7 +42,7 @@ class SimulationError(RuntimeError):
 class _Station:
     station: Station
     model: StationModel
-    links: tuple[DeviceLink, ...]
+    link: GatewayLink
 
 
 def resolve_start(config: SimulationConfig, now: float | None = None) -> float:
@@ -78,6 +80,12 @@ def run_simulation(
     ids = [s.id for s in stations]
     scenario = build_scenario(config.scenario, ids, config.scenario_station)
     broker = parse_mqtt_url(config.mqtt_url, config.ca_file)
+    logins = load_credentials(config.credentials_file) if config.credentials_file else None
+    missing = [i for i in ids if logins is not None and i not in logins]
+    if missing:
+        raise ValueError(f"credentials file has no password for station {missing[0]}")
+    # one context for the fleet: the CA file is read once, not once per station
+    tls = tls_context(broker) if broker.tls else None
     start = resolve_start(config)
     ticks = config.duration_s // config.interval_s
     summary = Summary(
@@ -98,22 +106,31 @@ def run_simulation(
             model = StationModel(
                 st, config.seed, scenario, interval_s=config.interval_s, start=start
             )
-            links = tuple(
-                DeviceLink(
+            queues = [
+                DeviceQueue(
                     st.id,
                     kind,
                     device,
                     config.prefix,
-                    broker,
                     DiskBuffer(state_dir / f"{st.id}-{device}.jsonl", config.buffer_max),
                     summary,
-                    config.window,
                     record,
                 )
                 for kind, device in DEVICES
+            ]
+            link = GatewayLink(
+                st.id,
+                queues,
+                config.prefix,
+                broker,
+                summary,
+                config.window,
+                tls,
+                username=st.id if logins is not None else None,
+                password=logins[st.id] if logins is not None else None,
             )
-            sims.append(_Station(st, model, links))
-        all_links = [link for s in sims for link in s.links]
+            sims.append(_Station(st, model, link))
+        all_links = [s.link for s in sims]
         net = Network(all_links)
         try:
             _connect_all(net, all_links, broker.display)
@@ -123,14 +140,14 @@ def run_simulation(
             _close(net, all_links)
     finally:
         for s in sims:
-            for link in s.links:
-                link.buffer.close()
+            for dev in s.link.devices:
+                dev.buffer.close()
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
     return summary
 
 
-def _connect_all(net: Network, links: list[DeviceLink], where: str) -> None:
+def _connect_all(net: Network, links: list[GatewayLink], where: str) -> None:
     for link in links:
         link.connect()
         if link.state == "idle":
@@ -155,7 +172,6 @@ def _run_ticks(
 ) -> None:
     t0 = time.monotonic()
     last_report = t0
-    window = config.window
     links = net.links
     for k in range(ticks):
         ts = start + k * config.interval_s
@@ -165,21 +181,22 @@ def _run_ticks(
                 net.service(min(due - now, 0.25))
         else:
             # as fast as the broker takes it: hold the clock while a device lags or reconnects
-            while any(_lagging(link, window) for link in links):
+            while any(link.lagging() for link in links):
                 net.service(0.25)
         for sim in sims:
             fx = sim.model.effects(ts)
             readings = sim.model.step(ts)
-            for link in sim.links:
-                if fx.link_down:
-                    link.cut_link()
-                else:
-                    link.restore_link()
+            link = sim.link
+            if fx.link_down:
+                link.cut_link()
+            else:
+                link.restore_link()
             if fx.silent:
-                summary.dropped["silent"] += len(sim.links)
+                summary.dropped["silent"] += len(link.devices)
                 continue
-            for link, (kind, _device) in zip(sim.links, DEVICES, strict=True):
-                link.enqueue(ts, readings[kind])
+            for dev, (kind, _device) in zip(link.devices, DEVICES, strict=True):
+                dev.enqueue(ts, readings[kind])
+            link.pump()
         net.service(0)
         now = time.monotonic()
         if say is not None and now - last_report >= PROGRESS_EVERY_S:
@@ -191,19 +208,15 @@ def _run_ticks(
             )
 
 
-def _lagging(link: DeviceLink, window: int) -> bool:
-    return link.state == "connecting" or (link.state == "connected" and link.unsent > window)
-
-
 def _drain(
-    config: SimulationConfig, net: Network, links: list[DeviceLink], summary: Summary
+    config: SimulationConfig, net: Network, links: list[GatewayLink], summary: Summary
 ) -> None:
     # the run is over: every link comes back and flushes what it buffered
     for link in links:
         link.restore_link()
     if net.wait_until(lambda: all(link.idle for link in links), config.drain_timeout_s):
         return
-    left = sum(len(link.buffer) for link in links)
+    left = sum(len(dev.buffer) for link in links for dev in link.devices)
     summary.dropped["not_acknowledged"] += left
     why = next((link.last_error for link in links if link.last_error), "") or "broker slow"
     raise SimulationError(
@@ -211,7 +224,7 @@ def _drain(
     )
 
 
-def _close(net: Network, links: list[DeviceLink]) -> None:
+def _close(net: Network, links: list[GatewayLink]) -> None:
     for link in links:
         link.begin_close()
     closing = [link for link in links if link.state == "closing"]

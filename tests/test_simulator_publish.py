@@ -176,20 +176,25 @@ def test_subscriber_counts_exactly_what_the_summary_says(
         late.stop()
 
 
-def test_last_will_marks_a_killed_simulator_offline(mosquitto: Mosquitto, prefix: str) -> None:
+def test_last_will_marks_a_killed_station_offline_in_one_message(
+    mosquitto: Mosquitto, prefix: str
+) -> None:
     sub = Subscriber(mosquitto.port, prefix).start()
     cmd = [
         sys.executable, "-m", "simulator", "--mqtt-url", mosquitto.url, "--prefix", prefix,
         "--stations", "1", "--duration", "2h", "--speed", "1", "--quiet",
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE)
+    online, will = b'{"state":"online"}', b'{"state":"offline","scope":"station"}'
+    first = f"{prefix}/PEMBA-01/solar/mppt1/status"
     try:
-        online = b'{"state":"online"}'
         assert sub.wait_for(lambda: sum(p == online for _, p, _ in sub.status()) == 2, 10)
         proc.send_signal(signal.SIGKILL)
         proc.wait(5)
-        offline = b'{"state":"offline"}'
-        assert sub.wait_for(lambda: sum(p == offline for _, p, _ in sub.status()) == 2, 10)
+        # one connection, one Will: the station's scope, on its first device's status topic
+        assert sub.wait_for(lambda: any(p == will for _, p, _ in sub.status()), 10)
+        time.sleep(0.2)
+        assert [t for t, p, _ in sub.status() if p != online] == [first]
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -198,7 +203,9 @@ def test_last_will_marks_a_killed_simulator_offline(mosquitto: Mosquitto, prefix
     late = Subscriber(mosquitto.port, prefix).start()
     try:
         assert late.wait_for(lambda: len(late.status()) == 2, 5)
-        assert all(p == offline and retained for _, p, retained in late.status())
+        retained = {t: p for t, p, r in late.status() if r}
+        # the other device keeps its retained `online`: the scope says it is offline too
+        assert retained == {first: will, f"{prefix}/PEMBA-01/tank/tank1/status": online}
     finally:
         late.stop()
 
@@ -277,9 +284,11 @@ def test_gsm_outage_buffers_and_flushes_a_backlog(
     for _, payload in sub.telemetry():
         body = json.loads(payload)
         assert len(body.get("readings", [body])) <= 100
-    states = [json.loads(p)["state"] for t, p, _ in sub.status() if f"/{target}/" in t]
-    # online, the Will's offline when the link dropped, online again, offline at exit
-    assert states.count("offline") == 4 and states.count("online") == 4
+    states = [json.loads(p) for t, p, _ in sub.status() if f"/{target}/" in t]
+    # per device online, online again after the outage, offline at exit; one Will between
+    assert [s["state"] for s in states].count("online") == 4
+    assert states.count({"state": "offline"}) == 2
+    assert states.count({"state": "offline", "scope": "station"}) == 1
 
 
 def test_a_full_buffer_drops_the_oldest_and_counts_them(

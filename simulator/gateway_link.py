@@ -1,4 +1,4 @@
-"""One device's MQTT connection with store-and-forward: buffer first, trim only after PUBACK."""
+"""A station gateway's one MQTT connection, carrying all its devices' telemetry and status."""
 
 from __future__ import annotations
 
@@ -6,75 +6,63 @@ import contextlib
 import socket
 import ssl
 import time
-from collections import deque
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
-import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from pydantic import SecretStr
 
-from devices.kind import FieldValue
-from devices.topics import DEFAULT_PREFIX, format_topic
-from simulator.buffer import DiskBuffer
+from devices.topics import DEFAULT_PREFIX
+from simulator.device_queue import DeviceQueue
 from simulator.mqtt_url import BrokerSettings
-from simulator.summary import RecordedReading, Summary
-from simulator.timefmt import format_rfc3339
+from simulator.summary import Summary
 
 ONLINE = b'{"state":"online"}'
 OFFLINE = b'{"state":"offline"}'
-BACKLOG_BATCH = 100
+# The Last Will: one message for the whole station, on its first device's status topic.
+STATION_OFFLINE = b'{"state":"offline","scope":"station"}'
 KEEPALIVE_S = 30
 CONNECT_TIMEOUT_S = 5.0
 _RETRY_MIN_S, _RETRY_MAX_S = 0.2, 5.0
 _OK = (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN)
 
 
-@dataclass
-class _InFlight:
-    mid: int
-    readings: int
-    backlog: bool
-    acked: bool = False
+def client_id(prefix: str, station: str) -> str:
+    """The station id; `{station}@{prefix}` under another prefix, so fleets can share a broker."""
+    return station if prefix == DEFAULT_PREFIX else f"{station}@{prefix}"
 
 
-def client_id(prefix: str, station: str, device: str) -> str:
-    """`sim-{station}-{device}`, plus the prefix when it is not the default one."""
-    base = f"sim-{station}-{device}"
-    return base if prefix == DEFAULT_PREFIX else f"{base}-{prefix}"
-
-
-class DeviceLink:
-    """A simulated device: its reading counter, disk buffer and (re)connecting MQTT client."""
+class GatewayLink:
+    """A station's (re)connecting MQTT client: one session, one Will, every device's queue."""
 
     def __init__(
         self,
         station: str,
-        kind: str,
-        device: str,
+        devices: Sequence[DeviceQueue],
         prefix: str,
         broker: BrokerSettings,
-        buffer: DiskBuffer,
         summary: Summary,
         window: int,
-        record: bool,
+        tls: ssl.SSLContext | None = None,
+        username: str | None = None,
+        password: SecretStr | None = None,
     ) -> None:
-        self.station, self.kind, self.device = station, kind, device
+        if not devices:
+            raise ValueError(f"station {station} has no devices")
+        self.station = station
+        self.devices = tuple(devices)
         self.broker = broker
-        self.buffer = buffer
         self.summary = summary
         self.window = window
-        self.record = record
-        self.client_id = client_id(prefix, station, device)
-        self.telemetry_topic = format_topic(prefix, station, kind, device, "telemetry")
-        self.status_topic = format_topic(prefix, station, kind, device, "status")
-        self.seq = 0
+        self.tls = tls
+        self.username = username if username is not None else broker.username
+        self.password = password if username is not None else broker.password
+        self.client_id = client_id(prefix, station)
+        self.will_topic = self.devices[0].status_topic
         self.state = "idle"  # idle | connecting | connected | down (link cut) | closing | closed
         self.client: mqtt.Client | None = None
-        self.inflight: deque[_InFlight] = deque()
-        self.sent = 0  # buffered readings (from the oldest) that are in flight
-        self.backlog_until = 0  # buffered readings (from the oldest) to send as a backlog
+        self.by_mid: dict[int, DeviceQueue] = {}  # telemetry in flight, bounded by the window
         self.status_mids: set[int] = set()
         self.offline_acked = False
         self.next_attempt = 0.0
@@ -83,64 +71,36 @@ class DeviceLink:
         self.last_error = ""
         self.connects = 0
 
-    # --- readings -------------------------------------------------------------------------
-
-    def enqueue(self, ts_s: float, fields: dict[str, FieldValue]) -> None:
-        """Take one reading: numbered, written to the disk buffer, sent when the link allows."""
-        line = orjson.dumps({"ts": format_rfc3339(ts_s), "seq": self.seq, **fields})
-        self.seq += 1
-        if self.buffer.append(line):
-            self.summary.dropped["buffer_full"] += 1
-            self._forget_oldest()
-        self.pump()
-
-    @property
-    def unsent(self) -> int:
-        return len(self.buffer) - self.sent
-
     @property
     def idle(self) -> bool:
-        """Nothing buffered and nothing in flight."""
-        return len(self.buffer) == 0 and not self.inflight
+        """No device has anything buffered or in flight."""
+        return all(d.idle for d in self.devices)
 
-    def _forget_oldest(self) -> None:
-        # the dropped reading may be in flight: its message then acknowledges one reading fewer
-        if self.backlog_until:
-            self.backlog_until -= 1
-        if self.sent:
-            self.sent -= 1
-            for f in self.inflight:
-                if f.readings:
-                    f.readings -= 1
-                    break
+    def lagging(self) -> bool:
+        """Connecting, or connected with more unsent than one window for a device."""
+        if self.state == "connecting":
+            return True
+        return self.state == "connected" and any(d.unsent > self.window for d in self.devices)
 
     def pump(self) -> None:
-        """Publish buffered readings while the in-flight window has room."""
+        """Publish buffered readings while each device's in-flight window has room."""
         client = self.client
         if self.state != "connected" or client is None:
             return
-        while self.unsent > 0 and len(self.inflight) < self.window:
-            if self.sent < self.backlog_until:
-                lines = self.buffer.read(
-                    self.sent, min(BACKLOG_BATCH, self.backlog_until - self.sent)
-                )
-                payload = b'{"readings":[' + b",".join(lines) + b"]}"
-                backlog = True
-            else:
-                lines = self.buffer.read(self.sent, 1)
-                payload = lines[0]
-                backlog = False
-            info = client.publish(self.telemetry_topic, payload, qos=1, retain=False)
-            if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                self._lost(f"publish failed: {mqtt.error_string(info.rc)}")
-                return
-            self.inflight.append(_InFlight(info.mid, len(lines), backlog))
-            self.sent += len(lines)
+        for dev in self.devices:
+            while dev.unsent > 0 and len(dev.inflight) < self.window:
+                payload, readings, backlog = dev.next_payload()
+                info = client.publish(dev.telemetry_topic, payload, qos=1, retain=False)
+                if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    self._lost(f"publish failed: {mqtt.error_string(info.rc)}")
+                    return
+                dev.published(info.mid, readings, backlog)
+                self.by_mid[info.mid] = dev
 
     # --- connection -----------------------------------------------------------------------
 
     def connect(self) -> None:
-        """Open a new session (a fresh client: unacknowledged readings come from the buffer)."""
+        """Open a new session (a fresh client: unacknowledged readings come from the buffers)."""
         self._discard()
         c = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -148,14 +108,15 @@ class DeviceLink:
             clean_session=True,
             protocol=mqtt.MQTTv311,
         )
-        c.max_inflight_messages_set(self.window + 4)
+        # every device's window plus its status message, so paho never holds one back
+        c.max_inflight_messages_set((self.window + 1) * len(self.devices) + 4)
         c.connect_timeout = CONNECT_TIMEOUT_S
-        if self.broker.username is not None:
-            pw = self.broker.password.get_secret_value() if self.broker.password else None
-            c.username_pw_set(self.broker.username, pw)
-        if self.broker.tls:
-            c.tls_set(ca_certs=str(self.broker.ca_file) if self.broker.ca_file else None)
-        c.will_set(self.status_topic, OFFLINE, qos=1, retain=True)
+        if self.username is not None:
+            pw = self.password.get_secret_value() if self.password else None
+            c.username_pw_set(self.username, pw)
+        if self.tls is not None:
+            c.tls_set_context(self.tls)
+        c.will_set(self.will_topic, STATION_OFFLINE, qos=1, retain=True)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_publish = self._on_publish
@@ -183,22 +144,23 @@ class DeviceLink:
             self.retry_s = _RETRY_MIN_S
 
     def begin_close(self) -> None:
-        """Clean exit: a retained `offline`, then DISCONNECT once it is acknowledged."""
+        """Clean exit: a retained `offline` per device, then DISCONNECT once all are acked."""
         client = self.client
         if self.state != "connected" or client is None:
             return
-        info = client.publish(self.status_topic, OFFLINE, qos=1, retain=True)
-        if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+        for dev in self.devices:
+            info = client.publish(dev.status_topic, OFFLINE, qos=1, retain=True)
+            if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                self._lost("could not publish offline status")
+                return
             self.status_mids.add(info.mid)
-            self.state = "closing"
-        else:
-            self._lost("could not publish offline status")
+        self.state = "closing"
 
     def finish_close(self) -> None:
         client = self.client
         if client is not None and self.state in ("connected", "closing"):
             client.disconnect()
-            self._service_write()
+            self.service_write()
         self._discard()
         self.state = "closed"
 
@@ -232,15 +194,12 @@ class DeviceLink:
                 self._lost(mqtt.error_string(rc))
         self.pump()
 
-    def _service_write(self) -> None:
+    def service_write(self) -> None:
         client = self.client
         if client is not None and client.want_write():
             rc = client.loop_write()
             if client is self.client and rc not in _OK:
                 self._lost(mqtt.error_string(rc))
-
-    def service_write(self) -> None:
-        self._service_write()
 
     # --- paho callbacks (called from loop_read/loop_write in this thread) ------------------
 
@@ -259,11 +218,11 @@ class DeviceLink:
         self.connects += 1
         self.retry_s = _RETRY_MIN_S
         self.last_error = ""
-        info = client.publish(self.status_topic, ONLINE, qos=1, retain=True)
-        self.status_mids.add(info.mid)
-        # whatever waited in the buffer across the outage goes out as a backlog first
-        self.sent = 0
-        self.backlog_until = len(self.buffer)
+        # the Will's device first: a consumer that latched the station offline sees it cleared
+        for dev in self.devices:
+            info = client.publish(dev.status_topic, ONLINE, qos=1, retain=True)
+            self.status_mids.add(info.mid)
+            dev.session_started()
         self.pump()
 
     def _on_disconnect(
@@ -277,36 +236,15 @@ class DeviceLink:
     ) -> None:
         if client is not self.client:
             return
+        dev = self.by_mid.pop(mid, None)
+        if dev is not None:
+            dev.acked(mid)
+            return
         if mid in self.status_mids:
             self.status_mids.discard(mid)
             self.summary.status_messages += 1
-            if self.state == "closing":
+            if self.state == "closing" and not self.status_mids:
                 self.offline_acked = True
-            return
-        for f in self.inflight:
-            if f.mid == mid:
-                f.acked = True
-                break
-        # PUBACKs come in order (MQTT 3.1.1 §4.6), but trim only a contiguous acknowledged head
-        while self.inflight and self.inflight[0].acked:
-            done = self.inflight.popleft()
-            self._count(done)
-            self.buffer.pop(done.readings)
-            self.sent -= done.readings
-            self.backlog_until = max(0, self.backlog_until - done.readings)
-
-    def _count(self, done: _InFlight) -> None:
-        s = self.summary
-        s.readings.add(self.station, self.kind, done.readings)
-        s.messages.add(self.station, self.kind)
-        if done.backlog:
-            s.backlog_messages += 1
-        if self.record and done.readings:
-            for line in self.buffer.read(0, done.readings):
-                r = orjson.loads(line)
-                ts_ms = int(datetime.fromisoformat(r.pop("ts")).timestamp() * 1000)
-                r.pop("seq")
-                s.records.append(RecordedReading(self.station, self.kind, self.device, ts_ms, r))
 
     # --- internals ------------------------------------------------------------------------
 
@@ -320,10 +258,10 @@ class DeviceLink:
             self.retry_s = min(_RETRY_MAX_S, self.retry_s * 2)
 
     def _requeue(self) -> None:
-        # nothing in flight survives a lost session: the buffer still holds it all
-        self.inflight.clear()
+        self.by_mid.clear()
         self.status_mids.clear()
-        self.sent = 0
+        for dev in self.devices:
+            dev.requeue()
 
     def _discard(self, abrupt: bool = False) -> None:
         client, self.client = self.client, None
