@@ -174,6 +174,9 @@ class IngestSettings(Section):
         64 * 1024, ge=256, description="Larger messages are rejected as oversized"
     )
     max_readings_per_message: int = Field(1000, ge=1, description="Largest backlog batch accepted")
+    max_status_bytes: int = Field(
+        1024, ge=64, description="Larger status messages are rejected (status_too_large)"
+    )
     max_future_s: float = Field(
         600.0,
         ge=0,

@@ -324,14 +324,15 @@ class Collector:
         assert self.writer is not None
         self.metrics.inc("status_messages")
         try:
-            online = parse_status(item.payload)
+            status = parse_status(topic, item.payload, self.settings.ingest.max_status_bytes)
+            changes = self.status.update(topic, status, item.received_ms)
         except StatusError as exc:
-            self._reject_message(item, "bad_status", str(exc))
+            self._reject_message(item, exc.reason, str(exc))
             return
-        line = self.status.update(topic, online, item.received_ms)
-        if line is not None and self.alerts is not None:
-            self.alerts.observe_status(topic.station, topic.device, online, item.received_ms)
-        self.writer.add([line] if line else [], 0, item)
+        if self.alerts is not None:
+            for device, online, _ in changes:
+                self.alerts.observe_status(topic.station, device, online, item.received_ms)
+        self.writer.add([line for _, _, line in changes], 0, item)
 
     def _reject_message(self, item: Inbound, reason: str, detail: str) -> None:
         assert self.writer is not None
