@@ -69,6 +69,7 @@ class GatewayLink:
         self.retry_s = _RETRY_MIN_S
         self.connect_deadline = 0.0
         self.last_error = ""
+        self.refused = False  # the last CONNACK said no (bad login, not authorised)
         self.connects = 0
 
     @property
@@ -208,6 +209,7 @@ class GatewayLink:
     ) -> None:
         if client is not self.client:
             return
+        self.refused = rc.is_failure
         if rc.is_failure:
             self.last_error = f"broker refused the connection: {rc}"
             self.state = "idle"

@@ -152,13 +152,19 @@ def _connect_all(net: Network, links: list[GatewayLink], where: str) -> None:
         link.connect()
         if link.state == "idle":
             raise SimulationError(f"cannot connect to broker {where}: {link.last_error}")
-    ok = net.wait_until(
-        lambda: all(link.state == "connected" for link in links), CONNECT_TIMEOUT_S + 1
+    # a refusal (bad login) will not change on retry: say so at once
+    net.wait_until(
+        lambda: (
+            all(link.state == "connected" for link in links) or any(link.refused for link in links)
+        ),
+        CONNECT_TIMEOUT_S + 1,
     )
-    if not ok:
-        bad = next(link for link in links if link.state != "connected")
+    bad = next((link for link in links if link.refused or link.state != "connected"), None)
+    if bad is not None:
         why = bad.last_error or "no answer"
-        raise SimulationError(f"cannot connect to broker {where}: {why}")
+        raise SimulationError(
+            f"cannot connect to broker {where} as {bad.username or bad.client_id}: {why}"
+        )
 
 
 def _run_ticks(
