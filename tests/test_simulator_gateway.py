@@ -166,7 +166,9 @@ def test_per_station_logins_publish_through_the_shipped_acl(
     out = tmp_path / "summary.json"
     try:
         r = _cli(
-            "--mqtt-url", f"mqtt://127.0.0.1:{acl_broker.port}", "--credentials", str(logins),
+            # the URL's login is wrong: the run works only if each station uses its own
+            "--mqtt-url", f"mqtt://simulator:wrong@127.0.0.1:{acl_broker.port}",
+            "--credentials", str(logins),
             "--stations", "2", "--duration", "1h", "--summary-json", str(out),
         )  # fmt: skip
         assert r.returncode == 0, r.stderr
@@ -180,6 +182,9 @@ def test_per_station_logins_publish_through_the_shipped_acl(
         assert reader.readings_by_station() == want
         status = [t for t, _ in reader.got if t.endswith("/status")]
         assert len(status) == 2 * 2 * 2  # online and offline per device
+        log = acl_broker.log_path.read_text()
+        for station in ("PEMBA-01", "PEMBA-02"):  # client id and login are the station id
+            assert re.search(rf"as {station} \(p\d, c\d, k\d+, u'{station}'\)", log), log[-2000:]
     finally:
         reader.close()
 
