@@ -63,7 +63,8 @@ class StatusTracker:
     def __init__(self, max_devices: int = MAX_DEVICES) -> None:
         self.max_devices = max_devices
         self.known = 0
-        self.devices: dict[str, list[str]] = {}  # station → its devices, in arrival order
+        # station → its devices (a dict for order and O(1) lookups: ids are the sender's choice)
+        self.devices: dict[str, dict[str, None]] = {}
         self.state: dict[tuple[str, str], bool] = {}
         self.last_ms: dict[tuple[str, str], int] = {}
         self.latched: dict[str, str] = {}  # station → the device whose Will marked it offline
@@ -76,7 +77,7 @@ class StatusTracker:
             if self.known >= self.max_devices:
                 raise StatusError("status_table_full", f"already {self.max_devices} devices")
             self.known += 1
-            self.devices.setdefault(station, []).append(device)
+            self.devices.setdefault(station, {})[device] = None
         if status.station_scope:
             self.latched[station] = device
             changes = (self._change(station, d, False, ts_ms) for d in self.devices[station])
