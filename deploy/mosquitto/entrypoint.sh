@@ -29,6 +29,7 @@ mosquitto_passwd -b "$SERVICES.new" collector "$MQTT_COLLECTOR_PASSWORD"
 # only `docker compose --profile sim` sets it; without it there is no simulator login at all
 if [ -n "${MQTT_SIMULATOR_PASSWORD:-}" ]; then
   mosquitto_passwd -b "$SERVICES.new" simulator "$MQTT_SIMULATOR_PASSWORD"
+  echo "mosquitto entrypoint: the simulator login is on (test deployments only)" >&2
 fi
 mv "$SERVICES.new" "$SERVICES"
 
