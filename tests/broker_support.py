@@ -55,7 +55,9 @@ def add_station(passwd: Path, station: str, password: str, *flags: str) -> str:
 def add_service_login(passwd: Path, user: str, password: str) -> None:
     """A service login, as the broker's entrypoint writes it."""
     passwd.touch(mode=0o600)
-    subprocess.run([require_binary("mosquitto_passwd"), "-b", str(passwd), user, password], check=True)
+    subprocess.run(
+        [require_binary("mosquitto_passwd"), "-b", str(passwd), user, password], check=True
+    )
 
 
 class ShippedBroker(ManagedProcess):

@@ -60,7 +60,9 @@ def connect(
 ) -> Client:
     """Stations go to the station listener, the services to theirs."""
     port = broker.service_port if user in SERVICES else broker.station_port
-    c = Client(port, broker.ca, user, pw if pw is not None else PASSWORDS.get(user or ""), client_id)
+    c = Client(
+        port, broker.ca, user, pw if pw is not None else PASSWORDS.get(user or ""), client_id
+    )
     clients.append(c)
     return c
 
