@@ -119,7 +119,7 @@ class Client:
         user: str | None,
         password: str | None,
         client_id: str | None = None,
-        clean_start: bool = True,
+        protocol: mqtt.MQTTProtocolVersion = mqtt.MQTTv5,
     ) -> None:
         self.got: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self.acks: dict[int, int] = {}
@@ -128,16 +128,16 @@ class Client:
         self.c = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=client_id or f"t-{uuid.uuid4().hex[:8]}",
-            protocol=mqtt.MQTTv5,
+            protocol=protocol,
         )
         self.c.tls_set(ca_certs=str(ca))
         if user is not None:
             self.c.username_pw_set(user, password)
-        self.c.on_connect = lambda c, u, f, rc, p: self.connected.put(rc.value)
+        self.c.on_connect = lambda c, u, f, rc, p: self.connected.put(int(rc.value))
         self.c.on_disconnect = self._on_disconnect
         self.c.on_message = lambda c, u, m: self.got.put((m.topic, bytes(m.payload)))
         self.c.on_publish = self._on_publish
-        self.c.connect("127.0.0.1", port, clean_start=clean_start)
+        self.c.connect("127.0.0.1", port)
         self.c.loop_start()
         self.rc = self.connected.get(timeout=10)
 
