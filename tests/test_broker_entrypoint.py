@@ -39,7 +39,6 @@ def users(passwd: Path) -> list[str]:
 def root(tmp_path: Path) -> Path:
     make_certs(tmp_path / "certs")
     (tmp_path / "certs" / "ca.key").unlink()  # compose mounts everything but the CA's key
-    (tmp_path / "data").mkdir()
     return tmp_path
 
 

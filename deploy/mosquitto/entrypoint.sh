@@ -21,7 +21,7 @@ cp "$CERTS/ca.crt" "$CERTS/server.crt" "$CERTS/server.key" "$TLS/"
 chmod 0600 "$TLS/server.key"
 
 : "${MQTT_COLLECTOR_PASSWORD:?MQTT_COLLECTOR_PASSWORD is not set (see .env.example)}"
-mkdir -p "$AUTH"
+mkdir -p "$AUTH" "$ROOT/data"
 umask 077
 SERVICES=$AUTH/services.passwd
 : > "$SERVICES.new"
