@@ -41,7 +41,11 @@ esac
 STATIONS=/mosquitto/auth/stations.passwd
 if [ -n "$FILE" ]; then
   has_login() { [ -f "$FILE" ] && grep -q "^$ID:" "$FILE"; }
-  write_login() { [ -f "$FILE" ] || : > "$FILE"; chmod 0600 "$FILE"; mosquitto_passwd "$@" "$FILE" "$ID" ${PASSWORD:+"$PASSWORD"}; }
+  write_login() {
+    [ -f "$FILE" ] || : > "$FILE"
+    chmod 0600 "$FILE"
+    mosquitto_passwd "$@" "$FILE" "$ID" ${PASSWORD:+"$PASSWORD"}
+  }
   reload() { echo "reload the broker (kill -HUP its pid) to apply"; }
 else
   has_login() { docker compose exec -T mosquitto grep -q "^$ID:" "$STATIONS"; }

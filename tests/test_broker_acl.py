@@ -87,6 +87,9 @@ def test_each_listener_knows_only_its_own_logins(
         on_stations = Client(broker.station_port, broker.ca, user, password)
         clients.append(on_stations)
         assert on_stations.rc != 0, f"{user} logged in on the station listener"
+    anonymous = Client(broker.service_port, broker.ca, None, None)
+    clients.append(anonymous)
+    assert anonymous.rc != 0
     assert connect(broker, clients, "collector").rc == 0
 
 
