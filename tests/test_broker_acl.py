@@ -1,145 +1,46 @@
-"""The shipped Mosquitto auth and ACL, on a real broker: who may publish and read what."""
+"""The shipped Mosquitto listeners, logins and ACLs on a real broker: who may do what where."""
 
 from __future__ import annotations
 
-import getpass
 import os
-import queue
 import re
+import socket
+import ssl
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
 
-from devstack.ports import free_port, wait_for_port
-from devstack.process import ManagedProcess, require_binary
+from tests.broker_support import (
+    ADD_STATION,
+    NOT_AUTHORIZED,
+    Client,
+    ShippedBroker,
+    add_service_login,
+    add_station,
+    make_certs,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-CONF = ROOT / "deploy" / "mosquitto" / "mosquitto.conf"
-ACL = ROOT / "deploy" / "mosquitto" / "acl"
-ADD_STATION = ROOT / "deploy" / "add-station.sh"
-PASSWORDS = {"collector": "c0llect", "simulator": "s1m", "PEMBA-01": "pa55-a", "PEMBA-02": "pa55-b"}
-NOT_AUTHORIZED = 135
-NO_SUBSCRIBERS = 16
-
-
-class ShippedBroker(ManagedProcess):
-    """Mosquitto running the shipped config; only the listener and file paths are local."""
-
-    name = "mosquitto"
-
-    def __init__(self, workdir: Path, passwd: Path) -> None:
-        super().__init__(workdir)
-        self.port = free_port()
-        self.passwd = passwd
-
-    def command(self) -> list[str]:
-        text = CONF.read_text()
-        local = {
-            r"^listener .*$": f"listener {self.port} 127.0.0.1",
-            r"^password_file .*$": f"password_file {self.passwd}",
-            r"^acl_file .*$": f"acl_file {ACL}",
-            r"^persistence_location .*$": f"persistence_location {self.workdir}/",
-            r"^log_dest .*$": "log_dest stderr",
-        }
-        for pattern, line in local.items():
-            text, n = re.subn(pattern, line, text, flags=re.M)
-            assert n == 1, f"shipped mosquitto.conf has no single {pattern!r} line"
-        # started as root, Mosquitto drops to user `mosquitto`, which cannot read our 0600 files
-        # (in the container the entrypoint chowns them instead)
-        text += f"\nuser {getpass.getuser()}\n"
-        conf = self.workdir / "mosquitto.conf"
-        conf.write_text(text)
-        return [require_binary("mosquitto"), "-c", str(conf)]
-
-    def wait_ready(self) -> None:
-        wait_for_port(self.port)
+SERVICES = {"collector": "c0llect", "simulator": "s1m"}
+STATIONS = {"PEMBA-01": "pa55-a", "PEMBA-02": "pa55-b"}
+PASSWORDS = SERVICES | STATIONS
 
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShippedBroker]:
     work = tmp_path_factory.mktemp("acl-broker")
-    passwd = work / "passwd"
-    for station in ("PEMBA-01", "PEMBA-02"):
-        env = os.environ | {"STATION_PASSWORD": PASSWORDS[station]}
-        done = subprocess.run(
-            ["sh", str(ADD_STATION), "--passwd-file", str(passwd), station],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        assert PASSWORDS[station] not in done.stdout, "a given password is not echoed"
-    for user in ("collector", "simulator"):
-        subprocess.run(
-            [require_binary("mosquitto_passwd"), "-b", str(passwd), user, PASSWORDS[user]],
-            check=True,
-        )
-    server = ShippedBroker(work, passwd)
+    auth = work / "auth"
+    auth.mkdir()
+    for station, password in STATIONS.items():
+        add_station(auth / "stations.passwd", station, password)
+    for user, password in SERVICES.items():
+        add_service_login(auth / "services.passwd", user, password)
+    server = ShippedBroker(work, make_certs(work / "certs"), auth)
     server.start()
     yield server
     server.stop()
-
-
-class Client:
-    """A connected MQTT 5 client recording what it receives and its PUBACK reason codes."""
-
-    def __init__(self, broker: ShippedBroker, user: str | None, password: str | None = None):
-        self.got: queue.Queue[tuple[str, bytes]] = queue.Queue()
-        self.acks: dict[int, int] = {}
-        self.connected: queue.Queue[int] = queue.Queue()
-        self.c = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=f"t-{uuid.uuid4().hex[:8]}",
-            protocol=mqtt.MQTTv5,
-        )
-        if user is not None:
-            self.c.username_pw_set(user, password if password is not None else PASSWORDS[user])
-        self.c.on_connect = lambda c, u, f, rc, p: self.connected.put(rc.value)
-        self.c.on_message = lambda c, u, m: self.got.put((m.topic, bytes(m.payload)))
-        self.c.on_publish = self._on_publish
-        self.c.connect("127.0.0.1", broker.port)
-        self.c.loop_start()
-        self.rc = self.connected.get(timeout=10)
-
-    def _on_publish(self, c: Any, u: Any, mid: int, rc: Any, props: Any) -> None:
-        self.acks[mid] = rc.value
-
-    def subscribe(self, *topics: str) -> None:
-        done: queue.Queue[list[int]] = queue.Queue()
-        self.c.on_subscribe = lambda c, u, mid, rcs, p: done.put([r.value for r in rcs])
-        self.c.subscribe([(t, 1) for t in topics])
-        done.get(timeout=10)
-
-    def publish(self, topic: str, payload: bytes, retain: bool = False) -> int:
-        """Publish at QoS 1 and return the broker's PUBACK reason code (0 for success)."""
-        info = self.c.publish(topic, payload, qos=1, retain=retain)
-        info.wait_for_publish(timeout=10)
-        deadline = time.monotonic() + 10
-        while info.mid not in self.acks and time.monotonic() < deadline:
-            time.sleep(0.01)
-        code = self.acks[info.mid]
-        # 16 "no matching subscribers" is a success code too (MQTT 5 §3.4.2.1)
-        return 0 if code == NO_SUBSCRIBERS else code
-
-    def received(self, wait: float) -> list[tuple[str, bytes]]:
-        out = []
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                out.append(self.got.get(timeout=max(0.0, deadline - time.monotonic())))
-            except queue.Empty:
-                return out
-
-    def close(self) -> None:
-        self.c.disconnect()
-        self.c.loop_stop()
 
 
 @pytest.fixture
@@ -151,9 +52,17 @@ def clients(broker: ShippedBroker) -> Iterator[list[Client]]:
 
 
 def connect(
-    broker: ShippedBroker, clients: list[Client], user: str | None, pw: str | None = None
+    broker: ShippedBroker,
+    clients: list[Client],
+    user: str | None,
+    pw: str | None = None,
+    client_id: str | None = None,
 ) -> Client:
-    c = Client(broker, user, pw)
+    """Stations go to the station listener, the services to theirs."""
+    port = broker.service_port if user in SERVICES else broker.station_port
+    c = Client(
+        port, broker.ca, user, pw if pw is not None else PASSWORDS.get(user or ""), client_id
+    )
     clients.append(c)
     return c
 
@@ -165,6 +74,47 @@ def test_anonymous_and_wrong_passwords_are_refused(
     assert connect(broker, clients, "PEMBA-01", "not-the-password").rc != 0
     assert connect(broker, clients, "PEMBA-03", "never-added").rc != 0
     assert connect(broker, clients, "PEMBA-01").rc == 0
+
+
+def test_each_listener_knows_only_its_own_logins(
+    broker: ShippedBroker, clients: list[Client]
+) -> None:
+    for station, password in STATIONS.items():
+        on_services = Client(broker.service_port, broker.ca, station, password)
+        clients.append(on_services)
+        assert on_services.rc != 0, f"{station} logged in on the service listener"
+    for user, password in SERVICES.items():
+        on_stations = Client(broker.station_port, broker.ca, user, password)
+        clients.append(on_stations)
+        assert on_stations.rc != 0, f"{user} logged in on the station listener"
+    anonymous = Client(broker.service_port, broker.ca, None, None)
+    clients.append(anonymous)
+    assert anonymous.rc != 0
+    assert connect(broker, clients, "collector").rc == 0
+
+
+@pytest.mark.parametrize("listener", ["station_port", "service_port"])
+def test_plain_mqtt_gets_no_answer_from_a_tls_listener(
+    broker: ShippedBroker, listener: str
+) -> None:
+    # an MQTT 3.1.1 CONNECT in clear: a broker speaking plain MQTT would answer with a CONNACK
+    connect_packet = bytes.fromhex("101000044d5154540402003c000474657374")
+    with socket.create_connection(("127.0.0.1", getattr(broker, listener)), timeout=5) as s:
+        s.sendall(connect_packet)
+        try:
+            answer = s.recv(64)
+        except (ConnectionResetError, TimeoutError):
+            answer = b""
+    assert not answer.startswith(b"\x20"), answer  # 0x20 = CONNACK
+
+
+def test_a_client_trusting_another_ca_refuses_the_broker(
+    broker: ShippedBroker, tmp_path: Path
+) -> None:
+    other = make_certs(tmp_path / "other")
+    for port in (broker.station_port, broker.service_port):
+        with pytest.raises(ssl.SSLCertVerificationError):
+            Client(port, other / "ca.crt", "PEMBA-01", STATIONS["PEMBA-01"])
 
 
 def test_station_publishes_only_under_its_own_id(
@@ -223,7 +173,51 @@ def test_collector_reads_telemetry_and_writes_alerts(
     assert collector.publish("solarwater/PEMBA-01/solar/mppt1/telemetry", b"{}") == NOT_AUTHORIZED
 
 
-@pytest.mark.parametrize("bad", ["collector", "alerts", "has space", "a/b", "x" * 65])
+def test_a_station_cannot_take_the_collectors_or_another_stations_client_id(
+    broker: ShippedBroker, clients: list[Client]
+) -> None:
+    collector = connect(broker, clients, "collector", client_id="solarwater-collector")
+    collector.subscribe("solarwater/+/+/+/telemetry")
+    other = connect(broker, clients, "PEMBA-02", client_id="PEMBA-02")
+    for stolen in ("solarwater-collector", "solarwater.collector", "PEMBA-02"):
+        thief = connect(broker, clients, "PEMBA-01", client_id=stolen)
+        assert thief.rc == 0  # it gets in, but under its own login as client id
+        thief.close()
+    time.sleep(0.3)
+    assert collector.is_connected and collector.disconnects == 0
+    assert other.is_connected and other.disconnects == 0
+    assert other.publish("solarwater/PEMBA-02/tank/tank1/telemetry", b'{"still":1}') == 0
+    assert ("solarwater/PEMBA-02/tank/tank1/telemetry", b'{"still":1}') in collector.received(1)
+    assert "already connected" not in broker.log()
+
+
+def test_rotate_and_revoke_cut_off_the_old_login(
+    broker: ShippedBroker, clients: list[Client]
+) -> None:
+    passwd = broker.auth / "stations.passwd"
+    add_station(passwd, "PEMBA-09", "first-pw")
+    broker.reload()
+    time.sleep(0.3)
+    live = connect(broker, clients, "PEMBA-09", "first-pw")
+    assert live.rc == 0
+    add_station(passwd, "PEMBA-09", "second-pw", "--rotate")
+    broker.reload()
+    time.sleep(0.5)
+    assert not live.is_connected, "the old password's connection outlived the rotation"
+    assert connect(broker, clients, "PEMBA-09", "first-pw").rc != 0
+    assert connect(broker, clients, "PEMBA-09", "second-pw").rc == 0
+    add_station(passwd, "PEMBA-09", "", "--revoke")
+    broker.reload()
+    time.sleep(0.5)
+    assert not clients[-1].is_connected, "a revoked login stayed connected"
+    assert connect(broker, clients, "PEMBA-09", "second-pw").rc != 0
+    assert "PEMBA-09:" not in passwd.read_text()
+
+
+@pytest.mark.parametrize(
+    "bad", ["collector", "alerts", "simulator", "solarwater-collector", "SolarWater_x",
+            "has space", "a/b", "x" * 65],
+)  # fmt: skip
 def test_add_station_refuses_bad_or_reserved_ids(tmp_path: Path, bad: str) -> None:
     done = subprocess.run(
         ["sh", str(ADD_STATION), "--passwd-file", str(tmp_path / "p"), bad],
@@ -236,17 +230,34 @@ def test_add_station_refuses_bad_or_reserved_ids(tmp_path: Path, bad: str) -> No
     assert not (tmp_path / "p").exists()
 
 
+def test_add_station_refuses_to_overwrite_and_to_touch_a_missing_login(tmp_path: Path) -> None:
+    passwd = tmp_path / "p"
+    add_station(passwd, "IBO-01", "pw-one")
+    before = passwd.read_text()
+    for flags in ([], ["--rotate", "IBO-02"], ["--revoke", "IBO-02"]):
+        done = subprocess.run(
+            ["sh", str(ADD_STATION), "--passwd-file", str(passwd), *(flags or ["IBO-01"])],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 1, flags
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert passwd.read_text() == before
+
+
 def test_add_station_generates_a_password_when_none_is_given(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "STATION_PASSWORD"}
-    done = subprocess.run(
-        ["sh", str(ADD_STATION), "--passwd-file", str(tmp_path / "p"), "IBO-01"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    match = re.search(r"username: IBO-01  password: ([0-9a-f]{36})", done.stdout)
-    assert match, done.stdout
-    entry = (tmp_path / "p").read_text()
-    assert entry.startswith("IBO-01:") and match.group(1) not in entry
-    assert (tmp_path / "p").stat().st_mode & 0o077 == 0
+    for flags in ([], ["--rotate"]):
+        done = subprocess.run(
+            ["sh", str(ADD_STATION), "--passwd-file", str(tmp_path / "p"), *flags, "IBO-01"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        match = re.search(r"username: IBO-01  password: ([0-9a-f]{36})", done.stdout)
+        assert match, done.stdout
+        entry = (tmp_path / "p").read_text()
+        assert entry.startswith("IBO-01:") and match.group(1) not in entry
+        assert (tmp_path / "p").stat().st_mode & 0o077 == 0

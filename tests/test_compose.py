@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import yaml
 from pydantic import BaseModel
 
 from collector.config import Settings
+from tests.broker_support import make_certs
 from tests.conftest import SHARED_SCHEMAS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,9 +33,12 @@ SECRET = re.compile(r"PASSWORD|TOKEN|SECRET", re.I)
 
 
 def _mounts(service: str) -> dict[str, str]:
-    """Container path -> source, for the service's `source:target[:mode]` volumes."""
+    """Container path -> source, for the service's `source:target[:mode]` or long-form volumes."""
     out = {}
     for spec in SERVICES[service].get("volumes", []):
+        if isinstance(spec, dict):
+            out[spec["target"]] = spec["source"]
+            continue
         default = re.match(r"^\$\{[A-Z_]+:-([^}]*)\}:([^:]+)", spec)
         if default:  # ${VAR:-default}: the default is what ships
             out[default.group(2)] = default.group(1)
@@ -65,7 +70,11 @@ def test_servers_have_health_checks_restart_and_named_volumes(name: str) -> None
     service = SERVICES[name]
     assert service["healthcheck"]["test"], name
     assert service["restart"] == "unless-stopped"
-    named = [v.split(":")[0] for v in service["volumes"] if not v.startswith((".", "$"))]
+    named = [
+        v.split(":")[0]
+        for v in service["volumes"]
+        if isinstance(v, str) and not v.startswith((".", "$"))
+    ]
     assert named and set(named) <= set(COMPOSE["volumes"]), name
 
 
@@ -78,11 +87,40 @@ def test_dependencies_wait_for_health() -> None:
     assert SERVICES["grafana"]["depends_on"]["influxdb"]["condition"] == "service_healthy"
 
 
+CERTS = "./deploy/certs/"
+
+
 def test_bind_mounts_exist_in_the_repository() -> None:
     for name in SERVICES:
         for target, source in _mounts(name).items():
-            if source.startswith("."):
+            if source.startswith(".") and not source.startswith(CERTS):
                 assert (ROOT / source).exists(), f"{name}: {source} -> {target} is missing"
+
+
+def test_certificate_mounts_are_what_make_certs_makes(tmp_path: Path) -> None:
+    made = make_certs(tmp_path / "certs")
+    mounted = {
+        (name, target, source)
+        for name in SERVICES
+        for target, source in _mounts(name).items()
+        if source.startswith(CERTS)
+    }
+    assert {s for _, _, s in mounted} == {CERTS + f for f in ("ca.crt", "server.crt", "server.key")}
+    for name, _target, source in mounted:
+        assert (made / source.removeprefix(CERTS)).is_file(), source
+        assert not source.endswith("ca.key"), f"{name} must not hold the CA's key"
+    # long form, read-only, and a missing file stops `up` instead of becoming an empty folder
+    for name in SERVICES:
+        for spec in SERVICES[name].get("volumes", []):
+            if isinstance(spec, dict):
+                assert spec["read_only"] is True and spec["bind"]["create_host_path"] is False
+    san = subprocess.run(
+        ["openssl", "x509", "-in", str(made / "server.crt"), "-noout", "-ext", "subjectAltName"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "DNS:mosquitto" in san and "DNS:localhost" in san  # what the services dial
 
 
 def _all_env() -> list[tuple[str, str, str]]:
@@ -112,7 +150,9 @@ def test_env_example_has_placeholders_only() -> None:
     )
     for key, value in values.items():
         if SECRET.search(key):
-            assert value == "change-me", key
+            # empty: compose's ${VAR:?} refuses to start until a real secret is filled in
+            assert value == "", key
+    assert "MQTT_SIMULATOR_PASSWORD" not in values, "a production .env has no simulator login"
     # every variable the compose file requires is documented there
     required = set(re.findall(r"\$\{([A-Z_]+):\?", (ROOT / "docker-compose.yml").read_text()))
     assert required <= set(values), required - set(values)
@@ -140,8 +180,10 @@ def test_collector_environment_names_are_real_settings(monkeypatch: pytest.Monke
     for key, value in env.items():
         monkeypatch.setenv(key, "placeholder" if "${" in str(value) else str(value))
     settings = Settings()
-    assert settings.mqtt.url == "mqtt://mosquitto:1883"
+    assert settings.mqtt.url == "mqtts://mosquitto:8884"
     assert settings.mqtt.username == "collector"
+    assert settings.mqtt.ca_file is not None
+    assert _mounts("collector")[str(settings.mqtt.ca_file)] == CERTS + "ca.crt"
     assert settings.influx.api == "v2"
     assert settings.influx.url == "http://influxdb:8086"
     assert settings.http.listen == "0.0.0.0:8080"
@@ -187,21 +229,95 @@ def test_influxdb_maps_the_influxql_database_to_the_bucket() -> None:
     assert os.access(init / "10-dbrp.sh", os.X_OK)
 
 
+def _broker_config() -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """The shipped mosquitto.conf as its global settings and each listener's (by port)."""
+    conf = (ROOT / _mounts("mosquitto")["/mosquitto/config/mosquitto.conf"]).read_text()
+    top: dict[str, str] = {}
+    listeners: dict[str, dict[str, str]] = {}
+    current = top
+    for line in conf.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, value = line.split(None, 1)
+        if key == "listener":
+            current = listeners.setdefault(value.split()[0], {})
+        elif key in current and key != "log_type":
+            raise AssertionError(f"{key} twice in one section")
+        else:
+            current[key] = value
+    return top, listeners
+
+
 def test_broker_config_is_the_shipped_one_with_auth_and_big_queues() -> None:
     mounts = _mounts("mosquitto")
-    conf = (ROOT / mounts["/mosquitto/config/mosquitto.conf"]).read_text()
-    settings = dict(
-        line.split(None, 1) for line in conf.splitlines() if line and not line.startswith("#")
-    )
-    assert settings["allow_anonymous"] == "false"
-    assert settings["persistence"] == "true"
-    assert int(settings["max_queued_messages"]) >= 100_000
-    assert int(settings["max_queued_bytes"]) > 0
-    assert settings["acl_file"] in mounts
-    assert Path(settings["password_file"]).parent.as_posix() in mounts
-    assert settings["persistence_location"].rstrip("/") in mounts
+    top, listeners = _broker_config()
+    assert top["per_listener_settings"] == "true"
+    assert top["persistence"] == "true"
+    assert int(top["max_queued_messages"]) >= 100_000
+    assert int(top["max_queued_bytes"]) > 0
+    assert top["persistence_location"].rstrip("/") in mounts
+    # telemetry payloads are at most 64 KiB (design §3): room for them, not for a 64 MiB one
+    assert 64 * 1024 + 1024 <= int(top["max_packet_size"]) <= 1024 * 1024
+    assert set(listeners) == {"8883", "8884"}
+    for port, section in listeners.items():
+        assert section["allow_anonymous"] == "false", port
+        assert section["acl_file"] in mounts, port
+        assert Path(section["password_file"]).parent.as_posix() in mounts, port
+        assert section["tls_version"] in {"tlsv1.2", "tlsv1.3"}, port
+        for key in ("cafile", "certfile", "keyfile"):
+            # the entrypoint copies /mosquitto/certs/* to /mosquitto/tls/ for the broker's user
+            name = Path(section[key]).name
+            assert section[key] == f"/mosquitto/tls/{name}", (port, key)
+            assert f"/mosquitto/certs/{name}" in mounts, (port, key)
+    stations, services = listeners["8883"], listeners["8884"]
+    assert stations["use_username_as_clientid"] == "true"
+    assert stations["password_file"] != services["password_file"]
+    assert stations["acl_file"] != services["acl_file"]
+    acl = (ROOT / mounts[stations["acl_file"]]).read_text()
+    assert [line for line in acl.splitlines() if line and not line.startswith("#")] == [
+        "pattern write solarwater/%u/+/+/telemetry",
+        "pattern write solarwater/%u/+/+/status",
+    ]
     entry = SERVICES["mosquitto"]["entrypoint"]
     assert entry[-1] in mounts
+
+
+def test_only_the_tls_station_listener_is_published() -> None:
+    published = {
+        (name, str(port).rsplit(":", 1)[-1])
+        for name, service in SERVICES.items()
+        for port in service.get("ports", [])
+    }
+    assert ("mosquitto", "8883") in published
+    assert not [p for p in published if p[1] in {"1883", "8884"}], published
+    assert "8883:8883" in SERVICES["mosquitto"]["ports"]
+    # the services' listener is reached over a network with no way out
+    assert COMPOSE["networks"]["broker"]["internal"] is True
+    for name in ("mosquitto", "collector", "simulator"):
+        assert "broker" in SERVICES[name]["networks"], name
+    assert SERVICES["simulator"]["networks"] == ["broker"]
+    health = " ".join(SERVICES["mosquitto"]["healthcheck"]["test"])
+    assert "-p 8884" in health and "--cafile /mosquitto/tls/ca.crt" in health
+    assert "1883" not in (ROOT / "docker-compose.yml").read_text()
+
+
+def test_simulator_login_exists_only_with_the_sim_profile() -> None:
+    broker_env = SERVICES["mosquitto"]["environment"]
+    # empty unless given for `--profile sim`; the entrypoint adds the login only when set
+    assert broker_env["MQTT_SIMULATOR_PASSWORD"] == "${MQTT_SIMULATOR_PASSWORD:-}"
+    entry = (ROOT / _mounts("mosquitto")[SERVICES["mosquitto"]["entrypoint"][-1]]).read_text()
+    assert 'if [ -n "${MQTT_SIMULATOR_PASSWORD:-}" ]; then' in entry
+    assert [
+        n for n, s in SERVICES.items() if "MQTT_SIMULATOR_PASSWORD" in s.get("environment", {})
+    ] == [
+        "mosquitto",
+        "simulator",
+    ]
+    assert SERVICES["simulator"]["profiles"] == ["sim"]
+    command = " ".join(SERVICES["simulator"]["command"])
+    assert "mqtts://simulator:$${MQTT_SIMULATOR_PASSWORD}@mosquitto:8884" in command
+    ca = re.search(r"--ca-file (\S+)", command)
+    assert ca and _mounts("simulator")[ca.group(1)] == CERTS + "ca.crt"
 
 
 @pytest.mark.parametrize("name", ["Dockerfile.collector", "Dockerfile.simulator"])
