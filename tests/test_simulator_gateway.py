@@ -20,7 +20,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from devstack import Mosquitto, free_port
 from simulator import SimulationConfig, Summary, run_simulation
-from tests.test_broker_acl import ADD_STATION, PASSWORDS, ShippedBroker
+from tests.broker_support import ShippedBroker, add_service_login, add_station, make_certs
+from tests.test_broker_acl import PASSWORDS
 from tests.test_simulator_publish import Subscriber
 from tests.test_tls import make_ca_and_server_cert
 
@@ -93,18 +94,14 @@ def _key(g: Any) -> tuple[str, str, int]:
 
 @pytest.fixture(scope="module")
 def acl_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShippedBroker]:
+    """The shipped two-listener TLS broker: stations on theirs, the collector on the services'."""
     work = tmp_path_factory.mktemp("gateway-acl")
-    passwd = work / "passwd"
+    auth = work / "auth"
+    auth.mkdir()
     for station in ("PEMBA-01", "PEMBA-02"):
-        subprocess.run(
-            ["sh", str(ADD_STATION), "--passwd-file", str(passwd), station],
-            env=os.environ | {"STATION_PASSWORD": PASSWORDS[station]},
-            capture_output=True, check=True,
-        )  # fmt: skip
-    subprocess.run(
-        ["mosquitto_passwd", "-b", str(passwd), "collector", PASSWORDS["collector"]], check=True
-    )
-    server = ShippedBroker(work, passwd)
+        add_station(auth / "stations.passwd", station, PASSWORDS[station])
+    add_service_login(auth / "services.passwd", "collector", PASSWORDS["collector"])
+    server = ShippedBroker(work, make_certs(work / "certs"), auth)
     server.start()
     yield server
     server.stop()
@@ -119,11 +116,12 @@ def _logins(path: Path, text: str, mode: int = 0o600) -> Path:
 class Reader:
     """The collector's login, subscribed to every station's telemetry and status."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, ca: Path) -> None:
         self.got: list[tuple[str, bytes]] = []
         self.lock = threading.Lock()
         ready = threading.Event()
         self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="t-reader-gateway")
+        self.c.tls_set(ca_certs=str(ca))
         self.c.username_pw_set("collector", PASSWORDS["collector"])
         self.c.on_connect = lambda c, *a: c.subscribe(
             [("solarwater/+/+/+/telemetry", 1), ("solarwater/+/+/+/status", 1)]
@@ -162,13 +160,13 @@ def test_per_station_logins_publish_through_the_shipped_acl(
         tmp_path / "logins", f"# station password\nPEMBA-01 {PASSWORDS['PEMBA-01']}\n"
         f"PEMBA-02 {PASSWORDS['PEMBA-02']}\n",
     )  # fmt: skip
-    reader = Reader(acl_broker.port)
+    reader = Reader(acl_broker.service_port, acl_broker.ca)
     out = tmp_path / "summary.json"
     try:
         r = _cli(
             # the URL's login is wrong: the run works only if each station uses its own
-            "--mqtt-url", f"mqtt://simulator:wrong@127.0.0.1:{acl_broker.port}",
-            "--credentials", str(logins),
+            "--mqtt-url", f"mqtts://simulator:wrong@127.0.0.1:{acl_broker.station_port}",
+            "--ca-file", str(acl_broker.ca), "--credentials", str(logins),
             "--stations", "2", "--duration", "1h", "--summary-json", str(out),
         )  # fmt: skip
         assert r.returncode == 0, r.stderr
@@ -192,15 +190,17 @@ def test_per_station_logins_publish_through_the_shipped_acl(
 def test_a_yaml_logins_file_works_and_a_wrong_password_is_one_line(
     acl_broker: ShippedBroker, tmp_path: Path
 ) -> None:
-    url = f"mqtt://127.0.0.1:{acl_broker.port}"
+    url = f"mqtts://127.0.0.1:{acl_broker.station_port}"
+    tls = ("--ca-file", str(acl_broker.ca))
     good = _logins(tmp_path / "good.yaml", f"PEMBA-01: {PASSWORDS['PEMBA-01']}\n")
-    assert _cli("--mqtt-url", url, "--credentials", str(good), "--stations", "1",
+    assert _cli("--mqtt-url", url, *tls, "--credentials", str(good), "--stations", "1",
                 "--duration", "15m").returncode == 0  # fmt: skip
     bad = _logins(tmp_path / "bad.yaml", "PEMBA-01: guessed\n")
     line = _one_line_error(
-        _cli("--mqtt-url", url, "--credentials", str(bad), "--stations", "1", "--duration", "15m"),
+        _cli("--mqtt-url", url, *tls, "--credentials", str(bad), "--stations", "1",
+             "--duration", "15m"),
         1,
-    )
+    )  # fmt: skip
     assert "cannot connect to broker" in line and "guessed" not in line
 
 
