@@ -556,9 +556,7 @@ class AlertService:
             "notifications_damped": float(self.counts["notifications_damped"]),
             "notification_budget_announcements": float(self.counts["budget_announcements"]),
             "alerts_refused_station_full": float(self.counts["alerts_refused"]),
-            "paging_stations_refused": float(
-                self.budget.table.refused + self.gate.table.refused
-            ),
+            "paging_stations_refused": float(self.budget.table.refused + self.gate.table.refused),
             "alert_write_errors": float(self.counts["write_errors"]),
             "alert_readings_out_of_order": float(self.engine.out_of_order),
             "alert_observe_errors": float(self.engine.observe_errors),
