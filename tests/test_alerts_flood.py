@@ -26,7 +26,7 @@ FLOOD, REAL, FLAPPER = "PEMBA-01", "MONTEPUEZ-01", "MOCIMBOA-01"
 FLOOD_MESSAGES = 1500
 FLOOD_S = 30.0
 BUDGET = 10
-MAX_ALERTS = 100  # alerts.max_alerts_per_station (the default)
+MAX_DEVICES = 64  # alerts.max_devices_per_station (the default): the rest are not evaluated
 # longer than the flapping: the flap's first page opens an interval it ends inside
 INTERVAL_S = 33
 FLAPS = 30  # readings a second apart: fault, healthy, fault, ... healthy (15 each way)
@@ -139,7 +139,7 @@ async def test_flood_cannot_delay_another_stations_page_and_a_flap_pages_once_ea
     flood = hook.events(station=FLOOD)
     assert [p["event"] for p in flood] == ["firing"] * BUDGET + ["budget"]
     notice = flood[-1]
-    dropped = MAX_ALERTS - BUDGET  # the station holds MAX_ALERTS; the rest are refused
+    dropped = MAX_DEVICES - BUDGET  # one alert per device the station is evaluated for
     assert notice["sms"] == (
         f"Limite de avisos excedido para {FLOOD}: {dropped} alertas nao enviados"
         f" (max. {BUDGET} por 1 h)"
@@ -147,7 +147,8 @@ async def test_flood_cannot_delay_another_stations_page_and_a_flap_pages_once_ea
     assert len(notice["sms"]) <= 160 and notice["value"] == dropped
     over = f'solarwater_alert_notifications_over_budget_total{{station="{FLOOD}"}}'
     assert metric(text, over) == dropped
-    assert metric(text, "solarwater_alerts_refused_station_full") == FLOOD_MESSAGES - MAX_ALERTS
+    assert metric(text, "solarwater_alert_devices_refused") == FLOOD_MESSAGES - MAX_DEVICES
+    assert metric(text, "solarwater_alerts_active") == MAX_DEVICES + 1  # and the real fault
     assert metric(text, "solarwater_notification_budget_announcements") == 1
 
     # the flapping controller: one firing page, one resolved page once the interval ended

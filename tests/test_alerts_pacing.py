@@ -166,6 +166,21 @@ async def test_a_station_holds_a_bounded_number_of_alerts(
     assert stats["alerts_active"] == 5 and stats["alerts_refused_station_full"] == 3
 
 
+async def test_a_station_is_evaluated_for_a_bounded_number_of_devices(
+    make: Callable[..., Any],  # noqa: F811
+    hook: Hook,
+) -> None:
+    h: Harness = await make(min_page_interval=0, max_devices_per_station=3)
+    h.feed([fault("MONTEPUEZ-01", f"dev{i}", T0) for i in range(5)])
+    h.feed([fault("MONTEPUEZ-01", f"dev{i}", T0 + 1000) for i in range(5)])
+    await h.settle()
+    stats = h.svc.stats()
+    assert stats["alerts_active"] == 3 and stats["alert_devices_refused"] == 4
+    assert sorted(p["device"] for p in hook.posts) == ["dev0", "dev1", "dev2"]
+    h.feed([fault("PEMBA-01", "dev9", T0)])  # the cap is per station
+    await wait_for(lambda: h.svc.stats()["alerts_active"] == 4, 3)
+
+
 def _notification(station: str, i: int) -> Notification:
     return Notification(
         event="firing", alert_id=i, station=station, station_name=None, district=None,

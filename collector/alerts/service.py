@@ -31,6 +31,7 @@ from devices.stations import Fleet
 log = logging.getLogger("collector.alerts")
 SNAPSHOT_EVERY_S = 60.0
 BUDGET_RULE = "notification_budget"  # the rule name budget announcements carry
+STATUS_MAX = 100_000  # device statuses held (a fleet has hundreds of devices)
 
 
 class AlertConfigError(ValueError):
@@ -57,7 +58,9 @@ class AlertService:
         self.fleet = fleet
         self.clock = clock
         self.write_lines = write_lines
-        self.engine = RuleEngine(settings.rules, fleet, settings.stale_after)
+        self.engine = RuleEngine(
+            settings.rules, fleet, settings.stale_after, settings.max_devices_per_station
+        )
         self.router = Router(settings, fleet)
         problems = self.router.unknown_names() + self._unknown_override_names()
         if problems:
@@ -81,7 +84,7 @@ class AlertService:
         self.counts = dict.fromkeys(
             (
                 "alerts_fired", "alerts_resolved", "notifications_unrouted", "write_errors",
-                "alerts_refused", "notifications_damped", "budget_announcements",
+                "alerts_refused", "notifications_damped", "budget_announcements", "status_refused",
             ),
             0,
         )  # fmt: skip
@@ -133,7 +136,11 @@ class AlertService:
 
     def observe_status(self, station: str, device: str, online: bool, ts_ms: int) -> None:
         """Note a device's retained online/offline status (for stats and the API)."""
-        self.status[(station, device)] = online
+        key = (station, device)
+        if key not in self.status and len(self.status) >= STATUS_MAX:
+            self.counts["status_refused"] += 1  # any device id may publish a status
+            return
+        self.status[key] = online
 
     # life cycle
     async def start(self) -> None:
@@ -560,6 +567,8 @@ class AlertService:
             "alert_write_errors": float(self.counts["write_errors"]),
             "alert_readings_out_of_order": float(self.engine.out_of_order),
             "alert_observe_errors": float(self.engine.observe_errors),
+            "alert_devices_refused": float(self.engine.devices_refused),
+            "device_status_refused": float(self.counts["status_refused"]),
             "stations_silent": float(sum(1 for k in self.active if k[2] == "station_silent")),
             "devices_offline": float(sum(1 for v in self.status.values() if not v)),
             "silences_active": float(

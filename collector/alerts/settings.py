@@ -175,6 +175,9 @@ class AlertSettings(BaseModel):
     )
     page_budget: int = Field(10, ge=1, le=100_000, description="pages per station per window")
     page_budget_window: Duration = Field(3600.0, gt=0, description="the budget's window")
+    max_devices_per_station: int = Field(
+        64, ge=1, le=100_000, description="devices a station's readings are evaluated for"
+    )
     max_alerts_per_station: int = Field(
         100, ge=1, le=100_000, description="active alerts kept per station; more are refused"
     )
