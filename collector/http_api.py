@@ -20,8 +20,9 @@ async def healthz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     c = request.app[COLLECTOR_KEY]
     extra = c.alerts.stats() if c.alerts is not None else None
+    labelled = c.alerts.prometheus() if c.alerts is not None else ""
     return web.Response(
-        text=c.metrics.prometheus(extra),
+        text=c.metrics.prometheus(extra) + labelled,
         content_type="text/plain",
         charset="utf-8",
         headers={"X-Content-Type-Options": "nosniff"},

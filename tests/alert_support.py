@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import threading
 import time
@@ -23,7 +24,10 @@ SMTP_PASSWORD = "mailpass"
 
 
 class Hook:
-    """A real aiohttp webhook receiver; `fail` answers that many requests with `status` first."""
+    """A real aiohttp webhook receiver; `fail` answers that many requests with `status` first.
+
+    `delay_s` makes each request take that long, as a slow SMS gateway does.
+    """
 
     def __init__(self) -> None:
         self.posts: list[dict[str, Any]] = []
@@ -31,12 +35,15 @@ class Hook:
         self.auth: list[str | None] = []
         self.fail = 0
         self.status = 503
+        self.delay_s = 0.0
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/hook"
         self.runner: web.AppRunner | None = None
 
     async def handle(self, request: web.Request) -> web.Response:
         self.auth.append(request.headers.get("Authorization"))
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         if self.fail > 0:
             self.fail -= 1
             return web.Response(status=self.status)

@@ -140,6 +140,8 @@ def alert_section(hook: Hook, smtp_port: int, **over: Any) -> dict[str, Any]:
     values: dict[str, Any] = {
         "alerts.evaluate_interval_s": EVALUATE_S,
         "alerts.repeat_interval": "1h",
+        # a simulated day passes in seconds: transitions come faster than any page interval
+        "alerts.min_page_interval": 0,
         "alerts.api_token": TOKEN,
         "alerts.notifiers": {
             "sms": {"type": "webhook", "url": hook.url, "bearer_token": "gw-token",

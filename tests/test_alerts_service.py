@@ -127,6 +127,7 @@ def base_config(hook: Hook, smtp_port: int, **over: Any) -> dict[str, Any]:
         "language": "pt",
         "evaluate_interval_s": TICK,
         "repeat_interval": "1h",
+        "min_page_interval": 0,  # the fake wall clock stands still: pages are not damped here
         "api_token": TOKEN,
         "notifiers": {
             "sms": {"type": "webhook", "url": hook.url, "bearer_token": "gw-token",

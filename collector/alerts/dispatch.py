@@ -1,9 +1,10 @@
-"""Notification delivery: a bounded queue and a worker per notifier, retries with backoff."""
+"""Notification delivery: per notifier, fair per-station queues, a worker, retries with backoff."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from collector.alerts.model import Notification
@@ -15,6 +16,63 @@ log = logging.getLogger("collector.alerts")
 Job = tuple[int, Notification]  # outbox id, notification
 
 
+class StationQueues:
+    """One FIFO per station, served round-robin; bounded per station and in total."""
+
+    def __init__(self, per_station: int, total: int) -> None:
+        self.per_station = per_station
+        self.total = total  # also bounds the stations held: an empty queue is dropped
+        self._queues: dict[str, deque[Job]] = {}  # insertion order is the round-robin turn
+        self._size = 0
+        self._ready = asyncio.Event()
+        self._unfinished = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def put(self, station: str, job: Job) -> str | None:
+        """Queue `job`; the reason it was refused otherwise ('station_full' or 'full')."""
+        q = self._queues.get(station)
+        if q is not None and len(q) >= self.per_station:
+            return "station_full"
+        if self._size >= self.total:
+            return "full"
+        if q is None:
+            q = self._queues[station] = deque()
+        q.append(job)
+        self._size += 1
+        self._unfinished += 1
+        self._idle.clear()
+        self._ready.set()
+        return None
+
+    async def get(self) -> Job:
+        """The next station's oldest job, stations taking turns."""
+        while not self._queues:
+            self._ready.clear()
+            await self._ready.wait()
+        station = next(iter(self._queues))
+        q = self._queues.pop(station)
+        job = q.popleft()
+        if q:
+            self._queues[station] = q  # to the back of the turn
+        self._size -= 1
+        return job
+
+    def task_done(self) -> None:
+        self._unfinished -= 1
+        if self._unfinished == 0:
+            self._idle.set()
+
+    async def join(self) -> None:
+        await self._idle.wait()
+
+    def qsize(self) -> int:
+        return self._size
+
+    def stations(self) -> int:
+        return len(self._queues)
+
+
 class Dispatcher:
     """Never blocks the caller: `submit` refuses (and counts) when a queue is full."""
 
@@ -24,27 +82,34 @@ class Dispatcher:
         retry: dict[str, Retry],
         queue_size: int,
         done: Callable[[int], Awaitable[None]],
+        station_queue_size: int | None = None,
     ) -> None:
         self.notifiers = notifiers
         self.retry = retry
         self.done = done  # called with the outbox id once a job is delivered or given up
-        self.queues: dict[str, asyncio.Queue[Job]] = {
-            name: asyncio.Queue(maxsize=queue_size) for name in notifiers
+        per_station = station_queue_size or queue_size
+        self.queues: dict[str, StationQueues] = {
+            name: StationQueues(per_station, queue_size) for name in notifiers
         }
         self.tasks: list[asyncio.Task[None]] = []
         self.sent = 0
         self.failed = 0
         self.dropped = 0
+        self.station_full = 0  # of `dropped`: the station's own queue was full
         self.retried = 0
 
     def submit(self, notifier: str, job_id: int, n: Notification) -> bool:
-        try:
-            self.queues[notifier].put_nowait((job_id, n))
+        refused = self.queues[notifier].put(n.station, (job_id, n))
+        if refused is None:
             return True
-        except asyncio.QueueFull:
-            self.dropped += 1
-            log.warning("alert notifier %s: queue full, notification dropped", notifier)
-            return False
+        self.dropped += 1
+        if refused == "station_full":
+            self.station_full += 1
+        log.warning(
+            "alert notifier %s: %s queue full, notification for %s dropped",
+            notifier, "station" if refused == "station_full" else "notifier", n.station,
+        )  # fmt: skip
+        return False
 
     def pending(self) -> int:
         return sum(q.qsize() for q in self.queues.values())

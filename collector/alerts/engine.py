@@ -53,8 +53,17 @@ class DeviceState:
 class RuleEngine:
     """Per (station, device, rule) state machines plus per-station silence."""
 
-    def __init__(self, rules: Mapping[str, RuleSettings], fleet: Fleet, stale_after_s: float):
+    def __init__(
+        self,
+        rules: Mapping[str, RuleSettings],
+        fleet: Fleet,
+        stale_after_s: float,
+        max_devices_per_station: int = 1_000_000,
+    ):
         self.rules = rules
+        self.max_devices = max_devices_per_station
+        self._station_devices: dict[str, int] = {}  # devices held per station (capped)
+        self.devices_refused = 0  # readings of devices beyond a station's cap
         self.fleet = fleet
         self.stale_ms = int(stale_after_s * 1000)
         self.clock = FleetClock()
@@ -134,7 +143,14 @@ class RuleEngine:
         if name in names:  # else the rule is gone for this station: the service resolves it
             self._slots(dev, kind, len(rules))[names.index(name)] = s
 
-    def _new_device(self, dkey: tuple[str, str], ts: int) -> DeviceState:
+    def _new_device(self, dkey: tuple[str, str], ts: int) -> DeviceState | None:
+        """A state for a device not seen before; None when its station holds its cap."""
+        held = self._station_devices.get(dkey[0], 0)
+        if held >= self.max_devices:
+            # a station may publish under any device id: its table must not grow without end
+            self.devices_refused += 1
+            return None
+        self._station_devices[dkey[0]] = held + 1
         dev = self._devices[dkey] = DeviceState(ts)
         if self._unattached:
             for s in self._unattached.pop(dkey, ()):
@@ -166,6 +182,8 @@ class RuleEngine:
                 dev = devices.get(dkey)
                 if dev is None:
                     dev = self._new_device(dkey, ts)
+                    if dev is None:
+                        continue
                 elif ts <= dev.last_ts:
                     self.out_of_order += 1
                     continue

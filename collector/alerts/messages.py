@@ -9,7 +9,15 @@ from collector.alerts.durations import format_duration
 from collector.alerts.model import Alert, Transition
 from collector.alerts.rules import RuleSettings
 from collector.alerts.settings import AlertSettings
-from collector.alerts.templates import LANGUAGES, label, number, render, sms_text
+from collector.alerts.templates import (
+    LANGUAGES,
+    SMS_MAX,
+    label,
+    number,
+    render,
+    sms_text,
+    to_gsm7,
+)
 from devices.stations import Fleet
 
 
@@ -23,6 +31,7 @@ class Messages:
         self.tz = ZoneInfo(settings.timezone)
         self.rules: dict[str, RuleSettings] = settings.rules
         self.fleet = fleet
+        self.window_s = settings.page_budget_window
 
     def title(self, rule: str) -> str:
         rs = self.rules.get(rule)
@@ -71,6 +80,12 @@ class Messages:
             "id": str(a.id),
         }  # fmt: skip
         return render(self.lang, self.overrides, event, ctx)
+
+    def budget(self, station: str, dropped: int, pages: int) -> str:
+        """The notice that `dropped` of a station's alerts went over its page budget."""
+        window = format_duration(self.window_s)
+        text = self.lang.budget.format(station=station, count=dropped, budget=pages, window=window)
+        return text if len(to_gsm7(text)) <= SMS_MAX else text[: text.rindex(" (")]
 
     @staticmethod
     def sms(text: str) -> str:

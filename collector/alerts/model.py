@@ -9,7 +9,7 @@ from collector.alerts.condition import Comparison
 from collector.alerts.rules import EffectiveRule
 
 State = Literal["firing", "resolved"]
-Event = Literal["firing", "reminder", "resolved"]
+Event = Literal["firing", "reminder", "resolved", "budget"]  # budget: pages are being dropped
 SILENCE_DEVICE = ""  # the device part of a station-wide (silence) alert key
 
 AlertKey = tuple[str, str, str]  # station, device, rule

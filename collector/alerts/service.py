@@ -20,6 +20,7 @@ from collector.alerts.messages import Messages
 from collector.alerts.model import Alert, AlertKey, Event, Notification, Transition
 from collector.alerts.notifiers import DeliveryError, Notifier, NotifierContext, build_notifier
 from collector.alerts.notifiers.base import MqttPublish
+from collector.alerts.pacing import PageBudget, PageGate, StationTable, Window
 from collector.alerts.routing import Router
 from collector.alerts.settings import AlertSettings
 from collector.alerts.store import AlertStore, Silence
@@ -29,6 +30,8 @@ from devices.stations import Fleet
 
 log = logging.getLogger("collector.alerts")
 SNAPSHOT_EVERY_S = 60.0
+BUDGET_RULE = "notification_budget"  # the rule name budget announcements carry
+STATUS_MAX = 100_000  # device statuses held (a fleet has hundreds of devices)
 
 
 class AlertConfigError(ValueError):
@@ -55,7 +58,9 @@ class AlertService:
         self.fleet = fleet
         self.clock = clock
         self.write_lines = write_lines
-        self.engine = RuleEngine(settings.rules, fleet, settings.stale_after)
+        self.engine = RuleEngine(
+            settings.rules, fleet, settings.stale_after, settings.max_devices_per_station
+        )
         self.router = Router(settings, fleet)
         problems = self.router.unknown_names() + self._unknown_override_names()
         if problems:
@@ -71,17 +76,37 @@ class AlertService:
         self.store = AlertStore(state_dir)
         self.active: dict[AlertKey, Alert] = {}
         self.owed: dict[int, Alert] = {}  # resolved, resolved notification not sent yet
+        self.per_station: dict[str, int] = {}  # active alerts of each station (capped)
+        self.unpaged: set[int] = set()  # active/owed alerts whose firing page went over budget
         self.silences: list[Silence] = []
         self.status: dict[tuple[str, str], bool] = {}
         self.fleet_now: int | None = None
         self.counts = dict.fromkeys(
-            ("alerts_fired", "alerts_resolved", "notifications_unrouted", "write_errors"), 0
+            (
+                "alerts_fired", "alerts_resolved", "notifications_unrouted", "write_errors",
+                "alerts_refused", "notifications_damped", "budget_announcements", "status_refused",
+            ),
+            0,
+        )  # fmt: skip
+
+        def registered(station: str) -> bool:
+            return fleet.get(station) is not None
+
+        self.gate = PageGate(
+            int(settings.min_page_interval * 1000),
+            StationTable(registered, settings.max_paging_stations),
+        )
+        self.budget = PageBudget(
+            settings.page_budget,
+            int(settings.page_budget_window * 1000),
+            StationTable(registered, settings.max_paging_stations),
         )
         self.dispatcher = Dispatcher(
             self.notifiers,
             {name: ns for name, ns in settings.notifiers.items()},
             settings.queue_size,
             self._job_done,
+            settings.station_queue_size,
         )
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -111,7 +136,11 @@ class AlertService:
 
     def observe_status(self, station: str, device: str, online: bool, ts_ms: int) -> None:
         """Note a device's retained online/offline status (for stats and the API)."""
-        self.status[(station, device)] = online
+        key = (station, device)
+        if key not in self.status and len(self.status) >= STATUS_MAX:
+            self.counts["status_refused"] += 1  # any device id may publish a status
+            return
+        self.status[key] = online
 
     # life cycle
     async def start(self) -> None:
@@ -136,7 +165,7 @@ class AlertService:
                 retired.append(a)
             elif a.state == "firing":
                 self.engine.restore_active(a.key)
-                self.active[a.key] = a
+                self._hold(a)
             else:
                 self.owed[a.id] = a
         if retired:
@@ -206,6 +235,12 @@ class AlertService:
             if t.state == "firing":
                 if t.key in self.active:
                     continue
+                if self.per_station.get(t.station, 0) >= self.settings.max_alerts_per_station:
+                    # a station inventing device ids must not grow the table without end
+                    self.counts["alerts_refused"] += 1
+                    log.warning("alert %s on %s refused: station has too many", t.key, t.station)
+                    continue
+                self.per_station[t.station] = self.per_station.get(t.station, 0) + 1
                 a = Alert(
                     id=0, station=t.station, district=self.fleet.district_of(t.station),
                     device=t.device, rule=t.rule.name, severity=t.rule.severity,
@@ -217,6 +252,7 @@ class AlertService:
                 old = self.active.pop(t.key, None)
                 if old is None:
                     continue
+                self._release(t.station)
                 a = old
                 a.state, a.resolved_ms, a.resolved_value = "resolved", t.ts_ms, t.value
                 a.resolved_detail = detail
@@ -242,6 +278,8 @@ class AlertService:
             self.counts["alerts_resolved"] += 1
             if a.notified_firing:
                 self.owed[a.id] = a
+            elif not self.silenced(a.station, a.rule, int(self.clock() * 1000)):
+                self.counts["notifications_damped"] += 1  # fired and cleared inside the interval
             assert a.resolved_ms is not None and a.resolved_value is not None
             lines.append(
                 self._line(a, "resolved", a.resolved_ms, a.resolved_value, a.resolved_message or "")
@@ -279,27 +317,53 @@ class AlertService:
             return "reminder"
         return None
 
+    def _hold(self, a: Alert) -> None:
+        """Keep a restored firing alert as active (restored ones are not capped)."""
+        self.active[a.key] = a
+        self.per_station[a.station] = self.per_station.get(a.station, 0) + 1
+
+    def _release(self, station: str) -> None:
+        left = self.per_station.get(station, 0) - 1
+        if left > 0:
+            self.per_station[station] = left
+        else:
+            self.per_station.pop(station, None)
+
     async def _notify(self, now_ms: int) -> None:
-        work: list[tuple[Alert, Event]] = []
+        due: list[tuple[Alert, Event]] = []
         for a in [*self.active.values(), *self.owed.values()]:
             event = self._due(a, now_ms)
             if event is not None:
-                work.append((a, event))
-        if not work:
+                due.append((a, event))
+        if not due:
             return
+        touched: list[Alert] = []  # marks changed without a page
+        work = self._damp(due, now_ms, touched)
         jobs: list[tuple[str, Notification]] = []
+        over: dict[str, str] = {}  # station -> severity of its first page over the budget
         for a, event in work:
-            jobs += self._notifications(a, event)
-            if event == "firing":
-                a.notified_firing, a.last_notified_ms = True, now_ms
-            elif event == "reminder":
-                a.reminders, a.last_notified_ms = a.reminders + 1, now_ms
+            # a resolved page closes what was paged: bounded by the firing pages, never dropped
+            if event == "resolved" or self.budget.take(a.station, now_ms):
+                jobs += self._notifications(a, event)
+                self._mark(a, event, now_ms)
+                if event == "reminder":
+                    self.unpaged.discard(a.id)  # the technicians know of it now
             else:
-                a.notified_resolved = True
-                self.owed.pop(a.id, None)
+                over.setdefault(a.station, a.severity)
+                if event == "firing":
+                    self.unpaged.add(a.id)
+                    a.notified_firing = True
+                a.last_notified_ms = now_ms  # tried again as a reminder after the repeat interval
+            touched.append(a)
+        for station, severity in over.items():
+            w = self.budget.to_announce(station)
+            if w is not None:
+                jobs += self._announcement(station, severity, w, now_ms)
+        if not touched:
+            return
 
         def persist(s: AlertStore) -> list[int]:
-            for a, _ in work:
+            for a in touched:
                 s.update_alert(a)
             return [s.outbox_add(name, orjson.dumps(asdict(n))) for name, n in jobs]
 
@@ -316,6 +380,87 @@ class AlertService:
                     s.outbox_done(i)
 
             await self.store.call(forget)
+
+    def _mark(self, a: Alert, event: Event, now_ms: int) -> None:
+        if event == "firing":
+            a.notified_firing, a.last_notified_ms = True, now_ms
+        elif event == "reminder":
+            a.reminders, a.last_notified_ms = a.reminders + 1, now_ms
+        else:
+            a.notified_resolved = True
+            self.owed.pop(a.id, None)
+
+    def _settle(self, a: Alert, touched: list[Alert]) -> None:
+        """Close an owed resolution without a page (never paged, or superseded)."""
+        a.notified_resolved = True
+        self.owed.pop(a.id, None)
+        self.unpaged.discard(a.id)
+        touched.append(a)
+
+    def _damp(
+        self, due: list[tuple[Alert, Event]], now_ms: int, touched: list[Alert]
+    ) -> list[tuple[Alert, Event]]:
+        """The pages to send now: per (station, rule), a round only once its interval passed,
+        and per device only the newest state, if it is not what was last paged."""
+        out: list[tuple[Alert, Event]] = []
+        groups: dict[tuple[str, str], dict[AlertKey, list[tuple[Alert, Event]]]] = {}
+        for a, event in due:
+            if event == "reminder":
+                out.append((a, event))
+            elif event == "resolved" and a.id in self.unpaged:
+                self._settle(a, touched)  # its firing was never paged: nor is its end
+            else:
+                groups.setdefault((a.station, a.rule), {}).setdefault(a.key, []).append((a, event))
+        for (station, rule), by_key in groups.items():
+            if not self.gate.open(station, rule, now_ms):
+                continue  # held: looked at again next evaluation
+            paged = False
+            for events in by_key.values():
+                firing = [a for a, e in events if e == "firing"]
+                ended = sorted((a for a, e in events if e == "resolved"), key=lambda a: a.id)
+                if firing and ended:
+                    # paged firing, flapped, firing again: the technicians' picture is right
+                    new = firing[-1]
+                    for old in ended:
+                        self._settle(old, touched)
+                    new.notified_firing = True
+                    new.last_notified_ms = max(o.last_notified_ms or 0 for o in ended) or now_ms
+                    touched.append(new)
+                    self.counts["notifications_damped"] += len(ended)
+                elif firing:
+                    out.append((firing[-1], "firing"))
+                    paged = True
+                else:
+                    for old in ended[:-1]:
+                        self._settle(old, touched)
+                    out.append((ended[-1], "resolved"))
+                    paged = True
+            if paged:
+                self.gate.paged(station, rule, now_ms)
+        return out
+
+    def _announcement(
+        self, station: str, severity: str, w: Window, now_ms: int
+    ) -> list[tuple[str, Notification]]:
+        """The one message per budget window saying a station's pages are being dropped."""
+        self.counts["budget_announcements"] += 1
+        text = self.messages.budget(station, w.dropped, self.settings.page_budget)
+        log.warning("%s", text)
+        reg, district = self.fleet.get(station), self.fleet.district_of(station)
+        out = []
+        for target in self.router.targets(station, severity):
+            for name in target.notifiers:
+                n = Notification(
+                    event="budget", alert_id=0, station=station,
+                    station_name=reg.name if reg else None, district=district,
+                    device="", rule=BUDGET_RULE, severity=severity, value=float(w.dropped),
+                    threshold=str(self.settings.page_budget), since_ms=w.start_ms, ts_ms=now_ms,
+                    duration_s=self.settings.page_budget_window, text=text,
+                    sms=self.messages.sms(text), route=target.route, emails=target.emails,
+                    phones=target.phones,
+                )  # fmt: skip
+                out.append((name, n))
+        return out
 
     def _notifications(self, a: Alert, event: Event) -> list[tuple[str, Notification]]:
         if event == "resolved":
@@ -393,6 +538,13 @@ class AlertService:
 
         AlertApi(self).mount(app)
 
+    def prometheus(self) -> str:
+        """The per-station counters, as Prometheus text (the rest are in `stats`)."""
+        metric = "solarwater_alert_notifications_over_budget_total"
+        lines = [f"# TYPE {metric} counter"]
+        lines += [f'{metric}{{station="{st}"}} {n}' for st, n in sorted(self.budget.over.items())]
+        return "\n".join(lines) + "\n"
+
     def stats(self) -> dict[str, float]:
         d = self.dispatcher
         return {
@@ -406,9 +558,17 @@ class AlertService:
             "notifications_retried": float(d.retried),
             "notifications_queued": float(d.pending()),
             "notifications_unrouted": float(self.counts["notifications_unrouted"]),
+            "notifications_station_queue_full": float(d.station_full),
+            "notifications_over_budget": float(sum(self.budget.over.values())),
+            "notifications_damped": float(self.counts["notifications_damped"]),
+            "notification_budget_announcements": float(self.counts["budget_announcements"]),
+            "alerts_refused_station_full": float(self.counts["alerts_refused"]),
+            "paging_stations_refused": float(self.budget.table.refused + self.gate.table.refused),
             "alert_write_errors": float(self.counts["write_errors"]),
             "alert_readings_out_of_order": float(self.engine.out_of_order),
             "alert_observe_errors": float(self.engine.observe_errors),
+            "alert_devices_refused": float(self.engine.devices_refused),
+            "device_status_refused": float(self.counts["status_refused"]),
             "stations_silent": float(sum(1 for k in self.active if k[2] == "station_silent")),
             "devices_offline": float(sum(1 for v in self.status.values() if not v)),
             "silences_active": float(

@@ -164,7 +164,26 @@ class AlertSettings(BaseModel):
     evaluate_interval_s: float = Field(10.0, gt=0, le=3600)
     repeat_interval: Duration = 4 * 3600.0
     stale_after: Duration = 3600.0
-    queue_size: int = Field(1000, ge=1, le=1_000_000)
+    queue_size: int = Field(
+        1000, ge=1, le=1_000_000, description="notifications queued per notifier, all stations"
+    )
+    station_queue_size: int = Field(
+        50, ge=1, le=100_000, description="notifications queued per notifier for one station"
+    )
+    min_page_interval: Duration = Field(
+        300.0, description="per station and rule: changes inside it are recorded, not paged"
+    )
+    page_budget: int = Field(10, ge=1, le=100_000, description="pages per station per window")
+    page_budget_window: Duration = Field(3600.0, gt=0, description="the budget's window")
+    max_devices_per_station: int = Field(
+        64, ge=1, le=100_000, description="devices a station's readings are evaluated for"
+    )
+    max_alerts_per_station: int = Field(
+        100, ge=1, le=100_000, description="active alerts kept per station; more are refused"
+    )
+    max_paging_stations: int = Field(
+        1000, ge=1, le=1_000_000, description="unregistered stations tracked for paging limits"
+    )
     drain_timeout_s: float = Field(5.0, ge=0, le=300)
     history_keep: Duration = 90 * 86400.0
     api_token: SecretStr | None = None

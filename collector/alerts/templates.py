@@ -33,6 +33,7 @@ class Language:
     silent_detail: str
     back_detail: str
     decimal: str
+    budget: str  # the once-per-window notice that a station's pages are being dropped
 
 
 PT = Language(
@@ -66,6 +67,8 @@ PT = Language(
     silent_detail="sem telemetria (limite {limit})",
     back_detail="voltou a comunicar",
     decimal=",",
+    budget="Limite de avisos excedido para {station}: {count} alertas não enviados"
+    " (máx. {budget} por {window})",
 )
 
 EN = Language(
@@ -99,6 +102,8 @@ EN = Language(
     silent_detail="no telemetry (limit {limit})",
     back_detail="reporting again",
     decimal=".",
+    budget="Notification budget exceeded for {station}: {count} alerts not paged"
+    " (max {budget} per {window})",
 )
 
 LANGUAGES: dict[str, Language] = {"pt": PT, "en": EN}
