@@ -52,7 +52,8 @@ class MqttSettings(Section):
 
     url: str = Field(
         "mqtt://localhost:1883",
-        description="Broker URL, mqtt://[user:pass@]host[:port] or mqtts:// for TLS",
+        description="Broker URL, mqtt://[user:pass@]host[:port] or mqtts:// for TLS (a password"
+        " in it: environment only)",
     )
     username: str | None = Field(None, description="Broker user name (overrides the URL's)")
     password: SecretStr | None = Field(
@@ -126,7 +127,7 @@ class InfluxSettings(Section):
     url: str = Field(
         "http://localhost:8086",
         pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
-        description="InfluxDB base URL",
+        description="InfluxDB base URL (a user:pass@ in it: environment only)",
     )
     api: Literal["v1", "v2"] = Field(
         "v1", description="v1 (/write, InfluxDB 1.x) or v2 (influxdb-client, InfluxDB 2.x/3.x/1.8+)"
