@@ -26,7 +26,9 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 COLLECTOR_STOP_S = 30.0  # its flush is bounded by influx.timeout_s + 5 (15 s by default)
 
 
-class Stop(Exception):
+# A BaseException, like KeyboardInterrupt, so no `except Exception` on the way (a server
+# still starting, say) mistakes it for a failure of its own.
+class Stop(BaseException):
     """A stop signal arrived; the demo shuts down in order."""
 
 
@@ -35,7 +37,6 @@ class Shutdown:
 
     def __init__(self) -> None:
         self.stopping = False
-        self.signal_name = ""
 
     def install(self) -> None:
         for sig in STOP_SIGNALS:
@@ -46,10 +47,8 @@ class Shutdown:
         self.stopping = True
 
     def _on_signal(self, signum: int, frame: object) -> None:
-        if self.stopping:
-            return
-        self.signal_name = signal.Signals(signum).name
-        raise Stop(self.signal_name)
+        if not self.stopping:
+            raise Stop(signal.Signals(signum).name)
 
 
 def say(text: str = "", end: str = "\n", err: bool = False) -> None:

@@ -167,6 +167,34 @@ def test_demo_stops_everything_when_its_parent_is_killed(tmp_path: Path) -> None
         kill_leftovers(work)
 
 
+@pytest.mark.slow
+def test_sigterm_while_the_demo_starts_leaves_nothing_running(tmp_path: Path) -> None:
+    work = tmp_path / "demo"
+    out = tmp_path / "demo.out"
+    with out.open("wb") as sink:
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "devstack.demo", *demo_args(work)],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not any("mosquitto" in p for p in processes_of(str(work))):
+            assert demo.poll() is None and time.monotonic() < deadline, out.read_text()
+            time.sleep(0.02)
+        demo.send_signal(signal.SIGTERM)  # mosquitto is up or coming up; influxd may be next
+        assert demo.wait(60) == 0, out.read_text()
+        assert processes_of(str(work)) == []
+        text = out.read_text()
+        assert "stopping (SIGTERM)" in text and "did not start" not in text, text
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+        kill_leftovers(work)
+
+
 def test_busy_demo_port_is_named_and_another_used(capsys: pytest.CaptureFixture[str]) -> None:
     with socket.socket() as holder:
         holder.bind(("0.0.0.0", 0))  # a wildcard listener holds 127.0.0.1 too
