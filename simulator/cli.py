@@ -125,6 +125,7 @@ def _raise_fd_limit() -> None:
 
 
 def _warn_cli_password(url: str) -> None:
+    """One line when --mqtt-url carries a password: every local user can read our argv."""
     try:
         password = urllib.parse.urlsplit(url).password
     except ValueError:
