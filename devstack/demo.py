@@ -18,11 +18,15 @@ from typing import Any
 from devstack.influxd import Influxd
 from devstack.mosquitto import Mosquitto
 from devstack.ports import free_port, port_or_free
-from devstack.process import ServiceError, die_with_parent, guarded_popen_options
+from devstack.process import (
+    STOP_SIGNALS,
+    ServiceError,
+    die_with_parent,
+    guarded_popen_options,
+    stop_signals_held,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-# Each stops the demo as Ctrl-C does: SIGTERM from `kill` (or make), SIGHUP from a closed terminal.
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 COLLECTOR_STOP_S = 30.0  # its flush is bounded by influx.timeout_s + 5 (15 s by default)
 
 
@@ -143,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             "SOLARWATER_INFLUX__URL": influx.url,
             "SOLARWATER_HTTP__LISTEN": f"127.0.0.1:{http_port}",
         }
-        with (work / "collector.log").open("ab") as log:
+        with (work / "collector.log").open("ab") as log, stop_signals_held():
             children.append(
                 subprocess.Popen(
                     # --data-dir on the command line names this run in `ps` (and the tests)
@@ -162,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             if children[0].poll() is not None or time.monotonic() > deadline:
                 raise ServiceError("collector did not start; see " + str(work / "collector.log"))
             time.sleep(0.2)
-        with (work / "simulator.log").open("ab") as sim_log:
+        with (work / "simulator.log").open("ab") as sim_log, stop_signals_held():
             children.append(
                 subprocess.Popen(
                     [

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _LIBC = ctypes.CDLL(None, use_errno=True)
+# Each stops the demo as Ctrl-C does: SIGTERM from `kill` (or make), SIGHUP from a closed terminal.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class ServiceError(RuntimeError):
@@ -38,12 +42,24 @@ def die_with_parent(sig: int = signal.SIGTERM) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def stop_signals_held() -> Iterator[None]:
+    """Hold the stop signals for the block: a child started in it is always recorded."""
+    # Else a stop landing inside Popen (after the fork) would leave a child nobody stops.
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def guarded_popen_options() -> dict[str, Any]:
     """Popen options for a demo child: its own session, and SIGTERM when the demo dies."""
     parent = os.getpid()
 
     def in_child() -> None:
-        # Runs between fork and exec; the setting survives exec (no set-uid binaries here).
+        # Runs between fork and exec; both settings survive exec (no set-uid binaries here).
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # held by the parent
         die_with_parent()
         if os.getppid() != parent:  # the parent died before the line above took effect
             os.kill(os.getpid(), signal.SIGTERM)
@@ -79,13 +95,14 @@ class ManagedProcess:
             return
         log = self.log_path.open("ab")
         options = guarded_popen_options() if self.guarded else {}
-        self.proc = subprocess.Popen(
-            self.command(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            **options,
-        )
+        with stop_signals_held() if self.guarded else contextlib.nullcontext():
+            self.proc = subprocess.Popen(
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                **options,
+            )
         log.close()
         try:
             self.wait_ready()

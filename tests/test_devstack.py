@@ -186,7 +186,7 @@ def test_sigterm_while_the_demo_starts_leaves_nothing_running(tmp_path: Path) ->
             time.sleep(0.02)
         demo.send_signal(signal.SIGTERM)  # mosquitto is up or coming up; influxd may be next
         assert demo.wait(60) == 0, out.read_text()
-        assert processes_of(str(work)) == []
+        assert processes_of(str(work)) == []  # stopped and waited for, not left to PDEATHSIG
         text = out.read_text()
         assert "stopping (SIGTERM)" in text and "did not start" not in text, text
     finally:
