@@ -8,6 +8,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests, demo and benchmarks run for real.
 APT_PACKAGES := mosquitto mosquitto-clients influxdb influxdb-client libmosquitto-dev
 PYTEST_ARGS ?=
+# e.g. make demo DEMO_ARGS='--speed 60 --duration 6h'
+DEMO_ARGS ?=
 
 .PHONY: install system-packages demo test lint format bench bench-peers clean
 
@@ -30,7 +32,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: install
-	$(PY) -m devstack.demo
+	$(PY) -m devstack.demo $(DEMO_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from collector.config import ConfigError, Settings, load_settings
+from collector.secrets import url_has_password
 from collector.workers import run_workers, worker_index
 from devices.stations import FleetError
 
@@ -90,8 +91,26 @@ def check_config(settings: Settings) -> int:
     return 0
 
 
+# URL flags → the settings that keep their password off the command line
+URL_FLAGS = {"mqtt_url": "mqtt", "influx_url": "influx"}
+
+
+def warn_cli_passwords(args: argparse.Namespace) -> None:
+    """One line per URL flag with a password: /proc/<pid>/cmdline is readable by every user."""
+    for flag, section in URL_FLAGS.items():
+        if url_has_password(getattr(args, flag)):
+            print(
+                f"collector: warning: --{flag.replace('_', '-')} carries a password that any "
+                f"local user can read in /proc/<pid>/cmdline; set SOLARWATER_{section.upper()}"
+                f"__URL or {section}.password_file instead",
+                file=sys.stderr,
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if worker_index() is None:  # workers get the same argv: one warning is enough
+        warn_cli_passwords(args)
     try:
         settings = settings_from_args(args)
         if args.check_config:

@@ -25,7 +25,7 @@ from pydantic_settings import (
 )
 
 from collector.alerts.settings import AlertSettings
-from collector.secrets import load_secret
+from collector.secrets import load_secret, url_has_password
 from devices.mqtturl import MqttUrlError, parse_mqtt_url
 from devices.topics import ID_RE
 
@@ -52,7 +52,8 @@ class MqttSettings(Section):
 
     url: str = Field(
         "mqtt://localhost:1883",
-        description="Broker URL, mqtt://[user:pass@]host[:port] or mqtts:// for TLS",
+        description="Broker URL, mqtt://[user:pass@]host[:port] or mqtts:// for TLS (a password"
+        " in it: environment only)",
     )
     username: str | None = Field(None, description="Broker user name (overrides the URL's)")
     password: SecretStr | None = Field(
@@ -126,7 +127,7 @@ class InfluxSettings(Section):
     url: str = Field(
         "http://localhost:8086",
         pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
-        description="InfluxDB base URL",
+        description="InfluxDB base URL (a user:pass@ in it: environment only)",
     )
     api: Literal["v1", "v2"] = Field(
         "v1", description="v1 (/write, InfluxDB 1.x) or v2 (influxdb-client, InfluxDB 2.x/3.x/1.8+)"
@@ -349,6 +350,8 @@ def load_yaml(path: Path) -> dict[str, Any]:
 
 
 SECRET_KEYS = ("password", "token", "secret")
+# Sections whose `url` may hold user:pass@, which is a secret like any other in the file.
+URL_SECTIONS = ("mqtt", "influx")
 
 
 def _secrets_in(values: Any, path: str = "") -> list[str]:
@@ -379,6 +382,14 @@ def load_settings(
             f"config file {config_file}: {secrets[0]} is a secret; set it in {env} "
             f"or point {secrets[0]}_file at a file instead of writing it in the config"
         )
+    for section in URL_SECTIONS:
+        values = file_values.get(section)
+        if isinstance(values, dict) and url_has_password(values.get("url")):
+            raise ConfigError(
+                f"config file {config_file}: {section}.url carries a password; set the URL in "
+                f"SOLARWATER_{section.upper()}__URL, or take the password out of it and point "
+                f"{section}.password_file at a file"
+            )
     init: dict[str, Any] = {}
     for dotted, value in (overrides or {}).items():
         if value is not None:

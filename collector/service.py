@@ -15,7 +15,7 @@ from aiohttp import web
 from collector.alert_forward import SOCKET_ENV, AlertForwarder, AlertForwardServer
 from collector.alerts import AlertService
 from collector.alerts.rules import fields_by_kind
-from collector.config import Settings
+from collector.config import ConfigError, Settings
 from collector.decoding import DECODERS, DecodeLimits
 from collector.http_api import build_app
 from collector.intake import Inbound
@@ -219,11 +219,33 @@ class Collector:
         self.http_runner = web.AppRunner(app, access_log=None)
         await self.http_runner.setup()
         site = web.TCPSite(self.http_runner, self.settings.http.host, self.settings.http.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await self.http_runner.cleanup()
+            self.http_runner = None
+            await self._close_started()
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            # the operator's fix is a setting (or stopping the other program): say which
+            raise ConfigError(
+                f"http.listen {self.settings.http.listen}: cannot listen ({reason}); "
+                "stop what holds it or choose another with --http or SOLARWATER_HTTP__LISTEN"
+            ) from None
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.http_port = sockets[0].getsockname()[1] if sockets else self.settings.http.port
         log.info("HTTP API on http://%s:%s", self.settings.http.host, self.http_port)
+
+    async def _close_started(self) -> None:
+        """Undo what run() started before the HTTP server, when start-up fails there."""
+        if self.forwarder is not None:
+            await self.forwarder.stop()
+        if self.forward_server is not None:
+            await self.forward_server.stop()
+        if self.alerts is not None:
+            await self.alerts.stop()
+        await self.quarantine.stop()
+        await self.sink.close()
 
     def _register_gauges(self, intake: Feed) -> None:
         assert self.source is not None and self.writer is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -16,22 +17,74 @@ from typing import Any
 
 from devstack.influxd import Influxd
 from devstack.mosquitto import Mosquitto
-from devstack.ports import free_port
-from devstack.process import ServiceError
+from devstack.ports import free_port, port_or_free
+from devstack.process import (
+    STOP_SIGNALS,
+    ServiceError,
+    die_with_parent,
+    guarded_popen_options,
+    stop_signals_held,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
+COLLECTOR_STOP_S = 30.0  # its flush is bounded by influx.timeout_s + 5 (15 s by default)
 
 
-def port_or_free(preferred: int) -> int:
-    """The usual port when nothing uses it, so the user's own tools work; else a free one."""
-    import socket
+# A BaseException, like KeyboardInterrupt, so no `except Exception` on the way (a server
+# still starting, say) mistakes it for a failure of its own.
+class Stop(BaseException):
+    """A stop signal arrived; the demo shuts down in order."""
 
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", preferred))
-        except OSError:
-            return free_port()
-    return preferred
+
+class Shutdown:
+    """Turns the stop signals into one Stop, then ignores them while the demo stops in order."""
+
+    def __init__(self) -> None:
+        self.stopping = False
+
+    def install(self) -> None:
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, self._on_signal)
+
+    def begin(self) -> None:
+        """From here on, signals no longer interrupt: the ordered stop runs to its end."""
+        self.stopping = True
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if not self.stopping:
+            raise Stop(signal.Signals(signum).name)
+
+
+def say(text: str = "", end: str = "\n", err: bool = False) -> None:
+    """Print to the terminal, which may be gone (SIGHUP): the demo still stops cleanly."""
+    with contextlib.suppress(OSError):
+        print(text, end=end, flush=True, file=sys.stderr if err else sys.stdout)
+
+
+def pick_port(preferred: int, who: str) -> int:
+    """The usual port, or a free one with a line saying so (0: any free port, silently)."""
+    if preferred == 0:
+        return free_port()
+    port = port_or_free(preferred)
+    if port != preferred:
+        say(f"port {preferred} is busy; {who} uses {port}")
+    return port
+
+
+def stop_child(child: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM to the child's process group, then SIGKILL after `timeout`."""
+    if child.poll() is not None:
+        return
+    try:
+        os.killpg(child.pid, signal.SIGTERM)  # its own session: the group is its pid
+    except ProcessLookupError:
+        return
+    try:
+        child.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
 
 
 def metric_values(text: str) -> dict[str, float]:
@@ -60,19 +113,31 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--duration", default="24h", help="simulated span")
     p.add_argument("--scenario", default="default", help="simulator scenario")
     p.add_argument("--dir", type=Path, default=ROOT / ".demo", help="where the data lives")
+    for name, port in (("mqtt", 1883), ("influx", 8086), ("http", 8080)):
+        p.add_argument(f"--{name}-port", type=int, default=port, help=f"{port}; 0: any free port")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    shutdown = Shutdown()
+    shutdown.install()
+    parent = os.getppid()
+    # make does not forward every signal and may die first: the kernel then tells us.
+    if die_with_parent() and os.getppid() != parent:
+        return 1
     work: Path = args.dir.resolve()
-    work.mkdir(parents=True, exist_ok=True)
-    broker = Mosquitto(work / "mosquitto", port=port_or_free(1883))
-    influx = Influxd(work / "influxdb", port=port_or_free(8086))
-    http_port = port_or_free(8080)
     children: list[subprocess.Popen[bytes]] = []
+    broker: Mosquitto | None = None
+    influx: Influxd | None = None
     try:
-        print(f"starting mosquitto on {broker.url} and influxd on {influx.url} (data in {work})")
+        work.mkdir(parents=True, exist_ok=True)
+        work.chmod(0o700)  # logs and data of the demo are nobody else's business
+        broker = Mosquitto(work / "mosquitto", port=pick_port(args.mqtt_port, "mosquitto"))
+        influx = Influxd(work / "influxdb", port=pick_port(args.influx_port, "influxd"))
+        http_port = pick_port(args.http_port, "the collector's HTTP API")
+        broker.guarded = influx.guarded = True
+        say(f"starting mosquitto on {broker.url} and influxd on {influx.url} (data in {work})")
         broker.start()
         influx.start()
         influx.create_db("solarwater")
@@ -81,76 +146,84 @@ def main(argv: list[str] | None = None) -> int:
             "SOLARWATER_MQTT__URL": broker.url,
             "SOLARWATER_INFLUX__URL": influx.url,
             "SOLARWATER_HTTP__LISTEN": f"127.0.0.1:{http_port}",
-            "SOLARWATER_DATA_DIR": str(work / "collector"),
         }
-        log = (work / "collector.log").open("ab")
-        children.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "collector"],
-                env=env,
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+        with (work / "collector.log").open("ab") as log, stop_signals_held():
+            children.append(
+                subprocess.Popen(
+                    # --data-dir on the command line names this run in `ps` (and the tests)
+                    [sys.executable, "-m", "collector", "--data-dir", str(work / "collector")],
+                    env=env,
+                    cwd=ROOT,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    **guarded_popen_options(),
+                )
             )
-        )
         api = f"http://127.0.0.1:{http_port}"
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         while fetch(api + "/healthz") is None:
             if children[0].poll() is not None or time.monotonic() > deadline:
                 raise ServiceError("collector did not start; see " + str(work / "collector.log"))
             time.sleep(0.2)
-        sim_log = (work / "simulator.log").open("ab")
-        children.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "simulator",
-                    "--mqtt-url",
-                    broker.url,
-                    "--speed",
-                    args.speed,
-                    "--duration",
-                    args.duration,
-                    "--scenario",
-                    args.scenario,
-                    "--quiet",
-                    "--summary-json",
-                    str(work / "simulator-summary.json"),
-                    "--state-dir",
-                    str(work / "simulator-state"),
-                ],
-                cwd=ROOT,
-                stdout=sim_log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+        with (work / "simulator.log").open("ab") as sim_log, stop_signals_held():
+            children.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "simulator",
+                        "--mqtt-url",
+                        broker.url,
+                        "--speed",
+                        args.speed,
+                        "--duration",
+                        args.duration,
+                        "--scenario",
+                        args.scenario,
+                        "--quiet",
+                        "--summary-json",
+                        str(work / "simulator-summary.json"),
+                        "--state-dir",
+                        str(work / "simulator-state"),
+                    ],
+                    cwd=ROOT,
+                    stdin=subprocess.DEVNULL,
+                    stdout=sim_log,
+                    stderr=subprocess.STDOUT,
+                    **guarded_popen_options(),
+                )
             )
-        )
         print_guide(influx, api, work)
         watch(api, children[1])
-    except KeyboardInterrupt:
-        print("\nstopping ...")
+    except (Stop, KeyboardInterrupt) as exc:
+        shutdown.begin()
+        say(f"\nstopping ({exc or 'SIGINT'}) ...")
     except ServiceError as exc:
-        print(f"demo: {exc}", file=sys.stderr)
+        shutdown.begin()
+        say(f"demo: {exc}", err=True)
         return 1
     finally:
-        for child in reversed(children):
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-                try:
-                    child.wait(30)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-        broker.stop()
-        influx.stop()
-    print(f"stopped cleanly; data kept in {work} (delete it to start afresh)")
+        shutdown.begin()
+        stop_all(children, broker, influx)
+    say(f"stopped cleanly; data kept in {work} (delete it to start afresh)")
     return 0
+
+
+def stop_all(
+    children: list[subprocess.Popen[bytes]], broker: Mosquitto | None, influx: Influxd | None
+) -> None:
+    """The collector first (it flushes to InfluxDB), then the simulator, then the servers."""
+    for i, child in enumerate(children):  # children[0] is the collector
+        stop_child(child, COLLECTOR_STOP_S if i == 0 else 15.0)
+    for server in (broker, influx):
+        if server is not None:
+            server.stop()
 
 
 def print_guide(influx: Influxd, api: str, work: Path) -> None:
     q = "SELECT mean(battery_soc_pct) FROM solar WHERE time > now() - 1d GROUP BY station"
-    print(
+    say(
         "\nThe simulated fleet (19 stations) is publishing; the collector writes to InfluxDB.\n"
         f"  health:     curl {api}/healthz\n"
         f"  metrics:    curl {api}/metrics\n"
@@ -161,7 +234,7 @@ def print_guide(influx: Influxd, api: str, work: Path) -> None:
         f"  dashboards: .venv/bin/python -m dashboards build --out {work}/grafana  "
         "(import into Grafana)\n"
         f"  logs:       {work}/collector.log, {work}/simulator.log\n"
-        "Ctrl-C stops everything.\n"
+        f"Ctrl-C (or kill {os.getpid()}) stops everything.\n"
     )
 
 
@@ -174,7 +247,7 @@ def watch(api: str, simulator: subprocess.Popen[bytes]) -> None:
         text = fetch(api + "/metrics")
         health_text = fetch(api + "/healthz")
         if text is None or health_text is None:
-            print("\rcollector not answering ...", end="", flush=True)
+            say("\rcollector not answering ...", end="")
             continue
         m = metric_values(text)
         health: dict[str, Any] = json.loads(health_text)
@@ -190,10 +263,10 @@ def watch(api: str, simulator: subprocess.Popen[bytes]) -> None:
             f"{m.get('solarwater_stations_seen', 0):3.0f} | rejects {rejects:5.0f} | spool "
             f"{m.get('solarwater_spool_readings', 0):5.0f} | {health['status']}"
         )
-        print("\r" + line, end="", flush=True)
+        say("\r" + line, end="")
         if simulator.poll() is not None and not sim_done_said:
             sim_done_said = True
-            print(
+            say(
                 f"\nsimulator finished (exit {simulator.returncode}); the collector keeps "
                 "running. Ctrl-C to stop."
             )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
+import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -57,9 +59,14 @@ def _speed(text: str) -> float:
     return value
 
 
+URL_ENV = "SIMULATOR_MQTT_URL"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m simulator", description="Publish simulated station telemetry.")
-    p.add_argument("--mqtt-url", required=True, help="mqtt://[user:pass@]host[:port] or mqtts://")
+    env_url = os.environ.get(URL_ENV)  # keeps a password out of /proc/<pid>/cmdline
+    p.add_argument("--mqtt-url", default=env_url, required=env_url is None,
+                   help=f"mqtt://[user:pass@]host[:port] or mqtts:// (or ${URL_ENV})")  # fmt: skip
     p.add_argument("--fleet", type=Path, help="fleet YAML (default: the 19-site sample fleet)")
     p.add_argument("--stations", type=_positive_int, help="use the first N stations of the fleet")
     p.add_argument("--start", help="first reading time, RFC 3339 (default: now minus duration)")
@@ -120,9 +127,24 @@ def _raise_fd_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def _warn_cli_password(url: str) -> None:
+    """One line when --mqtt-url carries a password: every local user can read our argv."""
+    try:
+        password = urllib.parse.urlsplit(url).password
+    except ValueError:
+        return  # the URL parser explains a malformed URL
+    if password is not None and url != os.environ.get(URL_ENV):
+        print(
+            "simulator: warning: --mqtt-url carries a password that any local user can read in "
+            f"/proc/<pid>/cmdline; put the URL in {URL_ENV} instead",
+            file=sys.stderr,
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _warn_cli_password(args.mqtt_url)
     try:
         config = _config(args)
     except ValidationError as exc:

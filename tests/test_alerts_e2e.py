@@ -43,7 +43,7 @@ RUN_IDS = ("PEMBA-01", "MONTEPUEZ-01", "MOCIMBOA-01")
 RUN = Fleet(stations=tuple(s for s in FLEET.stations if s.id in RUN_IDS))
 EVALUATE_S = 0.05
 SPEED = 7200.0  # simulated seconds per wall second: one evaluation = 6 simulated minutes
-TOKEN = "e2e-api-token"
+TOKEN = "e2e-4f9c1a7b3d2e8c6f0a5b9d1e"
 PEMBA = {"phones": ["+258841110001", "+258841110002"], "emails": ["tecnico.pemba@example.org"]}
 MONTEPUEZ = {"phones": ["+258842220000"], "emails": ["tecnico.montepuez@example.org"]}
 FALLBACK = {"phones": ["+258849990000"], "emails": ["coordenacao@example.org"]}

@@ -92,9 +92,10 @@ def test_bad_config_is_refused_with_a_reason(cfg: dict[str, Any], expected: str)
 
 def test_secret_from_file(tmp_path: Path) -> None:
     f = tmp_path / "token"
-    f.write_text("from-file\n")
+    f.write_text("file-8e2c7a9d4b1f6e3a0c5d\n")
     s = AlertSettings.model_validate({"api_token_file": str(f)})
-    assert s.api_token is not None and s.api_token.get_secret_value() == "from-file"
+    assert s.api_token is not None
+    assert s.api_token.get_secret_value() == "file-8e2c7a9d4b1f6e3a0c5d"
     assert "not both" in errors_of({"api_token": "a", "api_token_file": str(f)})
 
 

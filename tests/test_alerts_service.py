@@ -30,7 +30,7 @@ FLEET = load_fleet()
 T0 = 1_750_000_000_000 - (1_750_000_000_000 % 60_000)  # device time, whole minute
 MIN = 60_000
 TICK = 0.02
-TOKEN = "s3cret-token"
+TOKEN = "svc-7d3f9a1c5e8b2d4f6a0c9e1b"
 # tests that move the wall clock by hours without readings keep silence pages out of the way
 NO_SILENCE = {"station_silent": {"enabled": False}}
 PEMBA_PHONES = ["+258841110001", "+258841110002"]

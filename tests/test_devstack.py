@@ -1,6 +1,19 @@
-"""The local services start and answer."""
+"""The local services start and answer; `make demo` stops clean whatever stops it."""
 
-from devstack import Influxd, Mosquitto
+import contextlib
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from devstack import Influxd, Mosquitto, free_port
+from devstack.demo import pick_port
 
 
 def test_influx_roundtrip(influxd: Influxd, fresh_db: str) -> None:
@@ -12,3 +25,185 @@ def test_influx_roundtrip(influxd: Influxd, fresh_db: str) -> None:
 def test_mosquitto_listens(mosquitto: Mosquitto) -> None:
     assert mosquitto.running
     assert mosquitto.url.startswith("mqtt://127.0.0.1:")
+
+
+ROOT = Path(__file__).resolve().parents[1]
+STACK = ("mosquitto", "influxd", "-m collector", "-m simulator")
+
+
+def pids_of(marker: str) -> dict[int, str]:
+    """Pid → command line of every live process naming `marker` (this run's data dir)."""
+    found = {}
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # gone meanwhile
+        if marker in text:
+            found[int(cmdline.parent.name)] = text.strip()
+    return found
+
+
+def processes_of(marker: str) -> list[str]:
+    """Command lines of every live process naming `marker`."""
+    return list(pids_of(marker).values())
+
+
+def kill_leftovers(work: Path) -> None:
+    """After a failed test: this run's processes must not outlive it."""
+    for pid in pids_of(str(work)):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def wait_for_stack(work: Path, starter: subprocess.Popen[bytes], out: Path) -> None:
+    """Until mosquitto, influxd, the collector and the simulator of this run all run."""
+    deadline = time.monotonic() + 120
+    broker_log = work / "mosquitto" / "mosquitto.log"
+    while not (
+        all(any(name in p for p in processes_of(str(work))) for name in STACK)
+        and " as sim-" in broker_log.read_text(errors="replace")  # the fleet is publishing
+    ):
+        assert starter.poll() is None, out.read_text(errors="replace")
+        assert time.monotonic() < deadline, (processes_of(str(work)), out.read_text())
+        time.sleep(0.3)
+
+
+def assert_all_gone(work: Path, out: Path) -> None:
+    """Nothing of the run is left, and the collector flushed and stopped on its own."""
+    deadline = time.monotonic() + 60
+    while processes_of(str(work)):
+        assert time.monotonic() < deadline, processes_of(str(work))
+        time.sleep(0.2)
+    log = (work / "collector.log").read_text(errors="replace")
+    assert "stopping: flushing" in log and log.rstrip().endswith("collector: stopped"), log[-800:]
+    text = out.read_text(errors="replace")
+    assert "stopped cleanly" in text, text[-800:]
+    # the collector left the broker before the first simulated device did
+    broker_log = (work / "mosquitto" / "mosquitto.log").read_text(errors="replace")
+    collector_gone = broker_log.index("Client solarwater-collector disconnected")
+    first_device_gone = broker_log.find("Client sim-")  # connects read "... as sim-"
+    assert 0 < collector_gone < first_device_gone, broker_log[-2000:]
+
+
+def demo_args(work: Path) -> list[str]:
+    # free ports: other runs on this machine may hold the usual ones
+    return ["--dir", str(work), "--mqtt-port", "0", "--influx-port", "0", "--http-port", "0"]
+
+
+@pytest.mark.slow
+def test_kill_of_make_demo_leaves_nothing_running(tmp_path: Path) -> None:
+    work = tmp_path / "demo"
+    work.mkdir(mode=0o755)
+    out = tmp_path / "make.out"
+    with out.open("wb") as sink:
+        # -o install: the test's venv is installed already; make must not reinstall it
+        make = subprocess.Popen(
+            ["make", "-s", "-o", "install", "demo", "DEMO_ARGS=" + " ".join(demo_args(work))],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_stack(work, make, out)
+        assert stat.S_IMODE(work.stat().st_mode) == 0o700
+        make.send_signal(signal.SIGTERM)
+        make.wait(90)
+        assert_all_gone(work, out)
+    finally:
+        if make.poll() is None:
+            make.kill()
+        kill_leftovers(work)
+
+
+@pytest.mark.slow
+def test_sighup_to_the_demo_stops_it_in_order(tmp_path: Path) -> None:
+    work = tmp_path / "demo"
+    out = tmp_path / "demo.out"
+    with out.open("wb") as sink:
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "devstack.demo", *demo_args(work)],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_stack(work, demo, out)
+        demo.send_signal(signal.SIGHUP)
+        assert demo.wait(90) == 0
+        assert_all_gone(work, out)
+        assert "stopping (SIGHUP)" in out.read_text()
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+        kill_leftovers(work)
+
+
+@pytest.mark.slow
+def test_demo_stops_everything_when_its_parent_is_killed(tmp_path: Path) -> None:
+    work = tmp_path / "demo"
+    out = tmp_path / "demo.out"
+    command = " ".join([sys.executable, "-m", "devstack.demo", *demo_args(work)])
+    with out.open("wb") as sink:
+        # `; true` keeps the shell as the demo's parent (no exec): the stand-in for make
+        parent = subprocess.Popen(
+            ["/bin/sh", "-c", f"{command}; true"],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_stack(work, parent, out)
+        parent.kill()  # SIGKILL: nothing is passed on, only the kernel's PDEATHSIG
+        parent.wait(10)
+        assert_all_gone(work, out)
+        assert "stopping (SIGTERM)" in out.read_text()
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        kill_leftovers(work)
+
+
+@pytest.mark.slow
+def test_sigterm_while_the_demo_starts_leaves_nothing_running(tmp_path: Path) -> None:
+    work = tmp_path / "demo"
+    out = tmp_path / "demo.out"
+    with out.open("wb") as sink:
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "devstack.demo", *demo_args(work)],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not any("mosquitto" in p for p in processes_of(str(work))):
+            assert demo.poll() is None and time.monotonic() < deadline, out.read_text()
+            time.sleep(0.02)
+        demo.send_signal(signal.SIGTERM)  # mosquitto is up or coming up; influxd may be next
+        assert demo.wait(60) == 0, out.read_text()
+        assert processes_of(str(work)) == []  # stopped and waited for, not left to PDEATHSIG
+        text = out.read_text()
+        assert "stopping (SIGTERM)" in text and "did not start" not in text, text
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+        kill_leftovers(work)
+
+
+def test_busy_demo_port_is_named_and_another_used(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as holder:
+        holder.bind(("0.0.0.0", 0))  # a wildcard listener holds 127.0.0.1 too
+        holder.listen()
+        busy = holder.getsockname()[1]
+        port = pick_port(busy, "mosquitto")
+        assert port != busy
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", port))  # the one picked is really free
+    assert capsys.readouterr().out == f"port {busy} is busy; mosquitto uses {port}\n"
+    free = free_port()
+    assert pick_port(free, "influxd") == free and capsys.readouterr().out == ""

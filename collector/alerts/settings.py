@@ -19,7 +19,7 @@ from pydantic import (
 from collector.alerts.durations import Duration
 from collector.alerts.rules import RuleSettings, merge_rules
 from collector.alerts.templates import LANGUAGES, check_templates
-from collector.secrets import load_secret
+from collector.secrets import load_secret, token_weakness
 
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+$")
 _PHONE = re.compile(r"^\+?[0-9]{6,15}$")
@@ -218,6 +218,13 @@ class AlertSettings(BaseModel):
     def _check(self) -> AlertSettings:
         self.api_token = load_secret(self.api_token, self.api_token_file, "api_token")
         self.api_token_file = None
+        weakness = token_weakness(self.api_token.get_secret_value()) if self.api_token else None
+        if weakness:
+            # a guessable token guards fleet-wide silences: refuse it rather than warn
+            raise ValueError(
+                f"api_token {weakness}; generate one with: openssl rand -hex 24"
+                " (SOLARWATER_ALERTS__API_TOKEN or alerts.api_token_file)"
+            )
         check_templates(self.language, self.templates)
         names = [r.name for r in self.routes]
         for dup in {n for n in names if names.count(n) > 1}:
