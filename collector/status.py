@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import orjson
 
+from devices import schema
 from devices.lineprotocol import encode_line
 from devices.topics import Topic
 
@@ -40,5 +41,5 @@ class StatusTracker:
         # Two changes in one millisecond would be one point: keep each device's strictly rising.
         ts_ms = max(ts_ms, self.last_ms.get(key, ts_ms - 1) + 1)
         self.last_ms[key] = ts_ms
-        tags = {"station": topic.station, "device": topic.device}
-        return encode_line("station_status", tags, {"online": int(online)}, ts_ms)
+        tags = {schema.STATION: topic.station, schema.DEVICE: topic.device}
+        return encode_line(schema.STATION_STATUS, tags, {"online": int(online)}, ts_ms)
