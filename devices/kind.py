@@ -168,8 +168,13 @@ def check_info(kind: DeviceKind) -> None:
         if info.chart.style == "state" and not info.colors:
             raise ValueError(f"{where}: a state chart needs a colour per value")
         partner = info.chart.with_field
-        if partner is not None and (partner == name or partner not in names):
-            raise ValueError(f"{where}: drawn with {partner!r}, not another field of the kind")
+        if partner is not None and (
+            partner == name
+            or partner not in names
+            or kind.info[partner].chart.with_field is not None
+            or [i.chart.with_field for i in kind.info.values()].count(partner) > 1
+        ):
+            raise ValueError(f"{where}: drawn with {partner!r}, not another free field")
 
 
 # --- the compiled checker ---------------------------------------------------------------

@@ -28,3 +28,8 @@ def reading_field(kind: str, name: str) -> str:
     if name not in KINDS[kind].field_names:
         raise KeyError(f"kind {kind!r} has no field {name!r}")
     return name
+
+
+def measurement(kind: str) -> str:
+    """The measurement of the readings of `kind`; KeyError when the catalogue has no such kind."""
+    return KINDS[kind].measurement

@@ -267,7 +267,7 @@ def test_fleet_counts_and_worst_state(
     assert value("Stations alerting", "alerting") == len({st for st, _, _ in firing})
     solar = _records(default_run, "solar")
     lowest = min(_num(recs[-1], "battery_soc_pct") for recs in solar.values())
-    assert value("Lowest battery SoC", "soc") == pytest.approx(lowest)
+    assert value("Lowest battery SoC", "battery_soc_pct") == pytest.approx(lowest)
     p, query = query_of(fleet.UID, "Stations by worst state", "B")
     score = {r["station"]: r["score"] for r in run(influxd, day, fleet.UID, p, query)}
     expected: dict[str, int] = defaultdict(int)

@@ -195,7 +195,8 @@ def test_geomap_places_stations_by_coordinates() -> None:
 def test_station_variable_and_alert_annotations() -> None:
     board = BOARDS["solarwater-station"]
     (var,) = board["templating"]["list"]
-    assert var["query"] == 'SHOW TAG VALUES FROM "solar" WITH KEY = "station"'
+    # every kind's measurement: a station that sent only tank readings is listed too
+    assert var["query"] == 'SHOW TAG VALUES FROM "solar", "tank" WITH KEY = "station"'
     assert var["multi"] and var["includeAll"]
     assert var["current"]["value"] == ["$__all"]
     for p in board["panels"]:
