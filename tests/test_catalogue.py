@@ -266,3 +266,14 @@ def test_every_field_round_trips_through_influxdb(
             "string" if name in dk.str_fields else "integer" if name in dk.int_fields else "float"
         )
         assert types[name] == want, name
+
+
+def test_the_readme_lists_every_field_with_its_type() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for kind, name in FIELDS:
+        dk = KINDS[kind]
+        kind_type = (
+            "string" if name in dk.str_fields else "integer" if name in dk.int_fields else "float"
+        )
+        rows = [r for r in readme.splitlines() if r.startswith(f"| {kind} | `{name}` |")]
+        assert len(rows) == 1 and rows[0].endswith(f"| {kind_type} |"), (kind, name, rows)

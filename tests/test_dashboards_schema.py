@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 
 from dashboards.build import render_all
+from devices.catalogue import KINDS
 from tests.conftest import SHARED_SCHEMAS
 
 Json = dict[str, Any]
@@ -196,7 +197,9 @@ def test_station_variable_and_alert_annotations() -> None:
     board = BOARDS["solarwater-station"]
     (var,) = board["templating"]["list"]
     # every kind's measurement: a station that sent only tank readings is listed too
-    assert var["query"] == 'SHOW TAG VALUES FROM "solar", "tank" WITH KEY = "station"'
+    kinds = ", ".join(f'"{k}"' for k in KINDS)
+    assert var["query"] == f'SHOW TAG VALUES FROM {kinds} WITH KEY = "station"'
+    assert kinds.startswith('"solar", "tank"')
     assert var["multi"] and var["includeAll"]
     assert var["current"]["value"] == ["$__all"]
     for p in board["panels"]:
