@@ -209,9 +209,12 @@ def test_station_variable_covers_every_kind() -> None:
 def test_alert_labels_come_from_the_catalogue(kind: str, name: str) -> None:
     info = KINDS[kind].info[name]
     for lang in (PT, EN):
-        text, unit = label(lang, name)
+        text, unit = label(lang, name, kind)
         assert text == info.short(lang.code)
         assert unit == info.sms_unit()
+        # without the kind, the label of the first kind that has the field
+        first = next(k for k in KINDS.values() if name in k.field_names)
+        assert label(lang, name) == label(lang, name, first.name)
         assert "?" not in to_gsm7(unit), "an SMS cannot carry the unit"
 
 

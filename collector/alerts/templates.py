@@ -85,16 +85,18 @@ EN = Language(
 )
 
 LANGUAGES: dict[str, Language] = {"pt": PT, "en": EN}
-# Field labels by language, from the catalogue; a field several kinds share keeps the first's.
-_LABELS: dict[str, tuple[Text, str]] = {}
+# Field labels by language, from the catalogue: by (kind, field), and by field alone for a
+# caller without the kind (a field several kinds share keeps the first kind's label).
+_LABELS: dict[tuple[str | None, str], tuple[Text, str]] = {}
 for _kind in KINDS.values():
     for _name, _info in _kind.info.items():
-        _LABELS.setdefault(_name, (_info.short, _info.sms_unit()))
+        _LABELS[(_kind.name, _name)] = (_info.short, _info.sms_unit())
+        _LABELS.setdefault((None, _name), (_info.short, _info.sms_unit()))
 
 
-def label(lang: Language, field: str) -> tuple[str, str]:
+def label(lang: Language, field: str, kind: str | None = None) -> tuple[str, str]:
     """The short label and unit of a field, as the catalogue gives them (its name otherwise)."""
-    found = _LABELS.get(field)
+    found = _LABELS.get((kind, field)) or _LABELS.get((None, field))
     if found is None:
         return field, ""
     text, unit = found
