@@ -1,8 +1,7 @@
-"""Each device kind's panels, built from the catalogue: titles, units, ranges, thresholds, colours.
+"""Each device kind's panels from the catalogue: titles, units, ranges, thresholds, colours."""
 
-A kind added to the catalogue gets its station-board and fleet-board panels from here, with
-no dashboard code of its own. Texts come from the catalogue labels in the language asked for.
-"""
+# A kind added to the catalogue gets its station-board and fleet-board panels from here, with
+# no dashboard code of its own; texts are the catalogue's labels in the language asked for.
 
 from __future__ import annotations
 

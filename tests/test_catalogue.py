@@ -14,6 +14,7 @@ from pydantic import Field
 from collector.alerts.templates import EN, PT, label, to_gsm7
 from collector.decoding import DecodeLimits, JsonDecoder
 from dashboards import fleet, station
+from dashboards import kind_panels as kp
 from dashboards.render import render
 from dashboards.templating import STATION_VALUES
 from devices import schema
@@ -78,7 +79,8 @@ class _Two(KindFields):
 
 def _num(**changes: Any) -> FieldInfo:
     base: Json = {"unit": "V", "grafana_unit": "volt", "low": 0, "high": 10}
-    return FieldInfo(label=Text("A", "A"), short=Text("a", "a"), **{**base, **changes})
+    names: Json = {"label": Text("A", "A"), "short": Text("a", "a")}
+    return FieldInfo(**{**names, **base, **changes})
 
 
 def _text(**changes: Any) -> FieldInfo:
@@ -280,3 +282,46 @@ def test_the_readme_lists_every_field_with_its_type() -> None:
         )
         rows = [r for r in readme.splitlines() if r.startswith(f"| {kind} | `{name}` |")]
         assert len(rows) == 1 and rows[0].endswith(f"| {kind_type} |"), (kind, name, rows)
+
+
+class _Lamps(KindFields):
+    lights_on: Literal["on", "off"] | None = None
+    load_power_w: float | None = Field(None, ge=0, le=2000)
+    lamps_failed: int | None = Field(None, ge=0, le=100)
+
+
+LAMPS = DeviceKind(
+    name="lamps",
+    model=_Lamps,
+    info={
+        "lights_on": _text(chart=Chart(style="state", agg="last")),
+        "load_power_w": _num(
+            unit="W", grafana_unit="watt", high=500, label=Text("Consumo", "Lamp load")
+        ),
+        "lamps_failed": _num(
+            unit="",
+            grafana_unit="none",
+            label=Text("Lâmpadas avariadas", "Lamps failed"),
+            chart=Chart(agg="max", headline="stat", fleet="max"),
+        ),
+    },
+)
+
+
+def test_a_new_kind_needs_no_dashboard_code() -> None:
+    """A kind the dashboards have never seen gets its panels from its field info alone."""
+    placed = list(kp.kind_series(LAMPS, "en", "x = 1"))
+    assert [p.panel.title for p in placed] == ["S", "Lamp load", "Lamps failed"]
+    queries = [p.panel.targets[0].query for p in placed]
+    assert all('FROM "lamps" WHERE x = 1' in q for q in queries)
+    assert ['last("lights_on")' in queries[0], 'mean("load_power_w")' in queries[1]] == [True] * 2
+    head = kp.headline(LAMPS, "lamps_failed", "pt")
+    assert (
+        head.panel.title == "Lâmpadas avariadas"
+        and 'last("lamps_failed")' in head.panel.targets[0].query
+    )
+    worst = kp.worst(LAMPS, "lamps_failed", "en")
+    assert (
+        worst.panel.title == "Highest lamps failed"
+        and 'max("lamps_failed")' in worst.panel.targets[0].query
+    )
