@@ -65,7 +65,7 @@ class DeviceKind:
     name: str
     model: type[KindFields]
     # How each field is shown (units, labels, dashboards); the catalogue requires every field.
-    info: Mapping[str, FieldInfo] = field(default_factory=dict)
+    info: Mapping[str, FieldInfo] = field(default_factory=dict, compare=False)
     # Derived from the annotations, so a new int or string field cannot be forgotten here.
     int_fields: frozenset[str] = field(init=False, default=frozenset())
     str_fields: frozenset[str] = field(init=False, default=frozenset())
