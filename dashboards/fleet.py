@@ -151,9 +151,10 @@ def build(lang: Lang = "en") -> Dashboard:
         ),
         *(kp.worst(kind, name, lang).panel for kind, name, _ in fields),
     ]
-    width = max(4, 24 // len(counts))
-    for panel in counts:
-        lay.add(panel, width, 4)
+    # one row, shared out: with five stats, 5+5+5+5+4 columns
+    width, wider = divmod(24, len(counts))
+    for i, panel in enumerate(counts):
+        lay.add(panel, max(4, width + (i < wider)), 4)
     lay.newline()
     lay.add(
         p.geomap(
