@@ -6,13 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from devices import schema
 from devices.kind import FieldValue
 from devices.lineprotocol import fields_text, series
 
 
 def device_series(kind: str, station: str, device: str, district: str | None) -> str:
     """A device's escaped series key: measurement = kind; station/device/district tags."""
-    return series(kind, {"station": station, "device": device, "district": district})
+    tags = {schema.STATION: station, schema.DEVICE: device, schema.DISTRICT: district}
+    return series(kind, tags)
 
 
 # For readings built without their series key (the decoder keeps its own, per device).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from devices import schema
 from devices.kind import FieldValue
 from devices.lineprotocol import encode_line
 from devices.stations import Fleet
@@ -41,7 +42,7 @@ def collector_point(c: Collector) -> str:
     fields["notifications_sent"] = int(alert_stats.get("notifications_sent", 0))
     fields["notifications_failed"] = int(alert_stats.get("notifications_failed", 0))
     now_ms = int(time.time() * 1000)
-    return encode_line("collector", {"instance": c.settings.instance}, fields, now_ms)
+    return encode_line(schema.COLLECTOR, {schema.INSTANCE: c.settings.instance}, fields, now_ms)
 
 
 def station_info_lines(fleet: Fleet, ts_ms: int) -> list[str]:
@@ -57,7 +58,6 @@ def station_info_lines(fleet: Fleet, ts_ms: int) -> list[str]:
             "tank_litres": float(s.tank_litres),
             "roof_area_m2": float(s.roof_area_m2),
         }
-        lines.append(
-            encode_line("station_info", {"station": s.id, "district": s.district}, fields, ts_ms)
-        )
+        tags = {schema.STATION: s.id, schema.DISTRICT: s.district}
+        lines.append(encode_line(schema.STATION_INFO, tags, fields, ts_ms))
     return lines

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from devices import schema
 from devices.catalogue import get_kind
 from devices.lineprotocol import encode_line
 from devices.topics import Topic
@@ -102,5 +103,6 @@ class StatusTracker:
         # Two changes in one millisecond would be one point: keep each device's strictly rising.
         ts_ms = max(ts_ms, self.last_ms.get(key, ts_ms - 1) + 1)
         self.last_ms[key] = ts_ms
-        tags = {"station": station, "device": device}
-        return device, online, encode_line("station_status", tags, {"online": int(online)}, ts_ms)
+        tags = {schema.STATION: station, schema.DEVICE: device}
+        line = encode_line(schema.STATION_STATUS, tags, {"online": int(online)}, ts_ms)
+        return device, online, line

@@ -7,20 +7,21 @@ from grafanalib.core import Dashboard
 from dashboards import influxql as iq
 from dashboards import panels as p
 from dashboards.render import make_dashboard
+from devices import schema
 
 UID = "solarwater-alerts"
 
 FIRING = iq.firing_alerts()
 ACTIVE = f'SELECT count("state") AS "active" FROM ({FIRING})'
 HISTORY = (
-    'SELECT "station", "rule", "severity", "state", "value", "message" FROM "alert"'
+    f'SELECT "station", "rule", "severity", "state", "value", "message" FROM {iq.q(schema.ALERT)}'
     + iq.where()
     + " ORDER BY time DESC LIMIT 1000"
 )
 TIMELINE = iq.select(
     [iq.agg("last", "state")],
-    "alert",
-    tags=["station", "rule"],
+    schema.ALERT,
+    tags=[schema.STATION, schema.RULE],
     interval=iq.INTERVAL,
     fill="previous",
 )
@@ -38,20 +39,25 @@ def resolve_seconds() -> str:
     resolved points carry, joined on the exact millisecond (GROUP BY time(1ms), fill(none)).
     A resolution whose firing lies before the range has no elapsed() and is left out.
     """
-    elapsed = iq.select(['elapsed("value", 1s) AS "e"'], "alert", tags=["station", "rule"])
+    elapsed = iq.select(
+        ['elapsed("value", 1s) AS "e"'], schema.ALERT, tags=[schema.STATION, schema.RULE]
+    )
     resolved = iq.select(
-        ['"value" * 0 + 1 AS "r"'], "alert", "\"state\" = 'resolved'", tags=["station", "rule"]
+        ['"value" * 0 + 1 AS "r"'],
+        schema.ALERT,
+        "\"state\" = 'resolved'",
+        tags=[schema.STATION, schema.RULE],
     )
     return (
         f'SELECT max("e") * max("r") AS "d" FROM ({elapsed}), ({resolved})'
         + iq.where()
-        + iq.group_by("station", "rule", interval="1ms", fill="none")
+        + iq.group_by(schema.STATION, schema.RULE, interval="1ms", fill="none")
     )
 
 
 MTTR = f'SELECT mean("d") AS "mttr" FROM ({resolve_seconds()})' + iq.where()
 MTTR_BY_RULE = (
-    f'SELECT mean("d") AS "mttr" FROM ({resolve_seconds()})' + iq.where() + iq.group_by("rule")
+    f'SELECT mean("d") AS "mttr" FROM ({resolve_seconds()})' + iq.where() + iq.group_by(schema.RULE)
 )
 
 

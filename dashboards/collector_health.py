@@ -9,6 +9,7 @@ from grafanalib.core import Dashboard, TimeSeries
 from dashboards import influxql as iq
 from dashboards import panels as p
 from dashboards.render import make_dashboard
+from devices import schema
 
 UID = "solarwater-collector"
 # The collector writes every 10 s; a finer bucket would be half empty.
@@ -20,8 +21,8 @@ def rate(fields: Sequence[str], per: str = "1s") -> str:
     """Per-`per` rate of cumulative counters; a restart's reset is skipped, not negative."""
     return iq.select(
         [f"non_negative_derivative(max({iq.q(f)}), {per}) AS {iq.q(f)}" for f in fields],
-        "collector",
-        tags=["instance"],
+        schema.COLLECTOR,
+        tags=[schema.INSTANCE],
         interval=iq.INTERVAL,
         fill="null",
     )
@@ -30,8 +31,8 @@ def rate(fields: Sequence[str], per: str = "1s") -> str:
 def gauge_series(fields: Sequence[str], func: str = "mean") -> str:
     return iq.select(
         [iq.agg(func, f) for f in fields],
-        "collector",
-        tags=["instance"],
+        schema.COLLECTOR,
+        tags=[schema.INSTANCE],
         interval=iq.INTERVAL,
         fill="null",
     )
@@ -40,28 +41,28 @@ def gauge_series(fields: Sequence[str], func: str = "mean") -> str:
 def total(field: str) -> str:
     """Increase of a counter over the range, across restarts (sum of non-negative steps)."""
     inner = iq.select(
-        [f'non_negative_difference({iq.q(field)}) AS "d"'], "collector", tags=["instance"]
+        [f'non_negative_difference({iq.q(field)}) AS "d"'], schema.COLLECTOR, tags=[schema.INSTANCE]
     )
     return f'SELECT sum("d") AS {iq.q(field)} FROM ({inner})' + iq.where()
 
 
 def latest(field: str) -> str:
-    return iq.select([iq.agg("last", field)], "collector", tags=["instance"])
+    return iq.select([iq.agg("last", field)], schema.COLLECTOR, tags=[schema.INSTANCE])
 
 
 # The two totals always exist, so a day without rejects shows zeros rather than "No data";
 # the rejected_<reason> counters appear once a reason has been seen.
 REJECTS = iq.select(
     ["non_negative_derivative(max(/^(readings_|messages_)?rejected/), 1m)"],
-    "collector",
-    tags=["instance"],
+    schema.COLLECTOR,
+    tags=[schema.INSTANCE],
     interval=iq.INTERVAL,
     fill="null",
 )
 CONNECTED = iq.select(
     [iq.agg("last", "mqtt_connected", "connected")],
-    "collector",
-    tags=["instance"],
+    schema.COLLECTOR,
+    tags=[schema.INSTANCE],
     interval=iq.INTERVAL,
     fill="null",
 )

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from grafanalib.influxdb import InfluxDBTarget
 
 from dashboards.datasource import ds_ref
+from devices import schema
 
 TIME_FILTER = "$timeFilter"
 INTERVAL = "$__interval"
@@ -20,7 +21,7 @@ def q(name: str) -> str:
 
 def station_filter(var: str = "station") -> str:
     """Condition on the `station` tag for a (multi-value / include-all) dashboard variable."""
-    return f'"station" =~ /^${var}$/'
+    return f"{q(schema.STATION)} =~ /^${var}$/"
 
 
 def where(*conditions: str) -> str:
@@ -76,16 +77,18 @@ def targets(*queries: str, table: bool = False, alias: str = "") -> list[InfluxD
     return [target(text, REF_IDS[i], table=table, alias=alias) for i, text in enumerate(queries)]
 
 
-def last_alert_state(*, tags: Sequence[str] = ("station", "rule", "severity")) -> str:
+def last_alert_state(
+    *, tags: Sequence[str] = (schema.STATION, schema.RULE, schema.SEVERITY)
+) -> str:
     """Latest transition of each alert (station, rule) inside the range: its current state."""
     return select(
         [agg("last", "state"), agg("last", "value"), agg("last", "message")],
-        "alert",
+        schema.ALERT,
         tags=tags,
     )
 
 
-def firing_alerts(*, tags: Sequence[str] = ("station", "rule", "severity")) -> str:
+def firing_alerts(*, tags: Sequence[str] = (schema.STATION, schema.RULE, schema.SEVERITY)) -> str:
     """Alerts whose latest transition in the range is `firing`, one row each."""
     return f"SELECT * FROM ({last_alert_state(tags=tags)}) WHERE \"state\" = 'firing'"
 
@@ -95,13 +98,15 @@ def days_of_water(*conditions: str) -> str:
 
     A tank with no outflow in the range has no row (rather than InfluxQL's x/0 = 0 days).
     """
+    volume = schema.reading_field("tank", "volume_l")
+    outflow = schema.reading_field("tank", "outflow_lpm")
     inner = select(
-        [agg("last", "volume_l", "volume"), 'mean("outflow_lpm") * 1440 AS "per_day"'],
-        "tank",
+        [agg("last", volume, "volume"), f'mean({q(outflow)}) * 1440 AS "per_day"'],
+        schema.measurement("tank"),
         *conditions,
-        tags=("station",),
+        tags=(schema.STATION,),
     )
     return (
         f'SELECT "volume" / "per_day" AS "days_left" FROM ({inner}) '
-        'WHERE "per_day" > 0 GROUP BY "station"'
+        f'WHERE "per_day" > 0 GROUP BY {q(schema.STATION)}'
     )

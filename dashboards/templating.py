@@ -7,10 +7,17 @@ from typing import Any
 from grafanalib.core import Template
 
 from dashboards.datasource import ds_ref
+from dashboards.influxql import q
+from devices import schema
 
 Json = dict[str, Any]
 
-STATION_VALUES = 'SHOW TAG VALUES FROM "solar" WITH KEY = "station"'
+# Every station that sent a reading of any kind (Grafana merges the per-measurement answers).
+STATION_VALUES = (
+    "SHOW TAG VALUES FROM "
+    + ", ".join(q(m) for m in schema.READING_MEASUREMENTS)
+    + f" WITH KEY = {q(schema.STATION)}"
+)
 
 
 class QueryVariable(Template):  # type: ignore[misc]
@@ -35,7 +42,7 @@ class QueryVariable(Template):  # type: ignore[misc]
 
 
 def station_variable() -> QueryVariable:
-    """`$station`: every station that has sent solar readings; several or All may be picked."""
+    """`$station`: every station that has sent readings; several or All may be picked."""
     return QueryVariable(
         name="station",
         label="Station",

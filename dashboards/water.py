@@ -7,22 +7,31 @@ from grafanalib.core import Dashboard
 from dashboards import influxql as iq
 from dashboards import panels as p
 from dashboards.render import make_dashboard
+from devices import schema
+from devices.catalogue import KINDS
 
 UID = "solarwater-water"
+TANK = KINDS["tank"]
+INFLOW = schema.reading_field(TANK.name, "inflow_lpm")
+OUTFLOW = schema.reading_field(TANK.name, "outflow_lpm")
+RAIN = schema.reading_field(TANK.name, "rain_mm")
+LITRE = TANK.info[schema.reading_field(TANK.name, "volume_l")].grafana_unit
+RAIN_UNIT = TANK.info[RAIN].grafana_unit
+STATION = [schema.STATION]
 
 # integral(L/min, 1m) is litres: the area under the flow curve with minutes as the time unit.
 # It gets a query of its own: InfluxDB 1.x misaligns integral() rows mixed with other calls.
 CAPTURED_BY_STATION = iq.select(
-    ['integral("inflow_lpm", 1m) AS "captured_l"'], "tank", tags=["station"]
+    [f'integral({iq.q(INFLOW)}, 1m) AS "captured_l"'], TANK.measurement, tags=STATION
 )
-RAIN_BY_STATION = iq.select([iq.agg("sum", "rain_mm")], "tank", tags=["station"])
-ROOFS = iq.select([iq.agg("last", "roof_area_m2", "roof_m2")], "station_info", tags=["station"])
+RAIN_BY_STATION = iq.select([iq.agg("sum", RAIN)], TANK.measurement, tags=STATION)
+ROOFS = iq.select([iq.agg("last", "roof_area_m2", "roof_m2")], schema.STATION_INFO, tags=STATION)
 FLEET_CAPTURED = (
     'SELECT sum("captured_l") AS "captured_l" FROM ('
     + iq.select(
-        ['integral("inflow_lpm", 1m) AS "captured_l"'],
-        "tank",
-        tags=["station"],
+        [f'integral({iq.q(INFLOW)}, 1m) AS "captured_l"'],
+        TANK.measurement,
+        tags=STATION,
         interval=iq.INTERVAL,
     )
     + ")"
@@ -30,21 +39,23 @@ FLEET_CAPTURED = (
     + iq.group_by(interval=iq.INTERVAL, fill="0")
 )
 FLEET_RAIN = (
-    'SELECT mean("rain_mm") AS "rain_mm" FROM ('
+    f"SELECT {iq.agg('mean', RAIN)} FROM ("
     + iq.select(
-        [iq.agg("sum", "rain_mm")], "tank", tags=["station"], interval=iq.INTERVAL, fill="0"
+        [iq.agg("sum", RAIN)], TANK.measurement, tags=STATION, interval=iq.INTERVAL, fill="0"
     )
     + ")"
     + iq.where()
     + iq.group_by(interval=iq.INTERVAL, fill="0")
 )
 DAILY_USE = iq.select(
-    ['integral("outflow_lpm", 1m) AS "litres"'],
-    "tank",
-    tags=["station"],
+    [f'integral({iq.q(OUTFLOW)}, 1m) AS "litres"'],
+    TANK.measurement,
+    tags=STATION,
     interval="1d, -2h",
 )
-USE_IN_RANGE = iq.select(['integral("outflow_lpm", 1m) AS "litres"'], "tank", tags=["station"])
+USE_IN_RANGE = iq.select(
+    [f'integral({iq.q(OUTFLOW)}, 1m) AS "litres"'], TANK.measurement, tags=STATION
+)
 
 
 def _binary(left: str, op: str, right: str, alias: str) -> p.Json:
@@ -68,7 +79,7 @@ def build() -> Dashboard:
                 iq.target(FLEET_CAPTURED, "A", alias="captured (L)"),
                 iq.target(FLEET_RAIN, "B", alias="rain fallen (mm, station mean)"),
             ],
-            unit="litre",
+            unit=LITRE,
             bars=True,
             min_value=0,
             interval="1h",
@@ -77,7 +88,7 @@ def build() -> Dashboard:
                 {
                     "matcher": {"id": "byFrameRefID", "options": "B"},
                     "properties": [
-                        {"id": "unit", "value": "lengthmm"},
+                        {"id": "unit", "value": RAIN_UNIT},
                         {"id": "custom.axisPlacement", "value": "right"},
                         {"id": "custom.drawStyle", "value": "line"},
                     ],
@@ -97,8 +108,8 @@ def build() -> Dashboard:
             "coefficient (0.8–0.9) and the first-flush diverter keep a healthy roof below 90 %; "
             "far lower means a blocked gutter or a leaking pipe.",
             transformations=[
-                {"id": "joinByField", "options": {"byField": "station", "mode": "inner"}},
-                _binary("rain_mm", "*", "roof_m2", "rain_on_roof_l"),
+                {"id": "joinByField", "options": {"byField": schema.STATION, "mode": "inner"}},
+                _binary(RAIN, "*", "roof_m2", "rain_on_roof_l"),
                 _binary("captured_l", "/", "rain_on_roof_l", "efficiency"),
                 {
                     "id": "organize",
@@ -119,7 +130,7 @@ def build() -> Dashboard:
                 },
                 {
                     "matcher": {"id": "byRegexp", "options": ".*_l$"},
-                    "properties": [{"id": "unit", "value": "litre"}],
+                    "properties": [{"id": "unit", "value": LITRE}],
                 },
             ],
             sort_by="efficiency",
@@ -147,7 +158,7 @@ def build() -> Dashboard:
         p.timeseries(
             "Consumption per station (litres per day)",
             iq.targets(DAILY_USE, alias="$tag_station"),
-            unit="litre",
+            unit=LITRE,
             bars=True,
             min_value=0,
             max_points=60,
@@ -160,7 +171,7 @@ def build() -> Dashboard:
         p.bargauge(
             "Consumption over the range",
             iq.targets(USE_IN_RANGE, alias="$tag_station"),
-            unit="litre",
+            unit=LITRE,
             steps=p.NEUTRAL,
         ),
         12,

@@ -7,6 +7,10 @@ from devices.kind import DeviceKind
 
 KINDS: dict[str, DeviceKind] = {k.name: k for k in (solar.KIND, tank.KIND)}
 
+for _kind in KINDS.values():
+    if not _kind.info:  # the dashboards, alert texts and docs all read it
+        raise ValueError(f"kind {_kind.name!r} has no field info")
+
 
 def get_kind(name: str) -> DeviceKind | None:
     """The kind called `name`, or None when the catalogue has no such kind."""

@@ -12,6 +12,7 @@ from typing import Any
 import annotated_types
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from devices.fieldinfo import FieldInfo
 from devices.lineprotocol import PLAIN_KEY, PLAIN_TEXT, FieldsText, fields_text, plain_fields_text
 
 FieldValue = float | int | str
@@ -33,20 +34,52 @@ class KindFields(BaseModel):
         return self
 
 
+def field_type(model: type[KindFields], name: str) -> type[FieldValue]:
+    """The InfluxDB type of a field, from its annotation: float, int or str (a Literal too)."""
+    ann = model.model_fields[name].annotation
+    inner = [a for a in typing.get_args(ann) if a is not type(None)] or [ann]
+    if len(inner) == 1:
+        t = inner[0]
+        if typing.get_origin(t) is typing.Literal and all(
+            type(c) is str for c in typing.get_args(t)
+        ):
+            return str
+        if t in (float, int, str):
+            return t  # type: ignore[no-any-return]
+    raise TypeError(f"{model.__name__}.{name}: a field is float, int, str or a Literal of str")
+
+
+def string_choices(model: type[KindFields], name: str) -> tuple[str, ...] | None:
+    """The values a Literal string field may take, or None for free text and numbers."""
+    ann = model.model_fields[name].annotation
+    for t in (ann, *typing.get_args(ann)):
+        if typing.get_origin(t) is typing.Literal:
+            return tuple(typing.get_args(t))
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceKind:
-    """A device kind: its name (topic segment and measurement) and reading model."""
+    """A device kind: its name (topic segment and measurement), reading model and field info."""
 
     name: str
     model: type[KindFields]
-    int_fields: frozenset[str] = frozenset()
-    str_fields: frozenset[str] = frozenset()
+    # How each field is shown (units, labels, dashboards); the catalogue requires every field.
+    info: Mapping[str, FieldInfo] = field(default_factory=dict, compare=False)
+    # Derived from the annotations, so a new int or string field cannot be forgotten here.
+    int_fields: frozenset[str] = field(init=False, default=frozenset())
+    str_fields: frozenset[str] = field(init=False, default=frozenset())
     _fast: FastCheck | None = field(init=False, repr=False, compare=False, default=None)
     _text: FieldsText = field(init=False, repr=False, compare=False, default=fields_text)
 
     def __post_init__(self) -> None:
+        types_ = {n: field_type(self.model, n) for n in self.model.model_fields}
+        object.__setattr__(self, "int_fields", frozenset(n for n, t in types_.items() if t is int))
+        object.__setattr__(self, "str_fields", frozenset(n for n, t in types_.items() if t is str))
         object.__setattr__(self, "_fast", compile_check(self))
         object.__setattr__(self, "_text", compile_fields_text(self))
+        if self.info:
+            check_info(self)
 
     def fields_text(self, fields: Mapping[str, FieldValue]) -> str:
         """The line-protocol field set of what `fields()` returned (only that: it is trusted)."""
@@ -90,6 +123,58 @@ class DeviceKind:
             if out is not None:
                 return out
         return self.to_fields(self.model.model_validate(values))
+
+
+def bounds(model: type[KindFields], name: str) -> tuple[float | None, float | None]:
+    """A field's validation bounds (ge, le); None where the model sets none."""
+    lo: float | None = None
+    hi: float | None = None
+    for meta in model.model_fields[name].metadata:
+        if isinstance(meta, annotated_types.Ge):
+            lo = float(meta.ge)  # type: ignore[arg-type]
+        elif isinstance(meta, annotated_types.Le):
+            hi = float(meta.le)  # type: ignore[arg-type]
+    return lo, hi
+
+
+def check_info(kind: DeviceKind) -> None:
+    """Raise ValueError unless `kind.info` describes every field, coherently with the model."""
+    names = set(kind.model.model_fields)
+    missing, extra = sorted(names - set(kind.info)), sorted(set(kind.info) - names)
+    if missing or extra:
+        raise ValueError(f"kind {kind.name!r}: field info missing {missing}, unknown {extra}")
+    for name, info in kind.info.items():
+        where = f"kind {kind.name!r} field {name!r}"
+        lo, hi = bounds(kind.model, name)
+        if name in kind.str_fields:
+            if info.low is not None or info.high is not None:
+                raise ValueError(f"{where}: a string field has no display range")
+        elif info.low is None or info.high is None or not info.low < info.high:
+            raise ValueError(f"{where}: a number needs a display range low < high")
+        elif (lo is not None and info.low < lo) or (hi is not None and info.high > hi):
+            raise ValueError(f"{where}: display range beyond the validation bounds {lo}..{hi}")
+        values = [v for _, v in info.steps[1:] if v is not None]
+        if info.steps and (
+            info.steps[0][1] is not None
+            or len(values) != len(info.steps) - 1
+            or values != sorted(values)
+        ):
+            raise ValueError(f"{where}: thresholds start at None and ascend")
+        if info.chart.headline == "gauge" and info.unit != "%":
+            raise ValueError(f"{where}: a gauge shows a percentage")
+        choices = string_choices(kind.model, name)
+        if info.colors and set(info.colors) != set(choices or ()):
+            raise ValueError(f"{where}: colours for {sorted(info.colors)}, values {choices}")
+        if info.chart.style == "state" and not info.colors:
+            raise ValueError(f"{where}: a state chart needs a colour per value")
+        partner = info.chart.with_field
+        if partner is not None and (
+            partner == name
+            or partner not in names
+            or kind.info[partner].chart.with_field is not None
+            or [i.chart.with_field for i in kind.info.values()].count(partner) > 1
+        ):
+            raise ValueError(f"{where}: drawn with {partner!r}, not another free field")
 
 
 # --- the compiled checker ---------------------------------------------------------------

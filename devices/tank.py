@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from devices.fieldinfo import Chart, FieldInfo, Text
 from devices.kind import DeviceKind, KindFields
 
 
@@ -18,4 +19,34 @@ class TankReading(KindFields):
     water_temp_c: float | None = Field(None, ge=-5, le=60)
 
 
-KIND = DeviceKind(name="tank", model=TankReading)
+LEVEL_STEPS = (("red", None), ("yellow", 20.0), ("green", 40.0))
+# Every field of TankReading, in its order: how people see it.
+INFO = {
+    "level_pct": FieldInfo(
+        "%", "percent", Text("Nível do tanque", "Tank level"), Text("nível", "level"), 0, 100,
+        steps=LEVEL_STEPS, chart=Chart(with_field="volume_l", headline="gauge", fleet="min"),
+    ),
+    "volume_l": FieldInfo(
+        "L", "litre", Text("Volume do tanque", "Tank volume"), Text("volume", "volume"),
+        0, 20000,
+    ),
+    "inflow_lpm": FieldInfo(
+        "L/min", "flowlpm", Text("Entrada", "Inflow"), Text("entrada", "inflow"), 0, 100,
+        chart=Chart(with_field="outflow_lpm"),
+    ),
+    "outflow_lpm": FieldInfo(
+        "L/min", "flowlpm", Text("Saída", "Outflow"), Text("saída", "outflow"), 0, 100,
+    ),
+    "rain_mm": FieldInfo(
+        "mm", "lengthmm", Text("Chuva", "Rain"), Text("chuva", "rain"), 0, 50,
+        chart=Chart(style="bars", agg="sum", fill="0", interval="1h"),
+        description=Text("Total do pluviómetro por intervalo (pelo menos uma hora).",
+                         "Rain gauge total per interval (at least one hour)."),
+    ),
+    "water_temp_c": FieldInfo(
+        "°C", "celsius", Text("Temperatura da água", "Water temperature"),
+        Text("temp. água", "water temp"), 10, 40,
+    ),
+}  # fmt: skip
+
+KIND = DeviceKind(name="tank", model=TankReading, info=INFO)

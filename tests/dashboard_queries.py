@@ -60,7 +60,9 @@ def variables(influxd: Influxd, view: View, board: Json, pick: list[str] | None)
         query = interpolate(
             var["query"], from_ms=view.from_ms, to_ms=view.to_ms, max_data_points=100
         )
-        options = [row["value"] for row in rows(influxd.query_raw(query, db=view.db))]
+        # one series per measurement; Grafana's InfluxQL response parser merges the values
+        found = [row["value"] for row in rows(influxd.query_raw(query, db=view.db))]
+        options = list(dict.fromkeys(found))
         values = tuple(pick) if pick else tuple(options)
         out.append(Variable(var["name"], values, var["multi"], var["includeAll"]))
     return out

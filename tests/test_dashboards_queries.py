@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from dashboards import alerts, collector_health, fleet, station, water
+from devices import schema
 from devices.stations import load_fleet
 from devstack import Influxd
 from simulator.faults import Fault
@@ -267,7 +268,7 @@ def test_fleet_counts_and_worst_state(
     assert value("Stations alerting", "alerting") == len({st for st, _, _ in firing})
     solar = _records(default_run, "solar")
     lowest = min(_num(recs[-1], "battery_soc_pct") for recs in solar.values())
-    assert value("Lowest battery SoC", "soc") == pytest.approx(lowest)
+    assert value("Lowest battery SoC", "battery_soc_pct") == pytest.approx(lowest)
     p, query = query_of(fleet.UID, "Stations by worst state", "B")
     score = {r["station"]: r["score"] for r in run(influxd, day, fleet.UID, p, query)}
     expected: dict[str, int] = defaultdict(int)
@@ -296,7 +297,7 @@ def test_collector_totals_match_the_run(
     (last,) = influxd.query('SELECT last("seq_duplicates") AS "dups" FROM "collector"', db)
     again = last["dups"]
     assert value("Readings written", "readings_written") == total + again
-    assert influxd.count("solar", db) + influxd.count("tank", db) == total
+    assert sum(influxd.count(m, db) for m in schema.READING_MEASUREMENTS) == total
     assert value("Readings rejected", "readings_rejected") == 0
     assert value("Write errors", "write_errors") == 0
     assert value("Stations seen", "stations_seen") == len(STATIONS)

@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 
 from dashboards.build import render_all
+from devices.catalogue import KINDS
 from tests.conftest import SHARED_SCHEMAS
 
 Json = dict[str, Any]
@@ -195,7 +196,10 @@ def test_geomap_places_stations_by_coordinates() -> None:
 def test_station_variable_and_alert_annotations() -> None:
     board = BOARDS["solarwater-station"]
     (var,) = board["templating"]["list"]
-    assert var["query"] == 'SHOW TAG VALUES FROM "solar" WITH KEY = "station"'
+    # every kind's measurement: a station that sent only tank readings is listed too
+    kinds = ", ".join(f'"{k}"' for k in KINDS)
+    assert var["query"] == f'SHOW TAG VALUES FROM {kinds} WITH KEY = "station"'
+    assert kinds.startswith('"solar", "tank"')
     assert var["multi"] and var["includeAll"]
     assert var["current"]["value"] == ["$__all"]
     for p in board["panels"]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import math
 import re
-import typing
 import urllib.error
 from typing import Any
 
@@ -14,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from devices.catalogue import KINDS
+from devices.kind import bounds, string_choices
 from devices.lineprotocol import encode_line
 from devstack import Influxd
 
@@ -158,13 +158,20 @@ def kind_fields(kind: str) -> st.SearchStrategy[dict[str, Any]]:
 
     def value(name: str) -> st.SearchStrategy[Any]:
         if name in dk.int_fields:
-            return st.integers(0, 2**31 - 1)
+            lo, hi = bounds(dk.model, name)
+            return st.integers(int(lo or 0), int(hi if hi is not None else 2**31 - 1))
         if name in dk.str_fields:  # Literal[...] | None: the Literal's choices
-            literal = typing.get_args(dk.model.model_fields[name].annotation)[0]
-            return st.sampled_from(typing.get_args(literal))
-        # ordinary and tiny values (within every bound): where repr and orjson differ
+            choices = string_choices(dk.model, name)
+            assert choices is not None, f"{name}: free text is not in the catalogue yet"
+            return st.sampled_from(choices)
+        # ordinary and tiny values (within the field's bounds): where repr and orjson differ
+        lo, hi = bounds(dk.model, name)
+        lo, hi = (-1e6 if lo is None else lo), (1e6 if hi is None else hi)
+        tiny = [v for v in (0.0, 1e-7, 2.5e-05, 5e-324) if lo <= v <= hi]
         return st.one_of(
-            st.floats(0, 60), st.floats(0, 1e-4), st.sampled_from([0.0, 1e-7, 2.5e-05, 5e-324])
+            st.floats(lo, min(hi, lo + 60)),
+            st.floats(max(lo, 0), min(hi, max(lo, 0) + 1e-4)),
+            st.sampled_from(tiny or [lo]),
         )
 
     optional = {n: value(n) for n in dk.field_names}
@@ -180,14 +187,14 @@ def kind_fields(kind: str) -> st.SearchStrategy[dict[str, Any]]:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(solar=st.lists(kind_fields("solar"), max_size=4), tank=st.lists(kind_fields("tank")))
+@given(by_kind=st.fixed_dictionaries({k: st.lists(kind_fields(k), max_size=4) for k in KINDS}))
 def test_kind_formatters_round_trip(
-    influxd: Influxd, fresh_db: str, solar: list[dict[str, Any]], tank: list[dict[str, Any]]
+    influxd: Influxd, fresh_db: str, by_kind: dict[str, list[dict[str, Any]]]
 ) -> None:
-    """The kinds' orjson formatter: what InfluxDB stores equals the validated fields exactly."""
+    """Every kind's orjson formatter: what InfluxDB stores equals the validated fields exactly."""
     written: dict[int, tuple[str, dict[str, Any]]] = {}
     lines = []
-    for kind, field_sets in (("solar", solar), ("tank", tank)):
+    for kind, field_sets in by_kind.items():
         for fields in field_sets:
             ts = TS0 + next(_ts)
             lines.append(f"{kind},station=S1 {KINDS[kind].fields_text(fields)} {ts}")
@@ -195,7 +202,7 @@ def test_kind_formatters_round_trip(
     if not lines:
         return
     influxd.write(lines, fresh_db)
-    for kind in ("solar", "tank"):
+    for kind in KINDS:
         want = {ts: f for ts, (k, f) in written.items() if k == kind}
         if not want:
             continue

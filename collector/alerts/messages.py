@@ -47,7 +47,7 @@ class Messages:
                 return self.lang.silent_detail.format(limit=limit), limit
             return self.lang.back_detail, limit
         w = t.witness
-        name, unit = label(self.lang, w.field)
+        name, unit = label(self.lang, w.field, t.rule.kind)
         lit = w.literal
         threshold = f"{w.op} {lit if isinstance(lit, str) else number(self.lang, lit)}"
         observed = "?" if t.observed is None else number(self.lang, t.observed)

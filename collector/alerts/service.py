@@ -25,6 +25,7 @@ from collector.alerts.routing import Router
 from collector.alerts.settings import AlertSettings
 from collector.alerts.store import AlertStore, Silence
 from collector.readings import Reading
+from devices import schema
 from devices.lineprotocol import encode_line
 from devices.stations import Fleet
 
@@ -295,9 +296,9 @@ class AlertService:
 
     @staticmethod
     def _line(a: Alert, state: str, ts_ms: int, value: float, message: str) -> str:
-        tags = {"station": a.station, "rule": a.rule, "severity": a.severity}
+        tags = {schema.STATION: a.station, schema.RULE: a.rule, schema.SEVERITY: a.severity}
         return encode_line(
-            "alert", tags, {"state": state, "value": value, "message": message}, ts_ms
+            schema.ALERT, tags, {"state": state, "value": value, "message": message}, ts_ms
         )
 
     # notifications

@@ -7,6 +7,9 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from devices.catalogue import KINDS
+from devices.fieldinfo import Lang, Text
+
 SMS_MAX = 160
 EVENTS = ("firing", "reminder", "resolved")
 PLACEHOLDERS = (
@@ -29,7 +32,7 @@ class Language:
     severity: Mapping[str, str]
     titles: Mapping[str, str]
     texts: Mapping[str, str]
-    labels: Mapping[str, tuple[str, str]]  # field -> (label, unit)
+    code: Lang  # picks the catalogue's field labels
     silent_detail: str
     back_detail: str
     decimal: str
@@ -53,17 +56,7 @@ PT = Language(
         " há {duration} #{id}",
         "resolved": "RESOLVIDO {title}: {station} ({district}) {detail}, durou {duration} #{id}",
     },
-    labels={
-        "battery_soc_pct": ("SoC", "%"),
-        "battery_voltage_v": ("bateria", " V"),
-        "battery_current_a": ("corrente", " A"),
-        "battery_temp_c": ("temp. bateria", " C"),
-        "pv_power_w": ("painel", " W"),
-        "charge_state": ("estado", ""),
-        "error_code": ("erro", ""),
-        "level_pct": ("nível", "%"),
-        "volume_l": ("volume", " L"),
-    },
+    code="pt",
     silent_detail="sem telemetria (limite {limit})",
     back_detail="voltou a comunicar",
     decimal=",",
@@ -88,17 +81,7 @@ EN = Language(
         " for {duration} #{id}",
         "resolved": "RESOLVED {title}: {station} ({district}) {detail}, lasted {duration} #{id}",
     },
-    labels={
-        "battery_soc_pct": ("SoC", "%"),
-        "battery_voltage_v": ("battery", " V"),
-        "battery_current_a": ("current", " A"),
-        "battery_temp_c": ("battery temp", " C"),
-        "pv_power_w": ("PV", " W"),
-        "charge_state": ("state", ""),
-        "error_code": ("error", ""),
-        "level_pct": ("level", "%"),
-        "volume_l": ("volume", " L"),
-    },
+    code="en",
     silent_detail="no telemetry (limit {limit})",
     back_detail="reporting again",
     decimal=".",
@@ -107,18 +90,22 @@ EN = Language(
 )
 
 LANGUAGES: dict[str, Language] = {"pt": PT, "en": EN}
-_UNITS = {"_pct": "%", "_v": " V", "_a": " A", "_w": " W", "_wh": " Wh", "_c": " C",
-          "_l": " L", "_lpm": " L/min", "_mm": " mm"}  # fmt: skip
+# Field labels by language, from the catalogue: by (kind, field), and by field alone for a
+# caller without the kind (a field several kinds share keeps the first kind's label).
+_LABELS: dict[tuple[str | None, str], tuple[Text, str]] = {}
+for _kind in KINDS.values():
+    for _name, _info in _kind.info.items():
+        _LABELS[(_kind.name, _name)] = (_info.short, _info.sms_unit())
+        _LABELS.setdefault((None, _name), (_info.short, _info.sms_unit()))
 
 
-def label(lang: Language, field: str) -> tuple[str, str]:
-    """The short label and unit of a field (its name and the unit in its suffix otherwise)."""
-    if field in lang.labels:
-        return lang.labels[field]
-    for suffix in sorted(_UNITS, key=len, reverse=True):
-        if field.endswith(suffix):
-            return field[: -len(suffix)], _UNITS[suffix]
-    return field, ""
+def label(lang: Language, field: str, kind: str | None = None) -> tuple[str, str]:
+    """The short label and unit of a field, as the catalogue gives them (its name otherwise)."""
+    found = _LABELS.get((kind, field)) or _LABELS.get((None, field))
+    if found is None:
+        return field, ""
+    text, unit = found
+    return text(lang.code), unit
 
 
 def number(lang: Language, value: float | int | str) -> str:

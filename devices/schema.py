@@ -1,0 +1,35 @@
+"""The InfluxDB measurements and tags of design §4: the one place that names them."""
+
+from __future__ import annotations
+
+from devices.catalogue import KINDS
+
+# One measurement per device kind, named as the kind (its topic segment).
+READING_MEASUREMENTS: tuple[str, ...] = tuple(k.measurement for k in KINDS.values())
+ALERT = "alert"  # one point per alert transition
+STATION_STATUS = "station_status"  # online 0/1, on status changes
+STATION_INFO = "station_info"  # the registry's view of a station: name, district, location
+COLLECTOR = "collector"  # the collector's own counters
+FORECAST = "forecast"  # days of battery and water left
+COMPLETENESS = "completeness"  # readings expected and received per local day
+
+# Tags
+STATION = "station"
+DEVICE = "device"
+DISTRICT = "district"
+RULE = "rule"
+SEVERITY = "severity"
+INSTANCE = "instance"
+DAY = "day"
+
+
+def reading_field(kind: str, name: str) -> str:
+    """`name`, checked to be a field of `kind`: a renamed field breaks the build, not a panel."""
+    if name not in KINDS[kind].field_names:
+        raise KeyError(f"kind {kind!r} has no field {name!r}")
+    return name
+
+
+def measurement(kind: str) -> str:
+    """The measurement of the readings of `kind`; KeyError when the catalogue has no such kind."""
+    return KINDS[kind].measurement
