@@ -23,7 +23,8 @@ DECODER = JsonDecoder(LIMITS, load_fleet(None))
 REASONS = {
     "unknown_kind", "oversized", "not_utf8", "malformed_json", "too_deep", "bad_structure",
     "too_many_readings", "bad_seq", "bad_timestamp", "ts_in_future", "ts_before_plausible",
-    "unknown_field", "out_of_range", "not_finite", "no_fields", "wrong_type",
+    "unknown_field", "out_of_range", "not_finite", "no_fields", "wrong_type", "duplicate_field",
+    "duplicate_timestamp",
 }  # fmt: skip
 FUZZ = settings(max_examples=200, deadline=None)
 
