@@ -287,8 +287,8 @@ class JsonDecoder:
         for index, item in enumerate(items):
             if type(item) is not dict:
                 if isinstance(item, _Flagged):  # the careful parse only
-                    seq = item.get("seq")  # a reading refused for a number still counts its seq
-                    if item.problem[0] == "not_finite" and _usable_seq(seq):
+                    seq = item.get("seq")  # refused, not missing: not a gap
+                    if _usable_seq(seq):
                         seqs.append(seq)
                     rejects.append(Reject(*item.problem, index))
                 else:
