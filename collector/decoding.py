@@ -215,13 +215,10 @@ class JsonDecoder:
             self._devices[key] = entry
         return entry
 
-    def decode(self, topic: Topic, payload: bytes, received_ms: int, now_ms: int) -> DecodeResult:
-        return self.decode_as(topic, payload, received_ms, now_ms, careful=False)
-
-    def decode_as(
-        self, topic: Topic, payload: bytes, received_ms: int, now_ms: int, careful: bool
+    def decode(
+        self, topic: Topic, payload: bytes, received_ms: int, now_ms: int, careful: bool = False
     ) -> DecodeResult:
-        """`decode`; `careful` takes the duplicate-aware parse whatever the cheap check says."""
+        """Decode; `careful` takes the duplicate-aware parse whatever the cheap check says."""
         key = (topic.kind, topic.station, topic.device)
         entry = self._devices.get(key) or self._look_up_device(key)
         if entry is None:
@@ -298,7 +295,7 @@ class JsonDecoder:
             values = item  # parsed just above and ours alone: no copy needed to pop from it
             ts_raw = values.pop("ts", None)
             seq = values.pop("seq", None)
-            if seq is not None and (type(seq) is not int or seq < 0 or seq > _SEQ_MAX):
+            if seq is not None and (type(seq) is not int or seq < 0 or seq > 2**63 - 1):
                 rejects.append(Reject("bad_seq", "seq must be an unsigned integer", index))
                 continue
             if seq is not None:
@@ -326,7 +323,7 @@ class JsonDecoder:
     def _timestamp(
         self, raw: Any, received_ms: int, now_ms: int
     ) -> tuple[int, tuple[str, str] | None]:
-        if type(raw) is float and -1e15 < raw < _EPOCH_S_MAX:  # the common case
+        if type(raw) is float and -1e15 < raw < 1e11:  # the common case (1e11: _EPOCH_S_MAX)
             ts_ms = round(raw * 1000)
         elif raw is None:
             return received_ms, None
