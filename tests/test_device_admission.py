@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from collector.admission import DeviceAdmission
+from collector.config import ConfigError, load_settings
 from devices.stations import load_fleet
 from devstack import Influxd, Mosquitto
 from tests.collector_support import (
@@ -128,3 +129,12 @@ async def test_invented_device_ids_stay_bounded(
         assert refused in metrics
     series = influxd.query_raw('SHOW SERIES FROM "solar"', db=fresh_db)
     assert len(series["results"][0]["series"][0]["values"]) == cap
+
+
+def test_bounds_come_from_env_and_a_bad_one_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOLARWATER_INGEST__MAX_DEVICES_PER_STATION", "4")
+    assert load_settings().ingest.max_devices_per_station == 4
+    monkeypatch.setenv("SOLARWATER_INGEST__MAX_UNREGISTERED_STATIONS", "-1")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert "max_unregistered_stations" in str(err.value) and "\n" not in str(err.value)
