@@ -31,7 +31,7 @@ from collector.status import StatusError, StatusTracker, parse_status
 from collector.workers import worker_index
 from collector.writer import Writer
 from devices.stations import EMPTY_FLEET, Fleet, load_fleet
-from devices.topics import TopicError, parse_topic
+from devices.topics import TopicError, forget_topic, parse_topic
 
 log = logging.getLogger("collector")
 
@@ -301,6 +301,7 @@ class Collector:
             return
         refusal = self.admission.refusal(topic.station, topic.kind, topic.device)
         if refusal is not None:
+            forget_topic(item.topic)
             self._reject_message(item, *refusal)
             return
         if topic.channel == "status":

@@ -11,6 +11,7 @@ import pytest
 
 from collector.admission import DeviceAdmission
 from collector.config import ConfigError, load_settings
+from devices import topics
 from devices.stations import load_fleet
 from devstack import Influxd, Mosquitto
 from tests.collector_support import (
@@ -117,6 +118,7 @@ async def test_invented_device_ids_stay_bounded(
         assert len(collector.status.state) == 0
         assert len(collector.decoder._devices) == cap  # type: ignore[attr-defined]
         assert len(collector.stations_seen) == 1
+        assert len(topics._PARSED) < 1000  # refused devices' topics are not remembered
         port = collector.http_port
         assert port is not None
         devices = await asyncio.to_thread(get_json, port, "/devices")
