@@ -9,13 +9,12 @@ TOO_MANY_STATIONS = "too_many_stations"
 
 
 class DeviceAdmission:
-    """Admits at most `max_devices` devices per station and `max_unregistered` unknown stations.
+    """Admits at most `max_devices` devices per station and `max_unregistered` unknown stations."""
 
-    Every per-device table (seq tracker, status, alert state, /devices, InfluxDB series)
-    grows only with what is admitted here. Registered stations always fit; a station's
-    first `max_devices` devices are admitted, later ones refused (the fleet file names
-    stations, not devices, so an invented id and a new real one look alike).
-    """
+    # Every per-device table (seq tracker, status, alert state, /devices, InfluxDB series)
+    # grows only with what is admitted here. Registered stations always fit; a station's
+    # first `max_devices` devices are admitted, later ones refused (the fleet file names
+    # stations, not devices, so an invented id and a new real one look alike).
 
     def __init__(self, fleet: Fleet, max_devices: int, max_unregistered: int) -> None:
         self.max_devices = max_devices

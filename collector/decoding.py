@@ -135,10 +135,8 @@ def _no_constant(name: str) -> Any:
 
 
 def _careful_parse(payload: bytes) -> Any:
-    """The payload parsed keeping what orjson loses: repeated keys and numbers beyond a double.
-
-    Raises ValueError (JSON, UTF-8) or RecursionError as the parse fails.
-    """
+    """The payload parsed keeping what orjson loses: repeated keys, numbers beyond a double."""
+    # Raises ValueError (JSON, UTF-8) or RecursionError (depth) as orjson's parse would fail.
     doc = json.loads(
         payload.decode("utf-8"),
         object_pairs_hook=_object,
