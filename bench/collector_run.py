@@ -63,6 +63,8 @@ class CollectorUnderTest:
             "SOLARWATER_DATA_DIR": str(workdir / "data"),
             "SOLARWATER_HTTP__LISTEN": f"127.0.0.1:{self.base_port}",
             "SOLARWATER_LOG_LEVEL": "WARNING",
+            # the publisher's stations (S00000...) are all unregistered: up to 10,000 of them
+            "SOLARWATER_INGEST__MAX_UNREGISTERED_STATIONS": "100000",
             **(extra_env or {}),
         }
         self.proc: subprocess.Popen[bytes] | None = None

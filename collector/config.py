@@ -191,6 +191,18 @@ class IngestSettings(Section):
         20_000, ge=10, description="Messages held between the network thread and the event loop"
     )
     decoder: str = Field("json", description="Payload decoder by name")
+    max_devices_per_station: int = Field(
+        16,
+        ge=1,
+        le=10_000,
+        description="Devices beyond this many per station are refused (too_many_devices)",
+    )
+    max_unregistered_stations: int = Field(
+        256,
+        ge=0,
+        le=1_000_000,
+        description="Unregistered stations beyond this many are refused (too_many_stations)",
+    )
 
     @field_validator("decoder")
     @classmethod

@@ -5,10 +5,12 @@ A decoder is chosen by name from DECODERS; the collector core only sees DecodeRe
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 import orjson
 from pydantic import ValidationError
@@ -20,6 +22,14 @@ from devices.stations import Fleet
 from devices.topics import Topic
 
 _INF = float("inf")
+_SEQ_MAX = 2**63 - 1
+# Epoch seconds beyond this (year 5138) are a device sending milliseconds (or finer).
+_EPOCH_S_MAX = 1e11
+# RFC 3339 date-time (section 5.6, with its note's space separator), nothing else of ISO 8601.
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?"
+    r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +98,91 @@ def _refused(reason: str, detail: str) -> DecodeResult:
     return DecodeResult(rejects=[Reject(reason, detail)])
 
 
+class _Flagged(dict[str, Any]):
+    """An object of the careful parse that its reading cannot be: a key twice or a number inf."""
+
+    __slots__ = ("problem",)
+
+    def __init__(self, pairs: dict[str, Any], problem: tuple[str, str]) -> None:
+        super().__init__(pairs)
+        self.problem = problem
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """The careful parse's object hook: a plain dict, or a _Flagged one naming its problem."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        return _Flagged(obj, ("duplicate_field", f"field {twice[:64]!r} appears more than once"))
+    for key, value in pairs:
+        if type(value) is float and value in (_INF, -_INF):
+            return _Flagged(obj, ("not_finite", f"{key[:64]}: number beyond the float range"))
+    return obj
+
+
+def _int(text: str) -> int | float:
+    """An integer literal as orjson reads it: 64-bit range an int, beyond that a float."""
+    if len(text) <= 21:
+        value = int(text)
+        if -(2**63) <= value <= 2**64 - 1:
+            return value
+    return float(text)  # inf when it overflows: flagged as not finite by _object
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _careful_parse(payload: bytes) -> Any:
+    """The payload parsed keeping what orjson loses: repeated keys, numbers beyond a double."""
+    # Raises ValueError (JSON, UTF-8) or RecursionError (depth) as orjson's parse would fail.
+    doc = json.loads(
+        payload.decode("utf-8"),
+        object_pairs_hook=_object,
+        parse_int=_int,
+        parse_constant=_no_constant,
+    )
+    if b"\\u" in payload and _lone_surrogate(doc):  # orjson refuses "\ud800" wherever it is
+        raise ValueError("a string holds a lone surrogate escape")
+    return doc
+
+
+def _lone_surrogate(doc: Any) -> bool:
+    """Whether any string (key or value) in the document is not encodable as UTF-8."""
+    stack = [doc]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if not value.isascii():
+                try:
+                    value.encode()
+                except UnicodeEncodeError:
+                    return True
+        elif isinstance(value, dict):
+            stack += value.keys()
+            stack += value.values()
+        elif isinstance(value, list):
+            stack += value
+    return False
+
+
+def _usable_seq(seq: Any) -> TypeGuard[int]:
+    """An unsigned 63-bit integer."""
+    return type(seq) is int and 0 <= seq <= _SEQ_MAX
+
+
+def _parse_refusal(exc: Exception) -> DecodeResult:
+    """The whole-message refusal for a payload that does not parse."""
+    text = str(exc).lower()
+    reason = "not_utf8" if "utf-8" in text else "malformed_json"  # UnicodeDecodeError's too
+    # Nesting is bounded by the parser's own depth limit; anything nested inside a
+    # reading is a wrong type for its field, so no walk of the document is needed.
+    if isinstance(exc, RecursionError) or "recursion" in text or "depth limit" in text:
+        reason = "too_deep"
+    return _refused(reason, str(exc)[:200])
+
+
 class JsonDecoder:
     """The wire format of design §3: one reading object, or {"readings": [...]}."""
 
@@ -118,25 +213,51 @@ class JsonDecoder:
             self._devices[key] = entry
         return entry
 
-    def decode(self, topic: Topic, payload: bytes, received_ms: int, now_ms: int) -> DecodeResult:
+    def decode(
+        self, topic: Topic, payload: bytes, received_ms: int, now_ms: int, careful: bool = False
+    ) -> DecodeResult:
+        """Decode; `careful` takes the duplicate-aware parse whatever the cheap check says."""
         key = (topic.kind, topic.station, topic.device)
         entry = self._devices.get(key) or self._look_up_device(key)
         if entry is None:
             return _refused("unknown_kind", f"kind {topic.kind[:64]!r} is not in the catalogue")
-        kind, district, series = entry
         limits = self.limits
         if len(payload) > limits.max_payload_bytes:
             return _refused("oversized", f"{len(payload)} bytes > {limits.max_payload_bytes}")
+        if not careful:
+            try:
+                doc = orjson.loads(payload)
+            except orjson.JSONDecodeError as exc:
+                # 1e400: orjson refuses the whole message; the careful parse refuses that reading
+                if "infinity" not in str(exc):
+                    return _parse_refusal(exc)
+            else:
+                # Every key in the text is followed by a colon: when the parsed readings hold as
+                # many keys as the text has colons (less those inside the strings read), no key
+                # was there twice and orjson's last-one-wins lost nothing.
+                result = self._readings(topic, entry, doc, received_ms, now_ms, payload.count(b":"))
+                if result is not None:
+                    return result
         try:
-            doc = orjson.loads(payload)
-        except orjson.JSONDecodeError as exc:
-            text = str(exc).lower()
-            reason = "not_utf8" if "utf-8" in text else "malformed_json"
-            # Nesting is bounded by the parser's own depth limit; anything nested inside a
-            # reading is a wrong type for its field, so no walk of the document is needed.
-            if "recursion" in text or "depth limit" in text:
-                reason = "too_deep"
-            return _refused(reason, str(exc)[:200])
+            doc = _careful_parse(payload)
+        except (ValueError, RecursionError) as exc:
+            return _parse_refusal(exc)
+        result = self._readings(topic, entry, doc, received_ms, now_ms, None)
+        assert result is not None
+        return result
+
+    def _readings(
+        self,
+        topic: Topic,
+        entry: _Device,
+        doc: Any,
+        received_ms: int,
+        now_ms: int,
+        colons: int | None,
+    ) -> DecodeResult | None:
+        """The readings of a parsed message; None when `colons` says a key may be repeated."""
+        kind, district, series = entry
+        limits = self.limits
         if not isinstance(doc, dict):
             return _refused("bad_structure", "payload is not a JSON object")
         batch = "readings" in doc
@@ -146,8 +267,12 @@ class JsonDecoder:
                 return _refused("bad_structure", 'a batch is {"readings": [...]} only')
             if len(items) > limits.max_readings:
                 return _refused("too_many_readings", f"{len(items)} > {limits.max_readings}")
+            if isinstance(doc, _Flagged):
+                return _refused(*doc.problem)
+            seen_keys = 1
         else:
             items = [doc]
+            seen_keys = 0
 
         fields_of, text_of = kind.fields, kind.fields_text
         name, station, device = kind.name, topic.station, topic.device
@@ -155,9 +280,16 @@ class JsonDecoder:
         rejects: list[Reject] = []
         seqs: list[int] = []
         for index, item in enumerate(items):
-            if not isinstance(item, dict):
-                rejects.append(Reject("bad_structure", "a reading must be an object", index))
+            if type(item) is not dict:
+                if isinstance(item, _Flagged):  # the careful parse only
+                    seq = item.get("seq")  # refused, not missing: not a gap
+                    if _usable_seq(seq):
+                        seqs.append(seq)
+                    rejects.append(Reject(*item.problem, index))
+                else:
+                    rejects.append(Reject("bad_structure", "a reading must be an object", index))
                 continue
+            seen_keys += len(item)
             values = item  # parsed just above and ours alone: no copy needed to pop from it
             ts_raw = values.pop("ts", None)
             seq = values.pop("seq", None)
@@ -166,6 +298,8 @@ class JsonDecoder:
                 continue
             if seq is not None:
                 seqs.append(seq)
+            if ts_raw.__class__ is str:
+                seen_keys += ts_raw.count(":")
             ts_ms, ts_problem = self._timestamp(ts_raw, received_ms, now_ms)
             if ts_problem is not None:
                 rejects.append(Reject(ts_problem[0], ts_problem[1], index))
@@ -178,29 +312,37 @@ class JsonDecoder:
                 continue
             line = None if series is None else f"{series} {text_of(fields)} {ts_ms}"
             readings.append(Reading(station, district, name, device, ts_ms, seq, fields, line))
+        if colons is not None and seen_keys != colons:
+            return None
+        if batch and len(readings) > 1 and len({r.ts_ms for r in readings}) < len(readings):
+            readings = _first_per_timestamp(readings, rejects)
         return DecodeResult(readings, rejects, batch, seqs)
 
     def _timestamp(
         self, raw: Any, received_ms: int, now_ms: int
     ) -> tuple[int, tuple[str, str] | None]:
-        if type(raw) is float and -1e15 < raw < 1e15:  # the common case: finite, no overflow
+        if type(raw) is float and -1e15 < raw < 1e11:  # the common case (1e11: _EPOCH_S_MAX)
             ts_ms = round(raw * 1000)
         elif raw is None:
             return received_ms, None
         elif type(raw) in (int, float):
             if raw != raw or raw in (_INF, -_INF):
-                return 0, ("bad_timestamp", "ts is not finite")
+                return 0, ("not_finite", "ts: number is not finite")
+            if raw >= _EPOCH_S_MAX:
+                detail = f"ts {raw:.6g} looks like epoch milliseconds (or finer); send seconds"
+                return 0, ("ts_in_future", detail)
             scaled = raw * 1000
             if scaled in (_INF, -_INF):  # e.g. 1e306 s: no int to round to
                 scaled = 1e300 if raw > 0 else -1e300
             ts_ms = round(scaled)
         elif isinstance(raw, str):
+            # fromisoformat alone takes week dates, basic format, a bare date or hour
+            if _RFC3339.fullmatch(raw) is None:
+                return 0, ("bad_timestamp", f"ts {raw[:40]!r} is not RFC 3339 with an offset")
             try:
-                parsed = datetime.fromisoformat(raw)
+                parsed = datetime.fromisoformat(raw.upper())
             except ValueError:
-                return 0, ("bad_timestamp", f"ts {raw[:40]!r} is not RFC 3339")
-            if parsed.tzinfo is None:
-                return 0, ("bad_timestamp", f"ts {raw[:40]!r} has no UTC offset")
+                return 0, ("bad_timestamp", f"ts {raw[:40]!r} is not a valid RFC 3339 time")
             ts_ms = round(parsed.timestamp() * 1000)
         else:
             return 0, ("bad_timestamp", "ts must be an RFC 3339 string or epoch seconds")
@@ -209,6 +351,22 @@ class JsonDecoder:
         if ts_ms < self.limits.min_ts_ms:
             return 0, ("ts_before_plausible", f"ts {ts_ms} ms is before the plausible start")
         return ts_ms, None
+
+
+def _first_per_timestamp(readings: list[Reading], rejects: list[Reject]) -> list[Reading]:
+    """The first reading of each timestamp; the repeats join `rejects` (one point per ts)."""
+    refused = {r.index for r in rejects}
+    indexes = (i for i in range(len(readings) + len(refused)) if i not in refused)
+    first: dict[int, int] = {}
+    kept: list[Reading] = []
+    for index, reading in zip(indexes, readings, strict=False):
+        was = first.setdefault(reading.ts_ms, index)
+        if was == index:
+            kept.append(reading)
+        else:
+            detail = f"ts {reading.ts_ms} ms repeats reading {was}'s: one point per device and time"
+            rejects.append(Reject("duplicate_timestamp", detail, index))
+    return kept
 
 
 DecoderFactory = Callable[[DecodeLimits, Fleet], Decoder]

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from collector.admission import DeviceAdmission
 from collector.alert_forward import SOCKET_ENV, AlertForwarder, AlertForwardServer
 from collector.alerts import AlertService
 from collector.alerts.rules import fields_by_kind
@@ -30,7 +31,7 @@ from collector.status import StatusError, StatusTracker, parse_status
 from collector.workers import worker_index
 from collector.writer import Writer
 from devices.stations import EMPTY_FLEET, Fleet, load_fleet
-from devices.topics import TopicError, parse_topic
+from devices.topics import TopicError, forget_topic, parse_topic
 
 log = logging.getLogger("collector")
 
@@ -74,6 +75,10 @@ class Collector:
             int(ing.min_timestamp.timestamp() * 1000),
         )
         self.decoder = DECODERS[ing.decoder](self.limits, self.fleet)
+        # before every per-device table: it bounds them all
+        self.admission = DeviceAdmission(
+            self.fleet, ing.max_devices_per_station, ing.max_unregistered_stations
+        )
         self.seq = SeqTracker()
         self.status = StatusTracker()
         self.stations_seen: set[str] = set()
@@ -261,6 +266,8 @@ class Collector:
                 "stations_seen": lambda: float(len(self.stations_seen)),
                 "quarantine_dropped": lambda: float(self.quarantine.dropped),
                 "intake_full_events": lambda: float(intake.full_events),
+                "admitted_devices": lambda: float(self.admission.devices),
+                "admitted_stations": lambda: float(self.admission.stations),
             }
         )
         fwd, server = self.forwarder, self.forward_server
@@ -313,6 +320,11 @@ class Collector:
             topic = parse_topic(item.topic, prefix)
         except TopicError as exc:
             self._reject_message(item, exc.reason, str(exc))
+            return
+        refusal = self.admission.refusal(topic.station, topic.kind, topic.device)
+        if refusal is not None:
+            forget_topic(item.topic)
+            self._reject_message(item, *refusal)
             return
         if topic.channel == "status":
             self._handle_status(item, topic, now_ms)

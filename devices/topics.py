@@ -69,6 +69,11 @@ def parse_topic(topic: str, prefix: str = DEFAULT_PREFIX) -> Topic:
     return parsed
 
 
+def forget_topic(topic: str) -> None:
+    """Drop a topic from the cache: its device was refused, the room is for admitted ones."""
+    _PARSED.pop(topic, None)
+
+
 def _parse_topic(topic: str, prefix: str) -> Topic:
     """parse_topic without the cache."""
     head = prefix + "/"

@@ -70,6 +70,15 @@ async def test_hostile_messages_are_refused_and_good_ones_land(
         (t, json.dumps(reading(103)).encode(), "no_fields"),
         (t, json.dumps({"ts": "yesterday", "pv_power_w": 1}).encode(), "bad_timestamp"),
         (t, json.dumps({"ts": "2026-01-01T10:00:00", "pv_power_w": 1}).encode(), "bad_timestamp"),
+        # ISO 8601 that is not RFC 3339: week and ordinal dates, bare dates, basic format
+        (t, json.dumps({"ts": "2026-W01-1T10:00:00Z", "pv_power_w": 1}).encode(), "bad_timestamp"),
+        (t, json.dumps({"ts": "2026-001T10:00:00Z", "pv_power_w": 1}).encode(), "bad_timestamp"),
+        (t, json.dumps({"ts": "2026-01-01", "pv_power_w": 1}).encode(), "bad_timestamp"),
+        (t, json.dumps({"ts": "20260101T100000Z", "pv_power_w": 1}).encode(), "bad_timestamp"),
+        (t, json.dumps({"ts": "2026-01-01T10Z", "pv_power_w": 1}).encode(), "bad_timestamp"),
+        (t, json.dumps({"ts": int(NOW * 1000), "pv_power_w": 1}).encode(), "ts_in_future"),
+        (t, b'{"ts": 1e400, "pv_power_w": 1}', "not_finite"),
+        (t, b'{"readings": [], "readings": []}', "duplicate_field"),
         (t, json.dumps({"ts": NOW + 86400, "pv_power_w": 1}).encode(), "ts_in_future"),
         (t, json.dumps({"ts": 0, "pv_power_w": 1}).encode(), "ts_before_plausible"),
         (
@@ -144,6 +153,52 @@ async def test_hostile_messages_are_refused_and_good_ones_land(
     # The quarantine survives on disk for an operator.
     lines = (tmp_path / "c" / "quarantine" / "quarantine.jsonl").read_text().splitlines()
     assert len(lines) == len(hostile) + 1
+
+
+async def test_refused_readings_leave_their_neighbours(
+    mosquitto: Mosquitto, influxd: Influxd, fresh_db: str, prefix: str, tmp_path: Path
+) -> None:
+    t = f"{prefix}/PEMBA-01/solar/mppt1/telemetry"
+    r = [json.dumps({"seq": i, **reading(400 + i, pv_power_w=100.0 + i)}) for i in range(6)]
+    ts = [NOW - 3600 + 400 + i for i in range(6)]
+    items = [
+        r[0],
+        f'{{"seq": 1, "ts": {ts[1]}, "pv_power_w": 1e400}}',
+        r[2],
+        f'{{"seq": 3, "ts": {ts[3]}, "pv_power_w": 1, "pv_power_w": 2}}',
+        r[4],
+        # the same device and time as the one before: InfluxDB would keep one point
+        json.dumps({"seq": 5, "ts": ts[4], "pv_power_w": 999.0}),
+    ]
+    payload = ('{"readings": [' + ", ".join(items) + "]}").encode()
+    async with running_collector(
+        collector_overrides(mosquitto, influxd, fresh_db, prefix, tmp_path / "c")
+    ) as collector:
+        client = publisher(mosquitto)
+        publish_all(client, [(t, payload)])
+        client.loop_stop()
+        await wait_until(lambda: influxd.count("solar", fresh_db) == 3)
+        counters = collector.metrics.counters
+        await wait_until(lambda: counters["readings_written"] == 3)
+        assert counters["readings_received"] == 3
+        assert collector.metrics.readings_rejected_by == {
+            "not_finite": 1,
+            "duplicate_field": 1,
+            "duplicate_timestamp": 1,
+        }
+        # refused readings are not missing ones: their seq leaves no gap
+        assert counters["seq_gaps"] == 0 and counters["seq_duplicates"] == 0
+        port = collector.http_port
+        assert port is not None
+        await wait_until(lambda: get_json(port, "/quarantine?limit=100")["total"] == 3)
+        q = await asyncio.to_thread(get_json, port, "/quarantine?limit=100")
+        by_index = {e["index"]: e["reason"] for e in q["entries"]}
+        assert by_index == {1: "not_finite", 3: "duplicate_field", 5: "duplicate_timestamp"}
+        metrics = await asyncio.to_thread(get_text, port, "/metrics")
+        assert "solarwater_readings_written_total 3" in metrics
+        assert 'solarwater_readings_rejected_total{reason="duplicate_timestamp"} 1' in metrics
+    rows = influxd.query("SELECT pv_power_w FROM solar", fresh_db)
+    assert [row["pv_power_w"] for row in rows] == [100.0, 102.0, 104.0]  # the first of ts[4]
 
 
 async def test_unregistered_station_is_accepted_without_district(

@@ -9,9 +9,11 @@ import time
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from collector import decoding
 from collector.decoding import DecodeLimits, DecodeResult, JsonDecoder
 from devices.catalogue import KINDS
 from devices.stations import load_fleet
@@ -23,7 +25,8 @@ DECODER = JsonDecoder(LIMITS, load_fleet(None))
 REASONS = {
     "unknown_kind", "oversized", "not_utf8", "malformed_json", "too_deep", "bad_structure",
     "too_many_readings", "bad_seq", "bad_timestamp", "ts_in_future", "ts_before_plausible",
-    "unknown_field", "out_of_range", "not_finite", "no_fields", "wrong_type",
+    "unknown_field", "out_of_range", "not_finite", "no_fields", "wrong_type", "duplicate_field",
+    "duplicate_timestamp",
 }  # fmt: skip
 FUZZ = settings(max_examples=200, deadline=None)
 
@@ -144,3 +147,62 @@ def test_huge_float_timestamp_is_a_reject_not_a_crash() -> None:
         result = DECODER.decode(topic(), orjson.dumps({"ts": ts, "pv_power_w": 1.0}), 0, NOW_MS)
         assert not result.readings
         assert [r.reason for r in result.rejects] in (["ts_in_future"], ["ts_before_plausible"])
+
+
+# --- the cheap duplicate check against the careful parse --------------------------------
+# JSON text written by hand, so keys can repeat and numbers can overflow a double.
+keys = field_names | st.sampled_from(["ts", "seq", "a:b"]) | st.text(max_size=4)
+scalar_texts = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False).map(json.dumps),
+    st.floats(min_value=1.5e9, max_value=1.8e9).map(json.dumps),
+    st.integers(-(2**70), 2**70).map(str),
+    st.sampled_from(["1e400", "-1e400", "1e-400", "1" + "0" * 400, "true", "null", "0", "3"]),
+    st.sampled_from(['"bulk"', '"2026-12-01T09:00:00Z"', '"2026-12-01T09:00:00+02:00"']),
+    st.text(max_size=6).map(json.dumps),
+)
+
+
+def render(pairs: list[tuple[str, str]]) -> str:
+    return "{" + ", ".join(f"{json.dumps(k)}: {v}" for k, v in pairs) + "}"
+
+
+value_texts = st.recursive(
+    scalar_texts,
+    lambda inner: (
+        st.lists(inner, max_size=3).map(lambda vs: "[" + ", ".join(vs) + "]")
+        | st.lists(st.tuples(keys, inner), max_size=3).map(render)
+    ),
+    max_leaves=8,
+)
+# ("readings" as a key of the message would make it a batch)
+reading_pairs = st.lists(st.tuples(keys.filter(lambda k: k != "readings"), value_texts), max_size=6)
+
+
+@settings(max_examples=400, deadline=None)
+@given(items=st.lists(reading_pairs, min_size=1, max_size=5), kind=kind_names, batch=st.booleans())
+def test_cheap_duplicate_check_agrees_with_the_careful_parse(
+    items: list[list[tuple[str, str]]], kind: str, batch: bool
+) -> None:
+    texts = [render(pairs) for pairs in items]
+    payload = ('{"readings": [' + ", ".join(texts) + "]}" if batch else texts[0]).encode()
+    fast = DECODER.decode(topic(kind), payload, NOW_MS, NOW_MS)
+    careful = DECODER.decode(topic(kind), payload, NOW_MS, NOW_MS, careful=True)
+    assert fast == careful
+    check(fast, len(items) if batch else 1)
+    # a key given twice in a reading is refused, never last-one-wins
+    for index, pairs in enumerate(items if batch else items[:1]):
+        if len({k for k, _ in pairs}) < len(pairs):
+            assert (index, "duplicate_field") in {(r.index, r.reason) for r in fast.rejects}
+
+
+def test_common_messages_skip_the_careful_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    def careful(payload: bytes) -> Any:
+        raise AssertionError(f"careful parse taken for {payload!r}")
+
+    monkeypatch.setattr(decoding, "_careful_parse", careful)
+    epoch = {"ts": NOW_MS / 1000 - 60, "seq": 3, "pv_power_w": 1.5, "charge_state": "bulk"}
+    rfc3339 = {"ts": "2026-01-01T09:00:00.250+02:00", "battery_soc_pct": 40}
+    batch = {"readings": [{**epoch, "ts": NOW_MS / 1000 - i} for i in range(1, 50)] + [rfc3339]}
+    for doc, n in ((epoch, 1), (rfc3339, 1), (batch, 50)):
+        result = DECODER.decode(topic(), orjson.dumps(doc), NOW_MS, NOW_MS)
+        assert len(result.readings) == n and not result.rejects
