@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from collector import spool as spool_mod
 from collector.spool import Spool
 from tests.test_spool import drain, lines_for
 
@@ -39,7 +38,7 @@ def test_failed_append_is_cut_back_and_later_appends_survive(
     acked: list[str] = []
     for b in range(30):
         if b % 3 == 1:
-            monkeypatch.setattr(spool_mod.os, "write", FailingWrites(1))
+            monkeypatch.setattr(os, "write", FailingWrites(1))
             with pytest.raises(OSError) as err:
                 spool.append(lines_for(b, 5), 5)
             assert err.value.errno == errno.ENOSPC
@@ -62,8 +61,8 @@ def test_failed_cut_back_seals_the_segment(tmp_path: Path, monkeypatch: pytest.M
     def no_truncate(fd: int, size: int) -> None:
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(spool_mod.os, "write", FailingWrites(1))
-    monkeypatch.setattr(spool_mod.os, "ftruncate", no_truncate)
+    monkeypatch.setattr(os, "write", FailingWrites(1))
+    monkeypatch.setattr(os, "ftruncate", no_truncate)
     with pytest.raises(OSError):
         spool.append(lines_for(1, 5), 5)
     monkeypatch.undo()
