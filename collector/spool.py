@@ -11,7 +11,6 @@ Blocking calls: run them with asyncio.to_thread.
 from __future__ import annotations
 
 import builtins
-import errno
 import logging
 import os
 import struct
@@ -20,38 +19,10 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from collector.private_files import open_private, private_dir, write_all
+
 log = logging.getLogger("collector.spool")
 _HEADER = struct.Struct("<IIi")
-FILE_MODE = 0o600
-DIR_MODE = 0o700
-
-
-def private_dir(path: Path) -> Path:
-    """Create `path` (and parents) as 0700, and tighten it if it already exists."""
-    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    os.chmod(path, DIR_MODE)  # mkdir's mode is cut by the umask; an old folder keeps its own
-    return path
-
-
-def open_private(path: Path, flags: int) -> int:
-    """os.open a file as 0600 whatever the umask (an existing file is tightened too)."""
-    fd = os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
-    try:
-        os.fchmod(fd, FILE_MODE)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def write_all(fd: int, data: bytes) -> None:
-    """os.write until all of `data` is written (a short write is not an error by itself)."""
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        if n <= 0:
-            raise OSError(errno.EIO, "write returned 0")
-        view = view[n:]
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 
 from collector.alerts.model import Notification
 from collector.alerts.notifiers import DeliveryError, Notifier
 from collector.alerts.settings import Retry
+from collector.supervise import Spawn, unsupervised
 
 log = logging.getLogger("collector.alerts")
 
@@ -49,9 +51,9 @@ class Dispatcher:
     def pending(self) -> int:
         return sum(q.qsize() for q in self.queues.values())
 
-    def start(self) -> None:
+    def start(self, spawn: Spawn = unsupervised) -> None:
         for name in self.notifiers:
-            self.tasks.append(asyncio.create_task(self._worker(name), name=f"alert-notify-{name}"))
+            self.tasks.append(spawn(f"alert-notify-{name}", functools.partial(self._worker, name)))
 
     async def stop(self, drain_timeout_s: float) -> None:
         """Deliver what is queued for up to `drain_timeout_s`; the rest stays in the outbox."""
