@@ -22,6 +22,8 @@ Entry = dict[str, Any]
 # Rejected readings listed in one message's entry; the rest are only counted, so a message of
 # 1,000 bad readings costs about one entry on disk, not 1,000 copies of its payload excerpt.
 MAX_REJECTS_PER_ENTRY = 20
+RETRY_S = 2.0  # after a disk error, entries not yet on disk are tried again this often
+MAX_UNWRITTEN = 1000  # entries held for that retry; older ones are dropped (and counted)
 
 
 class Quarantine:
@@ -46,6 +48,7 @@ class Quarantine:
         self._queue: asyncio.Queue[Entry] = asyncio.Queue(maxsize=10_000)
         self._task: asyncio.Task[None] | None = None
         self._open: tuple[bytes, str, Entry] | None = None  # the entry `add` may still extend
+        self._unwritten: list[Entry] = []  # refused by the disk, tried again
         self.on_write_error = on_write_error
         self.dropped = 0
         self.total = 0
@@ -97,14 +100,14 @@ class Quarantine:
     async def stop(self) -> None:
         if self._task is None:
             return
-        await self._drain()
-        self._task.cancel()
+        self._task.cancel()  # a write in progress finishes first (see _write_counted)
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
+        await self._drain()
 
     async def _drain(self) -> None:
         entries = self._take([])
-        if entries:
+        if entries or self._unwritten:
             await self._write_counted(entries)
 
     def _take(self, entries: list[Entry]) -> list[Entry]:
@@ -115,14 +118,33 @@ class Quarantine:
 
     async def _writer(self) -> None:
         while True:
-            entries = self._take([await self._queue.get()])
-            await self._write_counted(entries)
+            first: list[Entry] = []
+            if self._unwritten:
+                with contextlib.suppress(TimeoutError):
+                    first.append(await asyncio.wait_for(self._queue.get(), RETRY_S))
+            else:
+                first.append(await self._queue.get())
+            await self._write_counted(self._take(first))
 
     async def _write_counted(self, entries: list[Entry]) -> None:
-        if not await asyncio.to_thread(self._write, entries):
-            self.write_errors += 1  # counted here, on the loop (the metrics are not thread-safe)
-            if self.on_write_error is not None:
-                self.on_write_error()
+        batch, self._unwritten = self._unwritten + entries, []
+        job = asyncio.ensure_future(asyncio.to_thread(self._write, batch))
+        try:
+            ok = await asyncio.shield(job)
+        except asyncio.CancelledError:
+            # Stopping: the thread writes on regardless, so wait for it before the final drain.
+            self._settle(batch, await job)
+            raise
+        self._settle(batch, ok)
+
+    def _settle(self, batch: list[Entry], ok: bool) -> None:
+        if ok:
+            return
+        self.write_errors += 1  # counted here, on the loop (the metrics are not thread-safe)
+        self._unwritten = batch[-MAX_UNWRITTEN:]
+        self.dropped += len(batch) - len(self._unwritten)
+        if self.on_write_error is not None:
+            self.on_write_error()
 
     def _write(self, entries: list[Entry]) -> bool:
         """Append to the file; False on a disk error (logged, never raised)."""
@@ -132,7 +154,13 @@ class Quarantine:
                 self.path.replace(self.path.with_suffix(".jsonl.1"))  # keep one older file
             fd = open_private(self.path, os.O_WRONLY | os.O_APPEND)
             try:
-                write_all(fd, data)
+                size = os.fstat(fd).st_size
+                try:
+                    write_all(fd, data)
+                except OSError:
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(fd, size)  # no half line for the next reader to trip on
+                    raise
             finally:
                 os.close(fd)
         except OSError as exc:
