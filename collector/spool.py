@@ -56,6 +56,7 @@ class Spool:
         self._readings = 0
         self._sealed: set[int] = set()  # segments a failed append could not be cut back on
         self.append_errors = 0
+        self._fd: tuple[int, int] | None = None  # (segment, fd) of the tail segment
         self.last_error = ""
         self._open()
 
@@ -185,16 +186,29 @@ class Spool:
 
     def _write_record(self, seg: int, size: int, record: builtins.bytes) -> None:
         """Write and fsync one record at `size`; on failure cut the file back to `size`."""
-        fd = open_private(self._seg_path(seg), os.O_WRONLY | os.O_APPEND)
+        fd = self._tail_fd(seg)
         try:
-            try:
-                write_all(fd, record)
-                os.fsync(fd)
-            except OSError:
-                self._cut_back(fd, seg, size)
-                raise
-        finally:
-            os.close(fd)
+            write_all(fd, record)
+            os.fdatasync(fd)
+        except OSError:
+            self._cut_back(fd, seg, size)
+            self.close()  # opened afresh next time: the failure may have been the file's
+            raise
+
+    def _tail_fd(self, seg: int) -> int:
+        # Kept open between appends: open + fchmod + close cost as much as a small fsync.
+        if self._fd is not None and self._fd[0] == seg:
+            return self._fd[1]
+        self.close()
+        fd = open_private(self._seg_path(seg), os.O_WRONLY | os.O_APPEND)
+        self._fd = (seg, fd)
+        return fd
+
+    def close(self) -> None:
+        """Close the tail segment's file (reopened by the next append)."""
+        if self._fd is not None:
+            os.close(self._fd[1])
+            self._fd = None
 
     def _cut_back(self, fd: int, seg: int, size: int) -> None:
         """Remove a part-written record so the next append does not land behind it."""
