@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := mosquitto mosquitto-clients influxdb influxdb-client libmosquitto-dev
 PYTEST_ARGS ?=
 
-.PHONY: install system-packages demo test lint format bench bench-peers clean
+.PHONY: install system-packages demo test lint format bench bench-peers bench-spool clean
 
 install: system-packages $(VENV)/.installed
 
@@ -46,6 +46,9 @@ test: install lint
 
 bench: install
 	$(PY) -m bench
+
+bench-spool: install
+	$(PY) -m bench.spool
 
 bench-peers: install
 	$(PY) -m bench.peers
