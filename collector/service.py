@@ -173,6 +173,7 @@ class Collector:
             await self.writer.drain(grace)
         await self.source.close()
         await self.writer.stop()
+        self.spool.close()
         await self.quarantine.stop()
         await self.sink.close()
         if self.http_runner is not None:
