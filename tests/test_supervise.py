@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import itertools
 import logging
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from collector import service
+from collector.spool import Chunk, Spool
 from collector.stats_points import collector_point
 from collector.supervise import Supervisor
 from devstack import Influxd, Mosquitto, collector_http
@@ -129,3 +131,39 @@ async def test_a_crashed_collector_task_is_logged_counted_shown_and_restarted(
         client.loop_stop()
         await wait_until(lambda: influxd.count("solar", fresh_db) == 5, 15)
         assert collector.metrics.task_restarts_by == {"stats": 1}
+
+
+async def test_a_crashed_spool_replay_restarts_and_the_spool_drains(
+    mosquitto: Mosquitto,
+    influxd: Influxd,
+    fresh_db: str,
+    prefix: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Readings spooled by an earlier run (InfluxDB was down then).
+    now_ms = int(time.time() * 1000)
+    lines = [
+        f"solar,station=PEMBA-01,device=mppt1 battery_soc_pct=50 {now_ms - i}" for i in range(50)
+    ]
+    old = Spool(tmp_path / "spool", 1 << 20, 1 << 16)
+    assert old.append(lines, 50)
+    old.close()
+    real_read = Spool.read_chunk
+    faults = {"left": 1}
+
+    def failing_read(self: Spool, max_lines: int) -> Chunk | None:
+        if faults["left"] > 0:
+            faults["left"] -= 1
+            raise OSError(errno.EIO, "Input/output error")
+        return real_read(self, max_lines)
+
+    monkeypatch.setattr(Spool, "read_chunk", failing_read)
+    overrides = collector_overrides(mosquitto, influxd, fresh_db, prefix, tmp_path)
+    async with running_collector(overrides) as collector:
+        await wait_until(lambda: influxd.count("solar", fresh_db) == 50, 15)
+        assert collector.metrics.task_restarts_by == {"spool-replay": 1}
+        assert collector.supervisor.failing() == {
+            "spool-replay": "OSError: [Errno 5] Input/output error"
+        }
+        await wait_until(lambda: collector.spool.empty, 10)
