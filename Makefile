@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # e.g. make demo DEMO_ARGS='--speed 60 --duration 6h'
 DEMO_ARGS ?=
 
-.PHONY: install system-packages demo test lint format bench bench-peers clean
+.PHONY: install system-packages demo test lint format bench bench-peers bench-spool clean
 
 install: system-packages $(VENV)/.installed
 
@@ -48,6 +48,9 @@ test: install lint
 
 bench: install
 	$(PY) -m bench
+
+bench-spool: install
+	$(PY) -m bench.spool
 
 bench-peers: install
 	$(PY) -m bench.peers

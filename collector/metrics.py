@@ -28,12 +28,14 @@ class Metrics:
         "seq_gaps",
         "intake_full",
         "alerts_dropped",
+        "quarantine_write_errors",
     )
 
     def __init__(self) -> None:
         self.counters: dict[str, int] = dict.fromkeys(self.COUNTERS, 0)
         self.messages_rejected_by: defaultdict[str, int] = defaultdict(int)
         self.readings_rejected_by: defaultdict[str, int] = defaultdict(int)
+        self.task_restarts_by: defaultdict[str, int] = defaultdict(int)
         self.latency_sum_s: float = 0.0
         self.latency_count = 0
         self.latency_max_s: float = 0.0
@@ -50,6 +52,9 @@ class Metrics:
     def reject_reading(self, reason: str) -> None:
         self.counters["readings_rejected"] += 1
         self.readings_rejected_by[reason] += 1
+
+    def task_restart(self, task: str) -> None:
+        self.task_restarts_by[task] += 1
 
     def observe_latency(self, seconds: float) -> None:
         self.latency_sum_s += seconds
@@ -85,6 +90,11 @@ class Metrics:
             metric = f"solarwater_{name}_total"
             lines.append(f"# TYPE {metric} counter")
             lines += [f'{metric}{{reason="{r}"}} {n}' for r, n in sorted(table.items())]
+        lines.append("# TYPE solarwater_task_restarts_total counter")
+        lines += [
+            f'solarwater_task_restarts_total{{task="{t}"}} {n}'
+            for t, n in sorted(self.task_restarts_by.items())
+        ]
         lines += [
             "# TYPE solarwater_write_latency_seconds summary",
             f"solarwater_write_latency_seconds_sum {self.latency_sum_s:.6f}",

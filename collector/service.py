@@ -21,6 +21,7 @@ from collector.decoding import DECODERS, DecodeLimits
 from collector.http_api import build_app
 from collector.intake import Inbound
 from collector.metrics import Metrics
+from collector.private_files import private_dir
 from collector.quarantine import Quarantine
 from collector.seqtrack import SeqTracker
 from collector.sinks import make_sink
@@ -28,6 +29,7 @@ from collector.sources import Feed, Source, make_source
 from collector.spool import Spool
 from collector.stats_points import collector_point, station_info_lines
 from collector.status import StatusError, StatusTracker, parse_status
+from collector.supervise import Supervisor
 from collector.workers import worker_index
 from collector.writer import Writer
 from devices.stations import EMPTY_FLEET, Fleet, load_fleet
@@ -60,11 +62,16 @@ class Collector:
         self.settings = settings
         self.fleet = fleet if fleet is not None else load_registry(settings)
         self.metrics = Metrics()
-        data = Path(settings.data_dir)
+        self.supervisor = Supervisor(on_restart=self.metrics.task_restart)
+        data = private_dir(Path(settings.data_dir))
         self.spool = Spool(data / "spool", settings.spool.max_bytes, settings.spool.segment_bytes)
         q = settings.quarantine
         self.quarantine = Quarantine(
-            data / "quarantine", q.max_bytes, q.keep_recent, q.payload_excerpt_bytes
+            data / "quarantine",
+            q.max_bytes,
+            q.keep_recent,
+            q.payload_excerpt_bytes,
+            on_write_error=lambda: self.metrics.inc("quarantine_write_errors"),
         )
         self.sink = make_sink(settings.influx)
         ing = settings.ingest
@@ -118,9 +125,10 @@ class Collector:
             retry_max_s=self.settings.spool.retry_max_s,
         )
         self._register_gauges(intake)
-        self.quarantine.start()
+        spawn = self.supervisor.spawn
+        self.quarantine.start(spawn)
         if self.alerts is not None:
-            await self.alerts.start()
+            await self.alerts.start(spawn)
         if self.forward_server is not None:
             await self.forward_server.start()
         if self.forwarder is not None:
@@ -128,13 +136,10 @@ class Collector:
         await self._start_http()
         if not self.spool.empty:
             log.info("spool holds %d readings from before: replaying first", self.spool.readings)
-        self.writer.start()
+        self.writer.start(spawn)
         await self._replay_first()
         self.source.start()
-        tasks = [
-            asyncio.create_task(self._consume(intake), name="consume"),
-            asyncio.create_task(self._stats_loop(), name="stats"),
-        ]
+        tasks = [spawn("consume", lambda: self._consume(intake)), spawn("stats", self._stats_loop)]
         try:
             await self._stop.wait()
         finally:
@@ -167,11 +172,13 @@ class Collector:
             await self.forwarder.stop()
         if self.forward_server is not None:
             await self.forward_server.stop()
+        self.supervisor.close()  # a task waiting to restart now ends instead
         if self.alerts is not None:
             await self.alerts.stop()
             await self.writer.drain(grace)
         await self.source.close()
         await self.writer.stop()
+        self.spool.close()
         await self.quarantine.stop()
         await self.sink.close()
         if self.http_runner is not None:
@@ -408,8 +415,12 @@ class Collector:
         if not w.influx_up:
             problems.append("InfluxDB unreachable: readings go to the disk spool")
         if w.spool_blocked:
-            problems.append("spool full: acknowledgements held, broker is buffering")
-        healthy = src.connected and not w.spool_blocked
+            problems.append(f"{w.spool_problem}: acknowledgements held, broker is buffering")
+        failing = self.supervisor.failing()
+        problems += [f"task {name} failed: {error}" for name, error in failing.items()]
+        if self.quarantine.last_error:
+            problems.append(f"quarantine cannot write: {self.quarantine.last_error}")
+        healthy = src.connected and not w.spool_blocked and not failing
         return healthy, {
             "status": "ok" if not problems else ("degraded" if healthy else "failing"),
             "problems": problems,
@@ -436,6 +447,13 @@ class Collector:
                 "readings": self.spool.readings,
                 "max_bytes": self.spool.max_bytes,
                 "blocked": w.spool_blocked,
+                "append_errors": self.spool.append_errors,
+                "last_error": self.spool.last_error,
+            },
+            "tasks": self.supervisor.report(),
+            "quarantine": {
+                "write_errors": self.quarantine.write_errors,
+                "last_error": self.quarantine.last_error,
             },
             "counters": dict(self.metrics.counters),
             "stations_seen": len(self.stations_seen),

@@ -3,11 +3,15 @@
 Records are `<len, crc32, n_readings>` + the batch's lines. The head position is
 persisted after each replayed chunk; a crash between a write and that persist
 replays the chunk again, which rewrites the same points (idempotent by design).
+A failed append is cut back off the segment (or the segment is sealed), so a later
+append never lands behind a torn record. Files are 0600 in 0700 folders.
 Blocking calls: run them with asyncio.to_thread.
 """
 
 from __future__ import annotations
 
+import builtins
+import logging
 import os
 import struct
 import threading
@@ -15,6 +19,9 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from collector.private_files import open_private, private_dir, write_all
+
+log = logging.getLogger("collector.spool")
 _HEADER = struct.Struct("<IIi")
 
 
@@ -39,8 +46,7 @@ class Spool:
     """Bounded by `max_bytes`; `append` refuses (returns False) rather than drop anything."""
 
     def __init__(self, directory: Path, max_bytes: int, segment_bytes: int) -> None:
-        self.dir = Path(directory)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir = private_dir(Path(directory))
         self.max_bytes = max_bytes
         self.segment_bytes = segment_bytes
         self._lock = threading.Lock()
@@ -48,6 +54,10 @@ class Spool:
         self._tail_seg = 0
         self._sizes: dict[int, int] = {}
         self._readings = 0
+        self._sealed: set[int] = set()  # segments a failed append could not be cut back on
+        self.append_errors = 0
+        self._fd: tuple[int, int] | None = None  # (segment, fd) of the tail segment
+        self.last_error = ""
         self._open()
 
     # --- layout -------------------------------------------------------------
@@ -76,24 +86,56 @@ class Spool:
                 self._tail_seg = self._head.segment
 
     def _scan(self, n: int, start: int) -> tuple[int, int]:
-        """Check a segment's records; cut a torn tail left by a crash. Returns (size, readings)."""
+        """Check a segment's records; cut a torn tail, skip damage before valid records.
+
+        Returns (size, readings) of the repaired segment.
+        """
         path = self._seg_path(n)
         data = path.read_bytes()
-        pos, readings, valid_end = 0, 0, 0
+        good: list[tuple[int, int]] = []  # (offset, end) of each valid record
+        readings, pos = 0, 0
         while pos + _HEADER.size <= len(data):
-            length, crc, count = _HEADER.unpack_from(data, pos)
-            body = data[pos + _HEADER.size : pos + _HEADER.size + length]
-            if len(body) != length or zlib.crc32(body) != crc:
-                break
-            pos += _HEADER.size + length
-            valid_end = pos
-            if pos > start:
-                readings += count
-        if valid_end != len(data):
-            with path.open("r+b") as f:
-                f.truncate(valid_end)
-                os.fsync(f.fileno())
-        return valid_end, readings
+            end = _record_end(data, pos)
+            if end is None:
+                # Damage: look for the next valid record rather than give up on the rest.
+                pos = _resync(data, pos + 1)
+                continue
+            good.append((pos, end))
+            if end > start:
+                readings += _HEADER.unpack_from(data, pos)[2]
+            pos = end
+        valid_end = good[-1][1] if good else 0
+        contiguous = all(a == (good[i - 1][1] if i else 0) for i, (a, _b) in enumerate(good))
+        if contiguous:
+            if valid_end != len(data):
+                log.warning(
+                    "spool segment %d: cut a torn tail of %d bytes", n, len(data) - valid_end
+                )
+                with path.open("r+b") as f:
+                    f.truncate(valid_end)
+                    os.fsync(f.fileno())
+            return valid_end, readings
+        return self._compact(n, data, good, start), readings
+
+    def _compact(self, n: int, data: bytes, good: list[tuple[int, int]], start: int) -> int:
+        """Rewrite segment `n` with only its valid records; the head offset moves with them."""
+        kept = b"".join(data[a:b] for a, b in good)
+        log.warning("spool segment %d: dropped %d damaged bytes, kept every valid record", n,
+                    len(data) - len(kept))  # fmt: skip
+        if n == self._head.segment and start:
+            self._head = Position(n, sum(b - a for a, b in good if b <= start))
+        tmp = self.dir / f"{n:010d}.tmp"
+        fd = open_private(tmp, os.O_WRONLY | os.O_TRUNC)
+        try:
+            write_all(fd, kept)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        tmp.replace(self._seg_path(n))
+        if n == self._head.segment and start:
+            self._write_head()
+        self._fsync_dir()
+        return len(kept)
 
     # --- state --------------------------------------------------------------
     @property
@@ -114,24 +156,70 @@ class Spool:
 
     # --- operations ---------------------------------------------------------
     def append(self, lines: list[str], readings: int) -> bool:
-        """Durably add one batch; False when the spool is full (nothing written)."""
+        """Durably add one batch; False when the spool is full (nothing written).
+
+        Raises OSError when the disk refuses; then nothing of the batch stays in the spool.
+        """
         body = "\n".join(lines).encode()
         record = _HEADER.pack(len(body), zlib.crc32(body), readings) + body
         with self._lock:
             if self.bytes + len(record) > self.max_bytes:
                 return False
-            if self._sizes.get(self._tail_seg, 0) >= self.segment_bytes:
+            size = self._sizes.get(self._tail_seg, 0)
+            if size >= self.segment_bytes or self._tail_seg in self._sealed:
                 self._tail_seg += 1
-            path = self._seg_path(self._tail_seg)
-            with path.open("ab") as f:
-                f.write(record)
-                f.flush()
-                os.fsync(f.fileno())
-            if self._tail_seg not in self._sizes:
-                self._fsync_dir()
-            self._sizes[self._tail_seg] = self._sizes.get(self._tail_seg, 0) + len(record)
+                size = 0
+            seg = self._tail_seg
+            new = seg not in self._sizes
+            try:
+                self._write_record(seg, size, record)
+                if new:
+                    self._fsync_dir()
+            except OSError as exc:
+                self.append_errors += 1
+                self.last_error = f"{exc.strerror or exc}"
+                raise
+            self._sizes[seg] = size + len(record)
             self._readings += readings
+            self.last_error = ""
             return True
+
+    def _write_record(self, seg: int, size: int, record: builtins.bytes) -> None:
+        """Write and fsync one record at `size`; on failure cut the file back to `size`."""
+        fd = self._tail_fd(seg)
+        try:
+            write_all(fd, record)
+            os.fdatasync(fd)
+        except OSError:
+            self._cut_back(fd, seg, size)
+            self.close()  # opened afresh next time: the failure may have been the file's
+            raise
+
+    def _tail_fd(self, seg: int) -> int:
+        # Kept open between appends: open + fchmod + close cost as much as a small fsync.
+        if self._fd is not None and self._fd[0] == seg:
+            return self._fd[1]
+        self.close()
+        fd = open_private(self._seg_path(seg), os.O_WRONLY | os.O_APPEND)
+        self._fd = (seg, fd)
+        return fd
+
+    def close(self) -> None:
+        """Close the tail segment's file (reopened by the next append)."""
+        if self._fd is not None:
+            os.close(self._fd[1])
+            self._fd = None
+
+    def _cut_back(self, fd: int, seg: int, size: int) -> None:
+        """Remove a part-written record so the next append does not land behind it."""
+        try:
+            os.ftruncate(fd, size)
+            os.fsync(fd)
+        except OSError as exc:
+            # The torn bytes stay at this segment's end: nothing more goes into it. The
+            # start-up scan cuts them; reads stop at `size` until then.
+            log.error("spool segment %d: cannot cut a failed write (%s): sealed", seg, exc)
+            self._sealed.add(seg)
 
     def read_chunk(self, max_lines: int) -> Chunk | None:
         """Whole records from the head, at least one, up to about `max_lines` lines."""
@@ -166,7 +254,7 @@ class Spool:
         with self._lock:
             self._head = chunk.end
             self._readings -= chunk.readings
-            self._write_head()
+            self._save_head()
             for n in [n for n in self._sizes if n < chunk.end.segment]:
                 self._seg_path(n).unlink(missing_ok=True)
                 del self._sizes[n]
@@ -178,17 +266,31 @@ class Spool:
                 self._sizes.pop(self._tail_seg, None)
                 self._tail_seg += 1
                 self._head = Position(self._tail_seg, 0)
-                self._write_head()
-            self._fsync_dir()
+                self._save_head()
+            self._sealed = {n for n in self._sealed if n in self._sizes}
+            try:
+                self._fsync_dir()
+            except OSError as exc:
+                log.warning("spool: folder fsync failed (%s)", exc)
+
+    def _save_head(self) -> None:
+        # The chunk is in the database either way; a head left behind only means it is
+        # replayed again after a restart (idempotent), so a full disk must not stop the replay.
+        try:
+            self._write_head()
+        except OSError as exc:
+            log.warning("spool: cannot save the head position (%s); kept in memory", exc)
 
     def _write_head(self) -> None:
         # Write, fsync, then rename: after a power cut `head` is the old or the new one,
         # never empty (which would stop the collector from starting).
         tmp = self.dir / "head.tmp"
-        with tmp.open("w") as f:
-            f.write(f"{self._head.segment} {self._head.offset}")
-            f.flush()
-            os.fsync(f.fileno())
+        fd = open_private(tmp, os.O_WRONLY | os.O_TRUNC)
+        try:
+            write_all(fd, f"{self._head.segment} {self._head.offset}".encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         tmp.replace(self.dir / "head")
 
     def _fsync_dir(self) -> None:
@@ -197,3 +299,23 @@ class Spool:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _record_end(data: bytes, pos: int) -> int | None:
+    """The end of the valid record at `pos`, or None when it is torn or damaged."""
+    if pos + _HEADER.size > len(data):
+        return None
+    length, crc, _count = _HEADER.unpack_from(data, pos)
+    end: int = pos + _HEADER.size + length
+    if end > len(data) or zlib.crc32(data[pos + _HEADER.size : end]) != crc:
+        return None
+    return end
+
+
+def _resync(data: bytes, pos: int) -> int:
+    """The offset of the next valid record at or after `pos`, or len(data) when none is."""
+    while pos + _HEADER.size <= len(data):
+        if _record_end(data, pos) is not None:
+            return pos
+        pos += 1
+    return len(data)

@@ -15,6 +15,7 @@ from collector.intake import Inbound
 from collector.metrics import Metrics
 from collector.sinks import Sink, SinkRejected, SinkUnavailable
 from collector.spool import Spool
+from collector.supervise import Spawn, unsupervised
 
 log = logging.getLogger("collector.writer")
 AckFn = Callable[[Inbound], bool]
@@ -74,6 +75,7 @@ class Writer:
         self.last_write_ok = 0.0
         self.last_error = ""
         self.spool_blocked = False
+        self.spool_problem = ""  # why the spool does not take batches, while blocked
         self._replay_wake = asyncio.Event()
         self._writing = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -108,11 +110,11 @@ class Writer:
         return len(self.current.lines) + sum(len(b.lines) for b in queued)
 
     # --- tasks --------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, spawn: Spawn = unsupervised) -> None:
         self._tasks = [
-            asyncio.create_task(self._write_loop(), name="writer"),
-            asyncio.create_task(self._timer_loop(), name="flush-timer"),
-            asyncio.create_task(self._replay_loop(), name="spool-replay"),
+            spawn("writer", self._write_loop),
+            spawn("flush-timer", self._timer_loop),
+            spawn("spool-replay", self._replay_loop),
         ]
 
     async def drain(self, timeout: float | None = None) -> bool:
@@ -176,6 +178,8 @@ class Writer:
         finally:
             for _, task in inflight:
                 task.cancel()
+                # Unacknowledged, so the broker sends them again; `drain` must not wait on them.
+                self.queue.task_done()
             if getter is not None:
                 getter.cancel()
 
@@ -196,6 +200,7 @@ class Writer:
                 counter = "spool_errors"
             if appended:
                 self.spool_blocked = False
+                self.spool_problem = ""
                 self.metrics.inc("spool_appended", batch.readings)
                 self._replay_wake.set()
                 return
@@ -203,11 +208,13 @@ class Writer:
             if not self.spool_blocked:
                 log.error("%s: holding acknowledgements", problem)
             self.spool_blocked = True
+            self.spool_problem = problem
             self.metrics.inc(counter)
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.retry_max_s)
             if self.spool.empty and await self._try_write(batch.lines, batch.readings):
                 self.spool_blocked = False
+                self.spool_problem = ""
                 return
 
     async def _try_write(self, lines: list[str], readings: int) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -10,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from collector.alerts.model import Notification
 from collector.alerts.notifiers import DeliveryError, Notifier
 from collector.alerts.settings import Retry
+from collector.supervise import Spawn, unsupervised
 
 log = logging.getLogger("collector.alerts")
 
@@ -114,9 +116,9 @@ class Dispatcher:
     def pending(self) -> int:
         return sum(q.qsize() for q in self.queues.values())
 
-    def start(self) -> None:
+    def start(self, spawn: Spawn = unsupervised) -> None:
         for name in self.notifiers:
-            self.tasks.append(asyncio.create_task(self._worker(name), name=f"alert-notify-{name}"))
+            self.tasks.append(spawn(f"alert-notify-{name}", functools.partial(self._worker, name)))
 
     async def stop(self, drain_timeout_s: float) -> None:
         """Deliver what is queued for up to `drain_timeout_s`; the rest stays in the outbox."""

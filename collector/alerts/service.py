@@ -25,6 +25,7 @@ from collector.alerts.routing import Router
 from collector.alerts.settings import AlertSettings
 from collector.alerts.store import AlertStore, Silence
 from collector.readings import Reading
+from collector.supervise import Spawn, unsupervised
 from devices import schema
 from devices.lineprotocol import encode_line
 from devices.stations import Fleet
@@ -33,6 +34,7 @@ log = logging.getLogger("collector.alerts")
 SNAPSHOT_EVERY_S = 60.0
 BUDGET_RULE = "notification_budget"  # the rule name budget announcements carry
 STATUS_MAX = 100_000  # device statuses held (a fleet has hundreds of devices)
+PRUNE_EVERY_S = 3600.0  # resolved alerts past `history_keep` go while running, not only at start
 
 
 class AlertConfigError(ValueError):
@@ -112,6 +114,7 @@ class AlertService:
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_snapshot = 0.0
+        self._last_prune = 0.0
         self._lock = asyncio.Lock()  # one tick or API change at a time
 
     def _unknown_override_names(self) -> list[str]:
@@ -144,7 +147,7 @@ class AlertService:
         self.status[key] = online
 
     # life cycle
-    async def start(self) -> None:
+    async def start(self, spawn: Spawn = unsupervised) -> None:
         """Open state, restore it, start the evaluation loop and the notifier workers."""
         await self.store.call(lambda s: s.open())
 
@@ -176,7 +179,7 @@ class AlertService:
                     s.update_alert(a)
 
             await self.store.call(save)
-        self.dispatcher.start()
+        self.dispatcher.start(spawn)
         for job_id, notifier, body in outbox:
             if notifier not in self.notifiers:
                 await self._job_done(job_id)
@@ -188,13 +191,17 @@ class AlertService:
             if not self.dispatcher.submit(notifier, job_id, n):
                 await self._job_done(job_id)
         self._stop.clear()
-        self._task = asyncio.create_task(self._loop(), name="alert-evaluate")
+        self._last_prune = self.clock()
+        self._task = spawn("alert-evaluate", self._loop)
 
     async def stop(self) -> None:
         """Finish the current evaluation, save state, deliver what is queued (briefly)."""
         self._stop.set()
         if self._task is not None:
-            await self._task
+            # A crash already reached the supervisor (or, unsupervised, the log below).
+            for exc in await asyncio.gather(self._task, return_exceptions=True):
+                if isinstance(exc, Exception):
+                    log.error("alert evaluation had failed: %s", exc)
             self._task = None
         await self._snapshot()
         await self.dispatcher.stop(self.settings.drain_timeout_s)
@@ -202,10 +209,9 @@ class AlertService:
 
     async def _loop(self) -> None:
         while not self._stop.is_set():
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("alert evaluation failed")
+            await self.tick()  # an exception goes to the supervisor: logged, counted, restarted
+            if self.clock() - self._last_prune >= PRUNE_EVERY_S:
+                await self.prune()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.settings.evaluate_interval_s)
 
@@ -221,6 +227,18 @@ class AlertService:
             await self._notify(int(wall * 1000))
             if wall - self._last_snapshot >= SNAPSHOT_EVERY_S:
                 await self._snapshot()
+
+    async def prune(self) -> int:
+        """Forget resolved alerts and ended silences past `history_keep`, in the store thread."""
+        self._last_prune = self.clock()
+        now_ms = int(self._last_prune * 1000)
+        if self.fleet_now is not None:
+            now_ms = min(now_ms, self.fleet_now)  # resolved_ms is fleet time: the older clock
+        before_ms = now_ms - int(self.settings.history_keep * 1000)
+        removed = await self.store.call(lambda s: s.prune(before_ms))
+        if removed:
+            log.info("alert history: pruned %d resolved alerts", removed)
+        return removed
 
     async def _snapshot(self) -> None:
         snap = self.engine.snapshot()

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import orjson
 
 from collector.alerts.model import Alert
+from collector.private_files import private_dir, touch_private
 
 T = TypeVar("T")
 
@@ -97,7 +98,14 @@ class AlertStore:
         return self._db
 
     def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Phone numbers and e-mail addresses: 0600 in a 0700 folder. SQLite gives the -wal and
+        # -shm files the database file's mode, so creating that one 0600 first covers them.
+        private_dir(self.path.parent)
+        touch_private(self.path)
+        for extra in ("-wal", "-shm"):
+            side = self.path.with_name(self.path.name + extra)
+            if side.exists():
+                side.chmod(0o600)
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level="DEFERRED")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
