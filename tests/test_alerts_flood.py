@@ -26,7 +26,9 @@ FLOOD, REAL, FLAPPER = "PEMBA-01", "MONTEPUEZ-01", "MOCIMBOA-01"
 FLOOD_MESSAGES = 1500
 FLOOD_S = 30.0
 BUDGET = 10
-MAX_DEVICES = 64  # alerts.max_devices_per_station (the default): the rest are not evaluated
+# ingest.max_devices_per_station (the default): the rest are refused before the alert engine,
+# whose own cap (alerts.max_devices_per_station, 64) is a second line behind it
+MAX_DEVICES = 16
 # longer than the flapping: the flap's first page opens an interval it ends inside
 INTERVAL_S = 33
 FLAPS = 30  # readings a second apart: fault, healthy, fault, ... healthy (15 each way)
@@ -147,7 +149,9 @@ async def test_flood_cannot_delay_another_stations_page_and_a_flap_pages_once_ea
     assert len(notice["sms"]) <= 160 and notice["value"] == dropped
     over = f'solarwater_alert_notifications_over_budget_total{{station="{FLOOD}"}}'
     assert metric(text, over) == dropped
-    assert metric(text, "solarwater_alert_devices_refused") == FLOOD_MESSAGES - MAX_DEVICES
+    refused = 'solarwater_messages_rejected_total{reason="too_many_devices"}'
+    assert metric(text, refused) == FLOOD_MESSAGES - MAX_DEVICES
+    assert metric(text, "solarwater_alert_devices_refused") == 0
     assert metric(text, "solarwater_alerts_active") == MAX_DEVICES + 1  # and the real fault
     assert metric(text, "solarwater_notification_budget_announcements") == 1
 
