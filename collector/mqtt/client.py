@@ -215,8 +215,8 @@ class _Link(asyncio.Protocol):
         """A broker that breaks the protocol: say why, DISCONNECT with the reason, drop the link."""
         self.refused = True
         self.buf.clear()
-        self.lost_reason = f"protocol error from the broker: {detail}"
-        log.warning("MQTT: %s; disconnecting (%s)", detail, reason_text(reason))
+        # One log line says it all: the "lost the broker" warning that follows carries this.
+        self.lost_reason = f"protocol error from the broker: {detail}; sent {reason_text(reason)}"
         self.acks.clear()
         self.write(codec.disconnect_packet(reason))
         if self.transport is not None:
