@@ -49,6 +49,7 @@ def read_secret(value: SecretStr | None, path: Path | None, what: str) -> str | 
 
 # A client id may hold '.', which a station id may not ([A-Za-z0-9_-]): no station takes ours.
 CLIENT_ID_RE = r"^[A-Za-z0-9_.-]{1,128}$"
+PACKET_HEADROOM = 1024  # topic (prefix + ids), packet id, properties, fixed header
 
 
 def default_client_id(hostname: str) -> str:
@@ -315,6 +316,18 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level")
     workers: int = Field(1, ge=1, le=64, description="Worker processes sharing the subscription")
+
+    @model_validator(mode="after")
+    def _packet_holds_a_payload(self) -> Settings:
+        # Mosquitto drops, unseen by us, what exceeds our Maximum Packet Size: every payload
+        # the decoder would accept must fit, with room for the topic and headers.
+        if self.mqtt.max_packet_bytes < self.ingest.max_payload_bytes + PACKET_HEADROOM:
+            raise ValueError(
+                f"mqtt.max_packet_bytes ({self.mqtt.max_packet_bytes}) must be at least "
+                f"ingest.max_payload_bytes + {PACKET_HEADROOM} ({self.ingest.max_payload_bytes}"
+                f" + {PACKET_HEADROOM}), or the broker drops payloads the collector accepts"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 import tracemalloc
 
 import pytest
 
+from collector.config import CLIENT_ID_RE, ConfigError, default_client_id, load_settings
 from collector.intake import LoopIntake
 from collector.logtext import safe
 from collector.mqtt import codec
 from collector.mqtt.client import NativeMqttSource, _Link
+from devices.topics import ID_RE
 from tests.test_mqtt_native import fake_broker, read_packet, settings, source, take, until
 
 MIB = 1 << 20
@@ -200,3 +203,20 @@ def test_safe_caps_the_length() -> None:
     out = safe("x" * 1000)
     assert out == "x" * 200 + "...(+800 chars)"
     assert safe("\n" * 300).count("\\n") == 200
+
+
+def test_a_packet_limit_below_the_payload_limit_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"mqtt\.max_packet_bytes .* ingest\.max_payload_bytes"):
+        load_settings(None, {"mqtt.max_packet_bytes": 60_000})
+    raised = load_settings(
+        None, {"mqtt.max_packet_bytes": 2 * MIB, "ingest.max_payload_bytes": MIB}
+    )
+    assert raised.mqtt.max_packet_bytes == 2 * MIB
+
+
+@pytest.mark.parametrize("host", ["vm", "gx.cabo-delgado.local", "Pemba_01", "héllo wörld", ""])
+def test_the_default_client_id_is_outside_the_station_id_rule(host: str) -> None:
+    cid = default_client_id(host)
+    assert cid.startswith("solarwater-collector.")
+    assert ID_RE.fullmatch(cid) is None  # no station id can be it
+    assert re.fullmatch(CLIENT_ID_RE, cid) and re.fullmatch(CLIENT_ID_RE, cid + "-w3")
