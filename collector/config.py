@@ -47,6 +47,17 @@ def read_secret(value: SecretStr | None, path: Path | None, what: str) -> str | 
     return secret.get_secret_value() if secret is not None else None
 
 
+# A client id may hold '.', which a station id may not ([A-Za-z0-9_-]): no station takes ours.
+CLIENT_ID_RE = r"^[A-Za-z0-9_.-]{1,128}$"
+PACKET_HEADROOM = 1024  # topic (prefix + ids), packet id, properties, fixed header
+
+
+def default_client_id(hostname: str) -> str:
+    """`solarwater-collector.<host>`: unique per host, outside what a station id can be."""
+    host = "".join(c if c.isascii() and (c.isalnum() or c in "_.-") else "-" for c in hostname)
+    return f"solarwater-collector.{host[:64] or 'localhost'}"
+
+
 class MqttSettings(Section):
     """The broker connection and subscription."""
 
@@ -61,9 +72,10 @@ class MqttSettings(Section):
     )
     password_file: Path | None = Field(None, description="File holding the broker password")
     client_id: str = Field(
-        "solarwater-collector",
-        pattern=ID_RE.pattern,
-        description="Fixed client id, so the persistent session survives restarts",
+        default_factory=lambda: default_client_id(socket.gethostname()),
+        pattern=CLIENT_ID_RE,
+        description="Fixed client id, so the persistent session survives restarts "
+        "(default: solarwater-collector.<host name>; the '.' keeps station ids off it)",
     )
     prefix: str = Field(
         "solarwater", pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$", description="Topic prefix"
@@ -100,6 +112,18 @@ class MqttSettings(Section):
     )
     client: str = Field(
         "native", description="MQTT client by name: native (asyncio, in the loop) or paho"
+    )
+    max_packet_bytes: int = Field(
+        256 * 1024,
+        ge=4096,
+        le=268_435_460,
+        description="Maximum Packet Size we announce; a larger packet is refused from its header",
+    )
+    max_server_keepalive_s: int = Field(
+        300,
+        ge=1,
+        le=65535,
+        description="Cap on a broker-chosen Server Keep Alive (pings, dead-link detection)",
     )
 
     @field_validator("client")
@@ -308,6 +332,18 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level")
     workers: int = Field(1, ge=1, le=64, description="Worker processes sharing the subscription")
+
+    @model_validator(mode="after")
+    def _packet_holds_a_payload(self) -> Settings:
+        # Mosquitto drops, unseen by us, what exceeds our Maximum Packet Size: every payload
+        # the decoder would accept must fit, with room for the topic and headers.
+        if self.mqtt.max_packet_bytes < self.ingest.max_payload_bytes + PACKET_HEADROOM:
+            raise ValueError(
+                f"mqtt.max_packet_bytes ({self.mqtt.max_packet_bytes}) must be at least "
+                f"ingest.max_payload_bytes + {PACKET_HEADROOM} ({self.ingest.max_payload_bytes}"
+                f" + {PACKET_HEADROOM}), or the broker drops payloads the collector accepts"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

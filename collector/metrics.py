@@ -41,6 +41,8 @@ class Metrics:
         self.latency_max_s: float = 0.0
         self._window: list[float] = []
         self.gauges: dict[str, Callable[[], float]] = {}
+        # Counters kept by another part (the MQTT source), read when rendered.
+        self.sourced: dict[str, Callable[[], float]] = {}
 
     def inc(self, name: str, n: int = 1) -> None:
         self.counters[name] += n
@@ -100,6 +102,11 @@ class Metrics:
             f"solarwater_write_latency_seconds_sum {self.latency_sum_s:.6f}",
             f"solarwater_write_latency_seconds_count {self.latency_count}",
         ]
+        for name, fn in self.sourced.items():
+            lines += [
+                f"# TYPE solarwater_{name}_total counter",
+                f"solarwater_{name}_total {fn():g}",
+            ]
         for name, fn in self.gauges.items():
             lines += [f"# TYPE solarwater_{name} gauge", f"solarwater_{name} {fn():g}"]
         for gauge, reading in (extra or {}).items():

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -25,10 +26,13 @@ log = logging.getLogger("collector.mqtt")
 class MqttSource(LinkState):
     """Wraps paho's client and its network thread; everything here is safe to call from the loop."""
 
-    def __init__(self, settings: MqttSettings, intake: Intake) -> None:
-        super().__init__(settings)
+    def __init__(
+        self, settings: MqttSettings, intake: Intake, state_dir: Path | None = None
+    ) -> None:
+        super().__init__(settings, state_dir)
         self.intake = intake
         self._lock = threading.Lock()
+        self._marker_loaded = False
         self._client = self._make_client()
 
     @property
@@ -64,6 +68,7 @@ class MqttSource(LinkState):
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = self.settings.session_expiry_s
         props.ReceiveMaximum = self.settings.receive_maximum
+        props.MaximumPacketSize = self.settings.max_packet_bytes
         self._client.connect_async(
             self.url.host,
             self.url.port,
@@ -102,6 +107,11 @@ class MqttSource(LinkState):
             self.connected = True
             self.connects += 1
             self.connected_since = time.time()
+        if not self._marker_loaded:  # paho's thread: the file reads and writes block nothing
+            self._marker_loaded = True
+            self.load_session_marker()
+        if self.check_session(bool(flags.session_present)):
+            self.record_session()
         # A persistent session keeps subscriptions, but a broker that lost its state
         # (no persistence, expiry) would not: subscribe every time.
         client.subscribe([(f, 1) for f in self.filters])
@@ -123,6 +133,8 @@ class MqttSource(LinkState):
         with self._lock:
             was = self.connected
             self.connected = False
+        if reason.value == 0x8E:  # another client connected with our client id
+            self.sessions_taken_over += 1
         if was and not self.stopping:
             self.last_error = f"disconnected: {reason}"
             log.warning("lost the broker %s: %s; reconnecting", self.url.redacted(), reason)

@@ -7,6 +7,7 @@ import logging
 import os
 import time
 import urllib.parse
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from collector.config import ConfigError, Settings
 from collector.decoding import DECODERS, DecodeLimits
 from collector.http_api import build_app
 from collector.intake import Inbound
+from collector.logtext import safe
 from collector.metrics import Metrics
 from collector.private_files import private_dir
 from collector.quarantine import Quarantine
@@ -36,6 +38,11 @@ from devices.stations import EMPTY_FLEET, Fleet, load_fleet
 from devices.topics import TopicError, forget_topic, parse_topic
 
 log = logging.getLogger("collector")
+SESSION_LOST_WARN_S = 86400.0  # /healthz names a lost MQTT session this long after the loss
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
 def redact_url(url: str) -> str:
@@ -106,7 +113,10 @@ class Collector:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         self.source, intake = make_source(
-            self.settings.mqtt, loop, self.settings.ingest.queue_max_messages
+            self.settings.mqtt,
+            loop,
+            self.settings.ingest.queue_max_messages,
+            Path(self.settings.data_dir),
         )
         await self.sink.start()
         if hasattr(self.sink, "ensure_database"):
@@ -277,6 +287,13 @@ class Collector:
                 "admitted_stations": lambda: float(self.admission.stations),
             }
         )
+        self.metrics.sourced.update(
+            {
+                "mqtt_packets_too_large": lambda: float(source.packets_too_large),
+                "mqtt_sessions_lost": lambda: float(source.sessions_lost),
+                "mqtt_sessions_taken_over": lambda: float(source.sessions_taken_over),
+            }
+        )
         fwd, server = self.forwarder, self.forward_server
         if fwd is not None:
             self.metrics.gauges["alert_forward_sent"] = lambda: float(fwd.sent)
@@ -313,7 +330,7 @@ class Collector:
             self._decode_and_route(item, now_ms)
         except Exception as exc:
             # A bug must cost one message, not the service: quarantine it, keep going.
-            log.exception("internal error on a message from %s", item.topic[:200])
+            log.exception("internal error on a message from %s", safe(item.topic))
             assert self.writer is not None
             acks = self.writer.current.acks
             if not acks or acks[-1] is not item:  # never ack one message twice
@@ -383,7 +400,7 @@ class Collector:
         self.writer.add([], 0, item)
 
     def _sink_rejected(self, detail: str, lines: list[str]) -> None:
-        log.error("InfluxDB refused a batch of %d lines: %s", len(lines), detail)
+        log.error("InfluxDB refused a batch of %d lines: %s", len(lines), safe(detail, 500))
         excerpt = "\n".join(lines[:20]).encode()
         self.quarantine.add("influx_rejected", detail, "", excerpt, int(time.time() * 1000), -1)
 
@@ -416,6 +433,8 @@ class Collector:
             problems.append("InfluxDB unreachable: readings go to the disk spool")
         if w.spool_blocked:
             problems.append(f"{w.spool_problem}: acknowledgements held, broker is buffering")
+        if src.session_lost_at and now - src.session_lost_at < SESSION_LOST_WARN_S:
+            problems.append(f"mqtt session lost at {_iso(src.session_lost_at)}")
         failing = self.supervisor.failing()
         problems += [f"task {name} failed: {error}" for name, error in failing.items()]
         if self.quarantine.last_error:
@@ -432,6 +451,10 @@ class Collector:
                 "connects": src.connects,
                 "seconds_since_last_message": round(quiet_for, 1),
                 "last_error": src.last_error,
+                "packets_too_large": src.packets_too_large,
+                "sessions_lost": src.sessions_lost,
+                "session_lost_at": _iso(src.session_lost_at) if src.session_lost_at else None,
+                "sessions_taken_over": src.sessions_taken_over,
             },
             "influx": {
                 "api": self.settings.influx.api,

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 from collector.config import MqttSettings
 from collector.intake import Inbound, Intake, LoopIntake
+from collector.logtext import safe
+from collector.mqtt.session_marker import SessionMarker
 from devices.mqtturl import MqttUrl, parse_mqtt_url
+
+log = logging.getLogger("collector.mqtt")
+SESSION_FILE = "mqtt-session.json"
 
 
 class Source(Protocol):
@@ -21,6 +29,10 @@ class Source(Protocol):
     last_message_at: float
     connected_since: float
     last_error: str
+    packets_too_large: int
+    sessions_lost: int
+    sessions_taken_over: int
+    session_lost_at: float
 
     @property
     def filters(self) -> list[str]: ...
@@ -49,7 +61,7 @@ class Feed(Protocol):
 class LinkState:
     """The broker link's state that both sources keep and report (the Source fields)."""
 
-    def __init__(self, settings: MqttSettings) -> None:
+    def __init__(self, settings: MqttSettings, state_dir: Path | None = None) -> None:
         self.settings = settings
         self.url = parse_mqtt_url(settings.url)
         self.connected = False
@@ -59,34 +71,87 @@ class LinkState:
         self.connected_since = 0.0
         self.last_error = ""
         self.stopping = False
+        self.packets_too_large = 0
+        self.sessions_lost = 0
+        self.sessions_taken_over = 0
+        self.session_lost_at = 0.0
+        self.marker = (
+            SessionMarker(state_dir / SESSION_FILE, settings.client_id, self.url.redacted())
+            if state_dir is not None
+            else None
+        )
+        self.session_expected = False  # set from the marker before the first CONNECT
+        self.session_recorded = False
+
+    def check_session(self, present: bool) -> bool:
+        """After an accepted CONNACK: count a session we expected and the broker lacks.
+
+        True when the marker file still has to be written (the caller does it off the loop).
+        """
+        if self.session_expected and not present:
+            self.sessions_lost += 1
+            self.session_lost_at = time.time()
+            log.warning(
+                "MQTT session lost: broker %s has no session for client id %s; "
+                "what it queued for us while we were away is gone",
+                self.url.redacted(),
+                safe(self.settings.client_id),
+            )
+        held = self.settings.session_expiry_s > 0  # expiry 0: the broker keeps nothing
+        self.session_expected = held
+        return held and self.marker is not None and not self.session_recorded
+
+    def record_session(self) -> None:
+        """Write the marker (blocking: call it in a thread); a failure costs only the check."""
+        if self.marker is None:
+            return
+        try:
+            self.marker.record()
+            self.session_recorded = True
+        except OSError as exc:
+            log.warning("cannot record the MQTT session in %s: %s", self.marker.path, exc)
+
+    def load_session_marker(self) -> None:
+        """Whether an earlier run held a session (blocking: call it in a thread)."""
+        if self.marker is not None and self.marker.expected():
+            self.session_expected = self.settings.session_expiry_s > 0
+            self.session_recorded = True
 
 
-SourceFactory = Callable[[MqttSettings, asyncio.AbstractEventLoop, int], tuple[Source, Feed]]
+SourceFactory = Callable[
+    [MqttSettings, asyncio.AbstractEventLoop, int, Path | None], tuple[Source, Feed]
+]
 
 
 def _native(
-    settings: MqttSettings, loop: asyncio.AbstractEventLoop, max_items: int
+    settings: MqttSettings, loop: asyncio.AbstractEventLoop, max_items: int, state: Path | None
 ) -> tuple[Source, Feed]:
     from collector.mqtt.client import NativeMqttSource
 
     intake = LoopIntake(loop, max_items)
-    return NativeMqttSource(settings, intake), intake
+    return NativeMqttSource(settings, intake, state), intake
 
 
 def _paho(
-    settings: MqttSettings, loop: asyncio.AbstractEventLoop, max_items: int
+    settings: MqttSettings, loop: asyncio.AbstractEventLoop, max_items: int, state: Path | None
 ) -> tuple[Source, Feed]:
     from collector.mqtt_source import MqttSource
 
     intake = Intake(loop, max_items)
-    return MqttSource(settings, intake), intake
+    return MqttSource(settings, intake, state), intake
 
 
 SOURCES: dict[str, SourceFactory] = {"native": _native, "paho": _paho}
 
 
 def make_source(
-    settings: MqttSettings, loop: asyncio.AbstractEventLoop, max_items: int
+    settings: MqttSettings,
+    loop: asyncio.AbstractEventLoop,
+    max_items: int,
+    state_dir: Path | None = None,
 ) -> tuple[Source, Feed]:
-    """The source named by `settings.client` and the feed its messages arrive on."""
-    return SOURCES[settings.client](settings, loop, max_items)
+    """The source named by `settings.client` and the feed its messages arrive on.
+
+    `state_dir` holds the session marker (data_dir); without it only this run's sessions count.
+    """
+    return SOURCES[settings.client](settings, loop, max_items, state_dir)

@@ -95,7 +95,8 @@ def test_worker_command_gives_each_child_its_own_identity(tmp_path: Path) -> Non
         "--data-dir",
         str(tmp_path / "w2"),
     ]
-    assert env["SOLARWATER_MQTT__CLIENT_ID"] == "solarwater-collector-w2"
+    assert env["SOLARWATER_MQTT__CLIENT_ID"] == f"{settings.mqtt.client_id}-w2"
+    assert env["SOLARWATER_MQTT__CLIENT_ID"].startswith("solarwater-collector.")
     assert env["SOLARWATER_MQTT__SHARED_GROUP"] == "solarwater-collector"
     assert env[WORKER_ENV] == "2"
 

@@ -125,6 +125,16 @@ def test_connect_packet_layout() -> None:
     assert (cid, user, pw.decode(), pos) == ("cid", "u", "p\u00e9", len(body))
 
 
+def test_connect_announces_the_maximum_packet_size() -> None:
+    pkt = codec.connect_packet(
+        "c", keepalive=30, clean_start=False, session_expiry=60, receive_maximum=10,
+        maximum_packet_size=262_144,
+    )  # fmt: skip
+    (_first, body), *_ = codec.split_packets(bytearray(pkt))[0]
+    props, _ = codec.decode_properties(body, 10)
+    assert props == {0x11: 60, 0x21: 10, codec.MAXIMUM_PACKET_SIZE: 262_144}
+
+
 def test_publish_round_trip_with_and_without_properties() -> None:
     pkt = codec.publish_packet("a/b", b"{}", 1, True, pid=513, dup=True)
     (first, body), *_ = codec.split_packets(bytearray(pkt))[0]

@@ -211,6 +211,8 @@ async def fake_broker(script: Script) -> AsyncIterator[tuple[str, list[str]]]:
             while True:  # record what the client says last
                 first, body = await read_packet(reader)
                 events.append(f"packet {first:#x} {body.hex()}")
+                if first == 0xE0:  # DISCONNECT: a broker closes the link, as Mosquitto does
+                    break
         except (asyncio.IncompleteReadError, ConnectionError):
             events.append("closed")
         finally:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
-from collector.config import load_settings
+from collector.config import default_client_id, load_settings
 from collector.settings_doc import rows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,7 +24,8 @@ def test_readme_shows_the_two_commands() -> None:
 
 def test_example_config_is_valid() -> None:
     settings = load_settings(ROOT / "config" / "collector.example.yaml")
-    assert settings.mqtt.client_id == "solarwater-collector"
+    assert settings.mqtt.client_id == default_client_id(socket.gethostname())
+    assert settings.mqtt.client_id.startswith("solarwater-collector.")
 
 
 def test_readme_is_assembled_from_its_chapters() -> None:

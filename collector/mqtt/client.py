@@ -2,6 +2,9 @@
 
 Every PUBLISH in a received chunk is parsed with slicing and handed to the consumer as one
 list; the PUBACKs the writer releases in one go are written with one `transport.write`.
+A packet split across reads is collected without parsing until it is complete (its size is
+known from its header), so a large packet costs time linear in its size; one announced
+above `max_packet_bytes` is refused from its header, before any of it is kept.
 Acks name the connection (`generation`) a message came on: after a reconnect the broker
 redelivers what was not acknowledged, so an older packet id is never acked on a newer link.
 """
@@ -15,10 +18,12 @@ import logging
 import ssl
 import time
 from collections import deque
+from pathlib import Path
 from typing import Any, TypeVar
 
 from collector.config import ConfigError, MqttSettings
 from collector.intake import Inbound, LoopIntake
+from collector.logtext import safe
 from collector.mqtt import codec
 from collector.mqtt.codec import ConnAck, MalformedPacket, reason_text
 from collector.mqtt.subscription import credentials, subscription_filters, tls_context
@@ -40,7 +45,10 @@ class _Link(asyncio.Protocol):
         self.source = source
         self.generation = generation
         self.transport: asyncio.Transport | None = None
-        self.buf = bytearray()
+        self.buf = bytearray()  # an incomplete packet (and only that) from earlier reads
+        self.need = 0  # its full size once its header is in; 0 while even that is partial
+        self.max_packet = source.settings.max_packet_bytes
+        self.refused = False
         self.acks = bytearray()
         self.flush_pending = False
         self.connack: asyncio.Future[ConnAck] = loop.create_future()
@@ -68,10 +76,15 @@ class _Link(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         now = time.time()
         self.last_rx = time.monotonic()
+        if self.refused:
+            return  # what a refused broker still had in flight
         if self.buf:
             self.buf += data
+            if len(self.buf) < self.need:
+                return  # the packet is still incomplete: no parse, no copy (linear in its size)
             data = bytes(self.buf)
             self.buf.clear()
+            self.need = 0
         items: list[Inbound] = []
         pos, end = 0, len(data)
         received_ms = int(now * 1000)
@@ -93,7 +106,16 @@ class _Link(asyncio.Protocol):
                     shift += 7
                     if shift > 21:
                         raise MalformedPacket("remaining length longer than 4 bytes")
-                if length < 0 or i + length > end:
+                if length < 0:
+                    break
+                if i - pos + length > self.max_packet:
+                    raise _Refuse(
+                        0x95,
+                        f"a packet of {i - pos + length} bytes announced (type {first >> 4}), "
+                        f"above mqtt.max_packet_bytes {self.max_packet}",
+                    )
+                if i + length > end:
+                    self.need = i - pos + length
                     break
                 stop = i + length
                 if first >> 4 == codec.PUBLISH:
@@ -123,13 +145,15 @@ class _Link(asyncio.Protocol):
         except MalformedPacket as exc:
             self.refuse(0x81, str(exc))
         except _Refuse as exc:
+            if exc.reason == 0x95:
+                self.source.packets_too_large += 1
             self.refuse(exc.reason, exc.detail)
         except Exception as exc:  # a bug: drop this link (unacked messages come again)
             log.exception("MQTT: internal error reading from the broker")
             self.refuse(0x83, f"internal error: {type(exc).__name__}")
         else:
             if pos < end:
-                self.buf += data[pos:]
+                self.buf += memoryview(data)[pos:]
         if items:  # those before a bad packet are sound; their acks die with the link
             self.source.deliver(items, now)
 
@@ -154,8 +178,15 @@ class _Link(asyncio.Protocol):
         elif kind == codec.DISCONNECT:
             reason, text = codec.parse_disconnect(body)
             self.lost_reason = f"broker sent DISCONNECT: {reason_text(reason)}" + (
-                f" {text}" if text else ""
+                f" {safe(text)}" if text else ""
             )
+            if reason == 0x8E:
+                self.source.sessions_taken_over += 1
+                log.warning(
+                    "MQTT: another client connected with our client id %s and took the session "
+                    "over; reconnecting to take it back",
+                    safe(self.source.settings.client_id),
+                )
             if self.transport is not None:
                 self.transport.close()
         else:
@@ -182,8 +213,10 @@ class _Link(asyncio.Protocol):
 
     def refuse(self, reason: int, detail: str) -> None:
         """A broker that breaks the protocol: say why, DISCONNECT with the reason, drop the link."""
-        self.lost_reason = f"protocol error from the broker: {detail}"
-        log.warning("MQTT: %s; disconnecting (%s)", detail, reason_text(reason))
+        self.refused = True
+        self.buf.clear()
+        # One log line says it all: the "lost the broker" warning that follows carries this.
+        self.lost_reason = f"protocol error from the broker: {detail}; sent {reason_text(reason)}"
         self.acks.clear()
         self.write(codec.disconnect_packet(reason))
         if self.transport is not None:
@@ -200,8 +233,10 @@ class _Refuse(Exception):
 class NativeMqttSource(LinkState):
     """Persistent QoS 1 session in the event loop; the same surface as the paho source."""
 
-    def __init__(self, settings: MqttSettings, intake: LoopIntake) -> None:
-        super().__init__(settings)
+    def __init__(
+        self, settings: MqttSettings, intake: LoopIntake, state_dir: Path | None = None
+    ) -> None:
+        super().__init__(settings, state_dir)
         self.intake = intake
         intake.on_pause = self._pause
         self.publish_dropped = 0
@@ -218,6 +253,7 @@ class NativeMqttSource(LinkState):
         self._outq: deque[tuple[str, bytes, int, bool]] = deque()
         self._inflight: dict[int, tuple[str, bytes, int, bool]] = {}
         self._server_receive_max = 65535
+        self._keepalive_warned = 0  # the last capped Server Keep Alive warned about
 
     @property
     def filters(self) -> list[str]:
@@ -251,6 +287,7 @@ class NativeMqttSource(LinkState):
     async def _run(self) -> None:
         s = self.settings
         delay = s.reconnect_min_s
+        await asyncio.to_thread(self.load_session_marker)
         while not self.stopping:
             subscribed = False
             started = time.monotonic()
@@ -298,23 +335,26 @@ class NativeMqttSource(LinkState):
                     clean_start=False,
                     session_expiry=s.session_expiry_s,
                     receive_maximum=s.receive_maximum,
+                    maximum_packet_size=s.max_packet_bytes,
                     username=self.username,
                     password=self.password if self.username else None,
                 )
             )
             connack = await _first(link.connack, link.closed, timeout, "CONNACK")
             if connack.reason >= 0x80:
-                self.last_error = f"connect refused: {reason_text(connack.reason)}"
+                why = connack.props.get(codec.REASON_STRING)
+                said = f" ({safe(why)})" if isinstance(why, str) and why else ""
+                self.last_error = f"connect refused: {reason_text(connack.reason)}{said}"
                 log.warning(
-                    "broker %s refused the connection: %s",
+                    "broker %s refused the connection: %s%s",
                     self.url.redacted(),
                     reason_text(connack.reason),
+                    said,
                 )
                 return False
-            ka = connack.props.get(codec.SERVER_KEEP_ALIVE, s.keepalive_s)
-            keepalive = asyncio.create_task(
-                self._keepalive(link, ka if isinstance(ka, int) and ka > 0 else s.keepalive_s)
-            )
+            keepalive = asyncio.create_task(self._keepalive(link, self._keepalive_s(connack)))
+            if self.check_session(connack.session_present):
+                await asyncio.to_thread(self.record_session)
             # A persistent session keeps subscriptions, but a broker that lost its state
             # (no persistence, expiry) would not: subscribe every time.
             link.suback_pid = self._pid()
@@ -354,6 +394,25 @@ class NativeMqttSource(LinkState):
                 self.last_error = f"disconnected: {link.lost_reason}"
                 log.warning("lost the broker %s: %s", self.url.redacted(), link.lost_reason)
         return subscribed
+
+    def _keepalive_s(self, connack: ConnAck) -> int:
+        """Ours, or the broker's Server Keep Alive capped at `max_server_keepalive_s`: a broker
+        asking for 65,535 s would leave a dead link unnoticed for a day."""
+        s = self.settings
+        ka = connack.props.get(codec.SERVER_KEEP_ALIVE, s.keepalive_s)
+        ka = ka if isinstance(ka, int) and ka > 0 else s.keepalive_s
+        if ka <= s.max_server_keepalive_s:
+            return ka
+        if self._keepalive_warned != ka:
+            self._keepalive_warned = ka
+            log.warning(
+                "broker %s set Server Keep Alive %d s, above mqtt.max_server_keepalive_s: "
+                "pinging and judging the link by %d s",
+                self.url.redacted(),
+                ka,
+                s.max_server_keepalive_s,
+            )
+        return s.max_server_keepalive_s
 
     async def _keepalive(self, link: _Link, keepalive_s: int) -> None:
         """PINGREQ every half keepalive; no packet for 1.5x keepalive means the link is dead."""

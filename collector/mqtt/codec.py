@@ -48,6 +48,7 @@ PROPERTY_TYPES: dict[int, int] = {
     0x2A: _BYTE,  # shared subscription available
 }
 RECEIVE_MAXIMUM, SERVER_KEEP_ALIVE, REASON_STRING, SESSION_EXPIRY = 0x21, 0x13, 0x1F, 0x11
+MAXIMUM_PACKET_SIZE = 0x27
 
 REASONS: dict[int, str] = {
     0x00: "success",
@@ -232,15 +233,20 @@ def connect_packet(
     clean_start: bool,
     session_expiry: int,
     receive_maximum: int,
+    maximum_packet_size: int = 0,
     username: str | None = None,
     password: str | None = None,
 ) -> bytes:
+    """CONNECT; `maximum_packet_size` 0 leaves the property out (no limit)."""
     flags = 0x02 if clean_start else 0
     if username is not None:
         flags |= 0x80
         if password is not None:
             flags |= 0x40
-    props = encode_properties({SESSION_EXPIRY: session_expiry, RECEIVE_MAXIMUM: receive_maximum})
+    wanted = {SESSION_EXPIRY: session_expiry, RECEIVE_MAXIMUM: receive_maximum}
+    if maximum_packet_size:
+        wanted[MAXIMUM_PACKET_SIZE] = maximum_packet_size
+    props = encode_properties(wanted)
     body = bytearray(encode_utf8("MQTT"))
     body += bytes([5, flags]) + struct.pack("!H", keepalive) + props
     body += encode_utf8(client_id)
