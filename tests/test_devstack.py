@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import stat
@@ -56,13 +57,19 @@ def kill_leftovers(work: Path) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+# the collector's client id is solarwater-collector.<host>; a station gateway's is its station id
+STATION_CONNECTED = re.compile(r" as (?!solarwater-collector)[A-Za-z0-9_-]+ \(")
+COLLECTOR_GONE = re.compile(r"Client solarwater-collector\S* disconnected")
+STATION_GONE = re.compile(r"Client (?!solarwater-collector)[A-Za-z0-9_-]+ ")
+
+
 def wait_for_stack(work: Path, starter: subprocess.Popen[bytes], out: Path) -> None:
     """Until mosquitto, influxd, the collector and the simulator of this run all run."""
     deadline = time.monotonic() + 120
     broker_log = work / "mosquitto" / "mosquitto.log"
     while not (
         all(any(name in p for p in processes_of(str(work))) for name in STACK)
-        and " as sim-" in broker_log.read_text(errors="replace")  # the fleet is publishing
+        and STATION_CONNECTED.search(broker_log.read_text(errors="replace"))  # fleet publishing
     ):
         assert starter.poll() is None, out.read_text(errors="replace")
         assert time.monotonic() < deadline, (processes_of(str(work)), out.read_text())
@@ -81,9 +88,10 @@ def assert_all_gone(work: Path, out: Path) -> None:
     assert "stopped cleanly" in text, text[-800:]
     # the collector left the broker before the first simulated device did
     broker_log = (work / "mosquitto" / "mosquitto.log").read_text(errors="replace")
-    collector_gone = broker_log.index("Client solarwater-collector disconnected")
-    first_device_gone = broker_log.find("Client sim-")  # connects read "... as sim-"
-    assert 0 < collector_gone < first_device_gone, broker_log[-2000:]
+    collector_gone = COLLECTOR_GONE.search(broker_log)
+    first_station_gone = STATION_GONE.search(broker_log)  # connects read "... as <id>"
+    assert collector_gone is not None and first_station_gone is not None, broker_log[-2000:]
+    assert collector_gone.start() < first_station_gone.start(), broker_log[-2000:]
 
 
 def demo_args(work: Path) -> list[str]:
