@@ -10,6 +10,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from collector.config import IngestSettings, MqttSettings
 from devstack import Influxd, Mosquitto
 from tests.collector_support import collector_overrides, publisher, running_collector, wait_until
 
@@ -60,9 +61,11 @@ async def test_oversized_and_unknown_kind_status_are_refused_and_stay_refused(
 ) -> None:
     overrides = collector_overrides(mosquitto, influxd, fresh_db, prefix, tmp_path / "c")
     big, pump = f"{prefix}/IBO-01/solar/mppt1/status", f"{prefix}/IBO-01/pump/p1/status"
-    tank = f"{prefix}/IBO-01/tank/tank1/status"
+    tank, huge = f"{prefix}/IBO-01/tank/tank1/status", f"{prefix}/IBO-01/solar/mppt2/status"
     retained = [
-        (big, b'{"state":"online","pad":"' + b"x" * (10 << 20) + b'"}'),  # 10 MiB
+        (big, b'{"state":"online","pad":"' + b"x" * (10 << 10) + b'"}'),  # 10 KiB: over the cap
+        # 10 MiB: over the collector's Maximum Packet Size, so the broker never delivers it
+        (huge, b'{"state":"online","pad":"' + b"x" * (10 << 20) + b'"}'),
         (pump, b'{"state":"online"}'),
         (tank, b'{"state":"online"}'),
     ]
@@ -75,6 +78,11 @@ async def test_oversized_and_unknown_kind_status_are_refused_and_stay_refused(
         assert {r["device"] for r in influxd.query(q, fresh_db)} == {"tank1"}
     finally:
         _clear_retained(client, [t for t, _ in retained])
+
+
+def test_status_cap_fits_inside_the_packet_limit() -> None:
+    """A status the collector refuses by size must be one the broker still delivers to it."""
+    assert IngestSettings().max_status_bytes < MqttSettings().max_packet_bytes
 
 
 async def _refuses(
