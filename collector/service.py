@@ -16,8 +16,9 @@ from aiohttp import web
 from collector.alert_forward import SOCKET_ENV, AlertForwarder, AlertForwardServer
 from collector.alerts import AlertService
 from collector.alerts.rules import fields_by_kind
+from collector.broker.client import make_source
 from collector.broker.intake import Inbound
-from collector.broker.sources import Feed, Source, make_source
+from collector.broker.link import Feed, Source
 from collector.config import ConfigError, Settings
 from collector.http_api import build_app
 from collector.ingest.admission import DeviceAdmission
