@@ -22,11 +22,8 @@ from collector.broker.intake import Inbound
 from collector.broker.link import Feed, Source
 from collector.config import ConfigError, Settings
 from collector.http_api import HttpParts, build_app
-from collector.ingest.admission import DeviceAdmission
-from collector.ingest.decoding import DECODERS, DecodeLimits
+from collector.ingest.pipeline import Ingest
 from collector.ingest.quarantine import Quarantine
-from collector.ingest.seqtrack import SeqTracker
-from collector.ingest.status import StatusError, StatusTracker, parse_status
 from collector.logtext import safe
 from collector.metrics import Metrics
 from collector.private_files import private_dir
@@ -37,7 +34,6 @@ from collector.store.writer import Writer
 from collector.supervise import Supervisor
 from collector.workers import worker_index
 from devices.stations import EMPTY_FLEET, Fleet, load_fleet
-from devices.topics import TopicError, forget_topic, parse_topic
 
 log = logging.getLogger("collector")
 SESSION_LOST_WARN_S = 86400.0  # /healthz names a lost MQTT session this long after the loss
@@ -83,21 +79,14 @@ class Collector:
             on_write_error=lambda: self.metrics.inc("quarantine_write_errors"),
         )
         self.sink = make_sink(settings.influx)
-        ing = settings.ingest
-        self.limits = DecodeLimits(
-            ing.max_payload_bytes,
-            ing.max_readings_per_message,
-            int(ing.max_future_s * 1000),
-            int(ing.min_timestamp.timestamp() * 1000),
+        self.ingest = Ingest(settings, self.fleet, self.metrics, self.quarantine)
+        # the ingest parts the gauges, the HTTP views and the tests read
+        self.admission, self.seq, self.status = (
+            self.ingest.admission,
+            self.ingest.seq,
+            self.ingest.status,
         )
-        self.decoder = DECODERS[ing.decoder](self.limits, self.fleet)
-        # before every per-device table: it bounds them all
-        self.admission = DeviceAdmission(
-            self.fleet, ing.max_devices_per_station, ing.max_unregistered_stations
-        )
-        self.seq = SeqTracker()
-        self.status = StatusTracker()
-        self.stations_seen: set[str] = set()
+        self.stations_seen = self.ingest.stations_seen
         self.started_at = time.time()
         self._stop = asyncio.Event()
         self.source: Source | None = None
@@ -330,78 +319,21 @@ class Collector:
                     timeout = max(wait, 0.005)  # look again then (or when the writer is done)
 
     def _handle(self, item: Inbound, now_ms: int) -> None:
-        try:
-            self._decode_and_route(item, now_ms)
-        except Exception as exc:
-            # A bug must cost one message, not the service: quarantine it, keep going.
-            log.exception("internal error on a message from %s", safe(item.topic))
-            assert self.writer is not None
-            acks = self.writer.current.acks
-            if not acks or acks[-1] is not item:  # never ack one message twice
-                self._reject_message(item, "internal_error", f"{type(exc).__name__}: {exc}"[:300])
-
-    def _decode_and_route(self, item: Inbound, now_ms: int) -> None:
+        """Ingest one message, show its readings to the alerts, and batch it with its ack."""
+        out = self.ingest.handle(item.topic, item.payload, item.received_ms, now_ms)
         assert self.writer is not None
-        self.metrics.inc("messages_received")
-        prefix = self.settings.mqtt.prefix
         try:
-            topic = parse_topic(item.topic, prefix)
-        except TopicError as exc:
-            self._reject_message(item, exc.reason, str(exc))
-            return
-        refusal = self.admission.refusal(topic.station, topic.kind, topic.device)
-        if refusal is not None:
-            forget_topic(item.topic)
-            self._reject_message(item, *refusal)
-            return
-        if topic.channel == "status":
-            self._handle_status(item, topic, now_ms)
-            return
-        result = self.decoder.decode(topic, item.payload, item.received_ms, now_ms)
-        for rej in result.rejects:
-            if rej.index < 0:
-                self._reject_message(item, rej.reason, rej.detail)
-                return
-            self.metrics.reject_reading(rej.reason)
-            self.quarantine.add(
-                rej.reason, rej.detail, item.topic, item.payload, item.received_ms, rej.index
-            )
-        for seq in result.seqs:
-            dup, gap = self.seq.observe(topic.station, topic.device, seq)
-            if dup:
-                self.metrics.inc("seq_duplicates")
-            if gap:
-                self.metrics.inc("seq_gaps")
-        readings = result.readings
-        if readings:
-            self.stations_seen.add(topic.station)
-            self.metrics.inc("readings_received", len(readings))
             if self.alerts is not None:
-                self.alerts.observe_many(readings)
-            elif self.forwarder is not None:
-                self.forwarder.add_many(readings)
-        self.writer.add([r.to_line() for r in readings], len(readings), item)
-
-    def _handle_status(self, item: Inbound, topic: Any, now_ms: int) -> None:
-        assert self.writer is not None
-        self.metrics.inc("status_messages")
-        try:
-            status = parse_status(topic, item.payload, self.settings.ingest.max_status_bytes)
-            changes = self.status.update(topic, status, item.received_ms)
-        except StatusError as exc:
-            self._reject_message(item, exc.reason, str(exc))
-            return
-        if self.alerts is not None:
-            for device, online, _ in changes:
-                self.alerts.observe_status(topic.station, device, online, item.received_ms)
-        self.writer.add([line for _, _, line in changes], 0, item)
-
-    def _reject_message(self, item: Inbound, reason: str, detail: str) -> None:
-        assert self.writer is not None
-        self.metrics.reject_message(reason)
-        self.quarantine.add(reason, detail, item.topic, item.payload, item.received_ms, -1)
-        # Settled: the rejection is recorded, and redelivery would not make it valid.
-        self.writer.add([], 0, item)
+                if out.readings:
+                    self.alerts.observe_many(out.readings)
+                for device, online, _ in out.status:
+                    self.alerts.observe_status(out.station, device, online, item.received_ms)
+            elif out.readings and self.forwarder is not None:
+                self.forwarder.add_many(out.readings)
+        except Exception:
+            # the alerts never raise by contract; should they, the message is still stored
+            log.exception("internal error passing a message from %s to alerts", safe(item.topic))
+        self.writer.add(out.lines, len(out.readings), item)
 
     def _sink_rejected(self, detail: str, lines: list[str]) -> None:
         log.error("InfluxDB refused a batch of %d lines: %s", len(lines), safe(detail, 500))
