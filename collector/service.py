@@ -6,8 +6,6 @@ import asyncio
 import logging
 import os
 import time
-import urllib.parse
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from collector.broker.client import make_source
 from collector.broker.intake import Inbound
 from collector.broker.link import Feed, Source
 from collector.config import ConfigError, Settings
+from collector.health import HealthParts, health
 from collector.http_api import HttpParts, build_app
 from collector.ingest.pipeline import Ingest
 from collector.ingest.quarantine import Quarantine
@@ -36,21 +35,6 @@ from collector.workers import worker_index
 from devices.stations import EMPTY_FLEET, Fleet, load_fleet
 
 log = logging.getLogger("collector")
-SESSION_LOST_WARN_S = 86400.0  # /healthz names a lost MQTT session this long after the loss
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
-
-
-def redact_url(url: str) -> str:
-    """An HTTP URL with any password in it replaced, for health output and logs."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def load_registry(settings: Settings) -> Fleet:
@@ -360,65 +344,17 @@ class Collector:
     def health(self) -> tuple[bool, dict[str, Any]]:
         """(healthy, details) for /healthz."""
         assert self.source is not None and self.writer is not None
-        now = time.time()
-        src, w = self.source, self.writer
-        problems = []
-        if not src.connected:
-            problems.append("not connected to the MQTT broker")
-        quiet_for = now - (src.last_message_at or src.connected_since or self.started_at)
-        no_traffic = src.connected and quiet_for > self.settings.mqtt.no_traffic_warn_s
-        if no_traffic:
-            problems.append(f"connected but no traffic for {int(quiet_for)} s")
-        if not w.influx_up:
-            problems.append("InfluxDB unreachable: readings go to the disk spool")
-        if w.spool_blocked:
-            problems.append(f"{w.spool_problem}: acknowledgements held, broker is buffering")
-        if src.session_lost_at and now - src.session_lost_at < SESSION_LOST_WARN_S:
-            problems.append(f"mqtt session lost at {_iso(src.session_lost_at)}")
-        failing = self.supervisor.failing()
-        problems += [f"task {name} failed: {error}" for name, error in failing.items()]
-        if self.quarantine.last_error:
-            problems.append(f"quarantine cannot write: {self.quarantine.last_error}")
-        healthy = src.connected and not w.spool_blocked and not failing
-        return healthy, {
-            "status": "ok" if not problems else ("degraded" if healthy else "failing"),
-            "problems": problems,
-            "instance": self.settings.instance,
-            "uptime_s": round(now - self.started_at, 1),
-            "mqtt": {
-                "url": src.url.redacted(),
-                "connected": src.connected,
-                "connects": src.connects,
-                "seconds_since_last_message": round(quiet_for, 1),
-                "last_error": src.last_error,
-                "packets_too_large": src.packets_too_large,
-                "sessions_lost": src.sessions_lost,
-                "session_lost_at": _iso(src.session_lost_at) if src.session_lost_at else None,
-                "sessions_taken_over": src.sessions_taken_over,
-            },
-            "influx": {
-                "api": self.settings.influx.api,
-                "url": redact_url(self.settings.influx.url),
-                "up": w.influx_up,
-                "seconds_since_last_write": round(now - w.last_write_ok, 1)
-                if w.last_write_ok
-                else None,
-                "last_error": w.last_error,
-            },
-            "spool": {
-                "bytes": self.spool.bytes,
-                "readings": self.spool.readings,
-                "max_bytes": self.spool.max_bytes,
-                "blocked": w.spool_blocked,
-                "append_errors": self.spool.append_errors,
-                "last_error": self.spool.last_error,
-            },
-            "tasks": self.supervisor.report(),
-            "quarantine": {
-                "write_errors": self.quarantine.write_errors,
-                "last_error": self.quarantine.last_error,
-            },
-            "counters": dict(self.metrics.counters),
-            "stations_seen": len(self.stations_seen),
-            "alerts": self.alerts.stats() if self.alerts is not None else None,
-        }
+        return health(
+            HealthParts(
+                self.settings,
+                self.source,
+                self.writer,
+                self.spool,
+                self.quarantine,
+                self.supervisor,
+                self.metrics,
+                self.alerts,
+                self.stations_seen,
+                self.started_at,
+            )
+        )
