@@ -52,7 +52,10 @@ class CollectorUnderTest:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.workers = workers
-        self.base_port = free_port_run(workers)
+        # with --workers N the alert engine is child N, on base + N (unless alerts are off)
+        alerts_off = (extra_env or {}).get("SOLARWATER_ALERTS__ENABLED", "").lower() == "false"
+        self.engine = workers > 1 and not alerts_off
+        self.base_port = free_port_run(workers + int(self.engine))
         self.env = {
             **os.environ,
             "SOLARWATER_MQTT__URL": mqtt_url,
@@ -74,6 +77,11 @@ class CollectorUnderTest:
     def ports(self) -> list[int]:
         return [self.base_port + i for i in range(self.workers)]
 
+    @property
+    def engine_port(self) -> int:
+        """The alert engine's HTTP port with --workers N (it reads its own copy of the stream)."""
+        return self.base_port + self.workers
+
     def command(self) -> list[str]:
         if self.workers == 1:
             return [sys.executable, "-m", "collector"]
@@ -86,7 +94,8 @@ class CollectorUnderTest:
                 self.command(), env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + timeout
-        while not all(self._connected(p) for p in self.ports):
+        ready = [*self.ports, *([self.engine_port] if self.engine else [])]
+        while not all(self._connected(p) for p in ready):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError("collector did not start:\n" + self.log_tail())
@@ -116,7 +125,7 @@ class CollectorUnderTest:
         return total
 
     def pids(self) -> list[int]:
-        """The processes that do the work: the collector, or each worker."""
+        """The processes that do the work: the collector, or each worker and the alert engine."""
         assert self.proc is not None
         if self.workers == 1:
             return [self.proc.pid]

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from collector.config import ConfigError, Settings, load_settings
+from collector.config import ROLES, ConfigError, Settings, load_settings
 from collector.secrets import url_has_password
 from collector.workers import run_workers, worker_index
 from devices.stations import FleetError
@@ -28,6 +28,7 @@ FLAGS: dict[str, str] = {
     "fleet": "fleet",
     "data_dir": "data_dir",
     "workers": "workers",
+    "role": "role",
     "log_level": "log_level",
 }
 
@@ -48,7 +49,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--http", metavar="HOST:PORT", help="HTTP API address (default 127.0.0.1:8080)")
     p.add_argument("--fleet", type=Path, help="station registry YAML (default: sample fleet)")
     p.add_argument("--data-dir", type=Path, help="spool, quarantine and alert state folder")
-    p.add_argument("--workers", type=int, help="worker processes sharing the subscription")
+    p.add_argument("--workers", type=int, help="ingest processes sharing the subscription")
+    p.add_argument(
+        "--role",
+        choices=ROLES,
+        help="all (default): ingest and alerts; ingest: readings only; alerts: the one engine",
+    )
     p.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.add_argument("--check-config", action="store_true", help="validate the settings and exit")
     return p
@@ -77,7 +83,7 @@ def check_config(settings: Settings) -> int:
 
     fleet = load_registry(settings)
     make_sink(settings.influx)
-    if settings.alerts.enabled:
+    if settings.alerts.enabled and settings.role != "ingest":
         with tempfile.TemporaryDirectory() as tmp:
             AlertService(
                 settings.alerts,

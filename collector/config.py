@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -56,6 +56,15 @@ def default_client_id(hostname: str) -> str:
     """`solarwater-collector.<host>`: unique per host, outside what a station id can be."""
     host = "".join(c if c.isascii() and (c.isalnum() or c in "_.-") else "-" for c in hostname)
     return f"solarwater-collector.{host[:64] or 'localhost'}"
+
+
+Role = Literal["all", "ingest", "alerts"]
+ROLES: tuple[str, ...] = get_args(Role)
+
+
+def alerts_client_id(client_id: str) -> str:
+    """The alert engine's client id beside an ingest client id: its own persistent session."""
+    return f"{client_id[:121]}-alerts"
 
 
 class MqttSettings(Section):
@@ -332,6 +341,32 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level")
     workers: int = Field(1, ge=1, le=64, description="Worker processes sharing the subscription")
+    role: Role = Field(
+        "all",
+        description="all: ingest and the alert engine; ingest: readings to InfluxDB only; "
+        "alerts: the alert engine alone, on its own subscription (one in the whole group)",
+    )
+
+    @model_validator(mode="after")
+    def _role_fits(self) -> Settings:
+        engine = self.alerts.enabled
+        if self.role == "alerts":
+            if self.workers > 1:
+                raise ValueError("role alerts runs the one alert engine: workers must be 1")
+            # Every reading and status of every station, on a session of its own: outside
+            # the ingest group (the same config file serves both roles) and never taking
+            # over the session of an ingest process on the same host.
+            self.mqtt.shared_group = None
+            self.mqtt.subscribe_status = True
+            if "client_id" not in self.mqtt.model_fields_set:
+                self.mqtt.client_id = alerts_client_id(self.mqtt.client_id)
+        elif self.role == "all" and self.workers == 1 and self.mqtt.shared_group and engine:
+            raise ValueError(
+                f"mqtt.shared_group {self.mqtt.shared_group!r} gives this process a share "
+                "of the readings, so its alert engine would see part of each station; run "
+                "the group's members with role ingest and one process with role alerts"
+            )
+        return self
 
     @model_validator(mode="after")
     def _packet_holds_a_payload(self) -> Settings:

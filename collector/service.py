@@ -14,9 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from collector.admission import DeviceAdmission
-from collector.alert_forward import SOCKET_ENV, AlertForwarder, AlertForwardServer
 from collector.alerts import AlertService
-from collector.alerts.rules import fields_by_kind
 from collector.config import ConfigError, Settings
 from collector.decoding import DECODERS, DecodeLimits
 from collector.http_api import build_app
@@ -32,7 +30,6 @@ from collector.spool import Spool
 from collector.stats_points import collector_point, station_info_lines
 from collector.status import StatusError, StatusTracker, parse_status
 from collector.supervise import Supervisor
-from collector.workers import worker_index
 from collector.writer import Writer
 from devices.stations import EMPTY_FLEET, Fleet, load_fleet
 from devices.topics import TopicError, forget_topic, parse_topic
@@ -100,8 +97,9 @@ class Collector:
         self._stop = asyncio.Event()
         self.source: Source | None = None
         self.writer: Writer | None = None
+        # role alerts: the engine on its own subscription; it writes alert points, no readings
+        self.writes_readings = settings.role != "alerts"
         self.alerts = self._make_alerts()
-        self.forwarder, self.forward_server = self._make_forwarding()
         self.http_runner: web.AppRunner | None = None
         self.http_port: int | None = None
 
@@ -139,10 +137,6 @@ class Collector:
         self.quarantine.start(spawn)
         if self.alerts is not None:
             await self.alerts.start(spawn)
-        if self.forward_server is not None:
-            await self.forward_server.start()
-        if self.forwarder is not None:
-            self.forwarder.start()
         await self._start_http()
         if not self.spool.empty:
             log.info("spool holds %d readings from before: replaying first", self.spool.readings)
@@ -178,10 +172,6 @@ class Collector:
         grace = self.settings.influx.timeout_s + 5
         if not await self.writer.drain(grace):
             log.warning("stopping without writing everything held (%.0f s); unacknowledged", grace)
-        if self.forwarder is not None:
-            await self.forwarder.stop()
-        if self.forward_server is not None:
-            await self.forward_server.stop()
         self.supervisor.close()  # a task waiting to restart now ends instead
         if self.alerts is not None:
             await self.alerts.stop()
@@ -197,7 +187,7 @@ class Collector:
 
     def _make_alerts(self) -> AlertService | None:
         """Built up front so a bad alert config fails at start; wired to parts made in run()."""
-        if not self.settings.alerts.enabled:
+        if not self.settings.alerts.enabled or self.settings.role == "ingest":
             return None
 
         def write_lines(lines: list[str]) -> None:
@@ -217,20 +207,6 @@ class Collector:
             mqtt_publish=publish,
             link_up=lambda: self.source is not None and self.source.connected,
         )
-
-    def _make_forwarding(self) -> tuple[AlertForwarder | None, AlertForwardServer | None]:
-        """With `--workers`: worker 0 takes the others' readings for its alert engine."""
-        path = os.environ.get(SOCKET_ENV)
-        index = worker_index()
-        if not path or index is None:
-            return None, None
-        if index == 0:
-            if self.alerts is None:
-                return None, None
-            return None, AlertForwardServer(path, self.alerts.observe_many)
-        if self.alerts is not None:
-            return None, None
-        return AlertForwarder(path, fields_by_kind(self.settings.alerts.rules)), None
 
     async def _start_http(self) -> None:
         if not self.settings.http.enabled:
@@ -260,10 +236,6 @@ class Collector:
 
     async def _close_started(self) -> None:
         """Undo what run() started before the HTTP server, when start-up fails there."""
-        if self.forwarder is not None:
-            await self.forwarder.stop()
-        if self.forward_server is not None:
-            await self.forward_server.stop()
         if self.alerts is not None:
             await self.alerts.stop()
         await self.quarantine.stop()
@@ -294,12 +266,6 @@ class Collector:
                 "mqtt_sessions_taken_over": lambda: float(source.sessions_taken_over),
             }
         )
-        fwd, server = self.forwarder, self.forward_server
-        if fwd is not None:
-            self.metrics.gauges["alert_forward_sent"] = lambda: float(fwd.sent)
-            self.metrics.gauges["alert_forward_dropped"] = lambda: float(fwd.dropped)
-        if server is not None:
-            self.metrics.gauges["alert_forward_received"] = lambda: float(server.received)
 
     # --- the hot path -----------------------------------------------------------------
     async def _consume(self, intake: Feed) -> None:
@@ -359,9 +325,10 @@ class Collector:
                 self._reject_message(item, rej.reason, rej.detail)
                 return
             self.metrics.reject_reading(rej.reason)
-            self.quarantine.add(
-                rej.reason, rej.detail, item.topic, item.payload, item.received_ms, rej.index
-            )
+            if self.writes_readings:  # the ingest process of the same message keeps it
+                self.quarantine.add(
+                    rej.reason, rej.detail, item.topic, item.payload, item.received_ms, rej.index
+                )
         for seq in result.seqs:
             dup, gap = self.seq.observe(topic.station, topic.device, seq)
             if dup:
@@ -374,9 +341,11 @@ class Collector:
             self.metrics.inc("readings_received", len(readings))
             if self.alerts is not None:
                 self.alerts.observe_many(readings)
-            elif self.forwarder is not None:
-                self.forwarder.add_many(readings)
-        self.writer.add([r.to_line() for r in readings], len(readings), item)
+        if self.writes_readings:
+            self.writer.add([r.to_line() for r in readings], len(readings), item)
+        else:
+            # taken by the engine: acknowledged with the next batch, the broker's copy goes
+            self.writer.add([], 0, item)
 
     def _handle_status(self, item: Inbound, topic: Any, now_ms: int) -> None:
         assert self.writer is not None
@@ -390,12 +359,13 @@ class Collector:
         if self.alerts is not None:
             for device, online, _ in changes:
                 self.alerts.observe_status(topic.station, device, online, item.received_ms)
-        self.writer.add([line for _, _, line in changes], 0, item)
+        self.writer.add([line for _, _, line in changes] if self.writes_readings else [], 0, item)
 
     def _reject_message(self, item: Inbound, reason: str, detail: str) -> None:
         assert self.writer is not None
         self.metrics.reject_message(reason)
-        self.quarantine.add(reason, detail, item.topic, item.payload, item.received_ms, -1)
+        if self.writes_readings:  # the ingest process of the same message keeps it
+            self.quarantine.add(reason, detail, item.topic, item.payload, item.received_ms, -1)
         # Settled: the rejection is recorded, and redelivery would not make it valid.
         self.writer.add([], 0, item)
 
