@@ -143,12 +143,20 @@ class CollectorUnderTest:
 
     def cpu_seconds(self) -> float:
         """User+system CPU time of the working processes so far."""
-        total = 0.0
+        return sum(self.cpu_by_process())
+
+    def engine_cpu_seconds(self) -> float:
+        """The alert engine's share (with --workers N it is the last child started)."""
+        return self.cpu_by_process()[-1] if self.engine else 0.0
+
+    def cpu_by_process(self) -> list[float]:
+        """User+system CPU time of each working process so far, in start order."""
         tick = os.sysconf("SC_CLK_TCK")
+        out = []
         for pid in self.pids():
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-        return total
+            out.append((int(fields[11]) + int(fields[12])) / tick)
+        return out
 
     def stop(self) -> int | None:
         if self.proc is None:

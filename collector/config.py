@@ -84,7 +84,8 @@ class MqttSettings(Section):
         default_factory=lambda: default_client_id(socket.gethostname()),
         pattern=CLIENT_ID_RE,
         description="Fixed client id, so the persistent session survives restarts "
-        "(default: solarwater-collector.<host name>; the '.' keeps station ids off it)",
+        "(default: solarwater-collector.<host name>, with -alerts for role alerts; the '.' "
+        "keeps station ids off it)",
     )
     prefix: str = Field(
         "solarwater", pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$", description="Topic prefix"
@@ -114,7 +115,9 @@ class MqttSettings(Section):
         description="Shared-subscription group ($share/<group>/...) for scale-out",
     )
     subscribe_status: bool = Field(
-        True, description="Subscribe to device status (with --workers, worker 0 only)"
+        True,
+        description="Subscribe to device status (with --workers, worker 0 only; the alert "
+        "engine always)",
     )
     no_traffic_warn_s: float = Field(
         900.0, gt=0, description="Watchdog: /healthz warns when connected but silent this long"
@@ -340,7 +343,12 @@ class Settings(BaseSettings):
         900.0, gt=0, description="How often registry facts are written as `station_info`"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level")
-    workers: int = Field(1, ge=1, le=64, description="Worker processes sharing the subscription")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Ingest processes sharing the subscription (role all: plus one alert engine)",
+    )
     role: Role = Field(
         "all",
         description="all: ingest and the alert engine; ingest: readings to InfluxDB only; "

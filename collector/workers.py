@@ -11,6 +11,7 @@ children. The parent forwards SIGTERM/SIGINT, waits, and stops the others when o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -26,6 +27,7 @@ from collector.config import Settings, alerts_client_id
 WORKER_ENV = "SOLARWATER_COLLECTOR_WORKER_INDEX"
 DEFAULT_GROUP = "solarwater-collector"
 STOP_GRACE_S = 60.0
+ENGINE_NICE = 10  # the alert engine child's niceness under `--workers`
 
 
 def worker_index() -> int | None:
@@ -92,6 +94,11 @@ def run_workers(settings: Settings, argv: list[str]) -> int:
         for i in range(child_count(settings)):
             cmd, env = worker_command(settings, argv, i)
             children.append(subprocess.Popen(cmd, env=env))
+            if i == settings.workers:
+                # Ingest first on a busy host: the engine may lag (the broker queues for it,
+                # rules judge device time), a spool or a full intake costs more.
+                with contextlib.suppress(OSError):
+                    os.setpriority(os.PRIO_PROCESS, children[-1].pid, ENGINE_NICE)
         failed = _wait(children, lambda: stopping)
         if failed is not None and not stopping:
             name = "the alert engine" if failed == settings.workers else f"worker {failed}"
