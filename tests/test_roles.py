@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from collector.broker.subscription import subscription_filters
 from collector.config import ConfigError, load_settings
-from collector.mqtt.subscription import subscription_filters
 
 ROOT = Path(__file__).resolve().parents[1]
 
