@@ -85,8 +85,7 @@ class CollectorUnderTest:
     def command(self) -> list[str]:
         if self.workers == 1:
             return [sys.executable, "-m", "collector"]
-        # collector.workers is what `python -m collector --workers N` runs once the CLI wires it.
-        return [sys.executable, "-m", "collector.workers", "--workers", str(self.workers)]
+        return [sys.executable, "-m", "collector", "--workers", str(self.workers)]
 
     def start(self, timeout: float = 30.0) -> None:
         with self.log_path.open("ab") as log:

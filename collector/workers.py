@@ -141,22 +141,3 @@ def _reap(children: list[subprocess.Popen[bytes]]) -> None:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m collector.workers ...`: the same flags as `python -m collector`."""
-    from collector.cli import parser, settings_from_args
-    from collector.config import ConfigError
-
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    args = parser().parse_args(args_list)
-    try:
-        settings = settings_from_args(args)
-    except ConfigError as exc:
-        print(f"collector: {exc}", file=sys.stderr)
-        return 2
-    return run_workers(settings, args_list)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -38,7 +38,7 @@ def start_workers(
     env.pop(WORKER_ENV, None)
     log = (tmp_path / "workers.log").open("ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "collector.workers", "--workers", "2"],
+        [sys.executable, "-m", "collector", "--workers", "2"],
         env=env,
         cwd=ROOT,
         stdout=log,
