@@ -22,7 +22,7 @@ from typing import Any
 from collector.workers import WORKER_ENV
 from devstack import Influxd, Mosquitto
 from tests.collector_support import publish_all, publisher
-from tests.test_collector_workers import two_free_ports, wait_connected
+from tests.test_collector_workers import stop_workers, two_free_ports, wait_connected
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -112,6 +112,4 @@ def test_one_station_split_over_two_workers_fires_exactly_one_alert(
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop_workers(proc)

@@ -68,6 +68,17 @@ def wait_connected(ports: list[int], proc: subprocess.Popen[bytes], log: Path) -
         time.sleep(0.1)
 
 
+def stop_workers(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM first: the parent stops its children (a kill -9 would orphan them)."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def two_free_ports(n: int = 3) -> int:
     """A base port with the next n-1 free too: two ingest workers and the alert engine."""
     while True:
@@ -155,9 +166,7 @@ def test_two_workers_share_the_load_and_stop_on_sigterm(
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop_workers(proc)
 
 
 def test_a_dead_worker_stops_the_rest_with_an_error(
@@ -173,6 +182,4 @@ def test_a_dead_worker_stops_the_rest_with_an_error(
         assert proc.wait(60) != 0
         assert "worker 1 exited" in (tmp_path / "workers.log").read_text()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop_workers(proc)
