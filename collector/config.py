@@ -122,9 +122,6 @@ class MqttSettings(Section):
     no_traffic_warn_s: float = Field(
         900.0, gt=0, description="Watchdog: /healthz warns when connected but silent this long"
     )
-    client: str = Field(
-        "native", description="MQTT client by name: native (asyncio, in the loop) or paho"
-    )
     max_packet_bytes: int = Field(
         256 * 1024,
         ge=4096,
@@ -137,15 +134,6 @@ class MqttSettings(Section):
         le=65535,
         description="Cap on a broker-chosen Server Keep Alive (pings, dead-link detection)",
     )
-
-    @field_validator("client")
-    @classmethod
-    def _known_client(cls, v: str) -> str:
-        from collector.broker.sources import SOURCES
-
-        if v not in SOURCES:
-            raise ValueError(f"unknown MQTT client {v!r}; known: {', '.join(sorted(SOURCES))}")
-        return v
 
     @field_validator("url")
     @classmethod

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from collector.broker import codec
 from collector.broker.codec import ConnAck, MalformedPacket, reason_text
 from collector.broker.intake import Inbound, LoopIntake
-from collector.broker.sources import LinkState
+from collector.broker.link import LinkState
 from collector.broker.subscription import credentials, subscription_filters, tls_context
 from collector.config import ConfigError, MqttSettings
 from collector.logtext import safe
@@ -231,7 +231,7 @@ class _Refuse(Exception):
 
 
 class NativeMqttSource(LinkState):
-    """Persistent QoS 1 session in the event loop; the same surface as the paho source."""
+    """Persistent QoS 1 session in the event loop (the Source protocol)."""
 
     def __init__(
         self, settings: MqttSettings, intake: LoopIntake, state_dir: Path | None = None
@@ -528,3 +528,17 @@ async def _first(
     if closed in done or reply.cancelled():
         raise _LinkClosed
     raise TimeoutError(f"no {what} from the broker within {timeout:.0f} s")
+
+
+def make_source(
+    settings: MqttSettings,
+    loop: asyncio.AbstractEventLoop,
+    max_items: int,
+    state_dir: Path | None = None,
+) -> tuple[NativeMqttSource, LoopIntake]:
+    """The broker source and the feed its messages arrive on.
+
+    `state_dir` holds the session marker (data_dir); without it only this run's sessions count.
+    """
+    intake = LoopIntake(loop, max_items)
+    return NativeMqttSource(settings, intake, state_dir), intake
