@@ -26,12 +26,9 @@ from pydantic_settings import (
 
 from collector.alerts.settings import AlertSettings
 from collector.secrets import load_secret, url_has_password
+from devices.errors import ConfigError as ConfigError  # what load_settings raises
 from devices.mqtturl import MqttUrlError, parse_mqtt_url
 from devices.topics import ID_RE
-
-
-class ConfigError(ValueError):
-    """A configuration mistake; the message is one line for the operator."""
 
 
 class Section(BaseModel):
