@@ -110,7 +110,9 @@ def run_e2e(run: Run, stack: Stack, root: Path, workers_list: list[int]) -> None
             "broker",
             run.limits.get("broker"),
             target,
-            note=f"{r.cpu_s / r.readings * 1e6:.0f} µs CPU/reading, RSS "
+            note=f"{r.cpu_s / r.readings * 1e6:.0f} µs CPU/reading"
+            + (f" (alert engine {r.engine_cpu_s / r.readings * 1e6:.0f})" if workers > 1 else "")
+            + ", RSS "
             + "/".join(f"{m:.0f}" for m in r.peak_rss_mb)
             + " MB",
         )

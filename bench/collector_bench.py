@@ -25,6 +25,7 @@ class E2E:
     publish_rate: float = 0.0
     floor_s: list[float] = field(default_factory=list)  # lower bounds of latencies_s
     query_s: list[float] = field(default_factory=list)  # the latency poller's query times
+    engine_cpu_s: float = 0.0  # of cpu_s: the alert engine reading its own copy of the stream
 
     @property
     def rate(self) -> float:
@@ -68,7 +69,7 @@ def end_to_end(
     """Publish as fast as possible; rate = readings / (first publish .. all readings queryable)."""
     cut, db, prefix = _start(stack, workdir, workers, extra_env)
     try:
-        cpu0 = cut.cpu_seconds()
+        cpu0, engine0 = cut.cpu_seconds(), cut.engine_cpu_seconds()
         mq = stack.mosquitto
         cmd = publish_cmd(
             stack.tools["swpub"],
@@ -102,6 +103,7 @@ def end_to_end(
         out, _ = pub.communicate(timeout=60)
         started = float(parse_last_json(out)["start"])
         result = E2E(want, done - started, cut.cpu_seconds() - cpu0, cut.peak_rss_mb())
+        result.engine_cpu_s = cut.engine_cpu_seconds() - engine0
     finally:
         rc = cut.stop()
         stack.drop_db(db)

@@ -52,7 +52,10 @@ class CollectorUnderTest:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.workers = workers
-        self.base_port = free_port_run(workers)
+        # with --workers N the alert engine is child N, on base + N (unless alerts are off)
+        alerts_off = (extra_env or {}).get("SOLARWATER_ALERTS__ENABLED", "").lower() == "false"
+        self.engine = workers > 1 and not alerts_off
+        self.base_port = free_port_run(workers + int(self.engine))
         self.env = {
             **os.environ,
             "SOLARWATER_MQTT__URL": mqtt_url,
@@ -74,11 +77,15 @@ class CollectorUnderTest:
     def ports(self) -> list[int]:
         return [self.base_port + i for i in range(self.workers)]
 
+    @property
+    def engine_port(self) -> int:
+        """The alert engine's HTTP port with --workers N (it reads its own copy of the stream)."""
+        return self.base_port + self.workers
+
     def command(self) -> list[str]:
         if self.workers == 1:
             return [sys.executable, "-m", "collector"]
-        # collector.workers is what `python -m collector --workers N` runs once the CLI wires it.
-        return [sys.executable, "-m", "collector.workers", "--workers", str(self.workers)]
+        return [sys.executable, "-m", "collector", "--workers", str(self.workers)]
 
     def start(self, timeout: float = 30.0) -> None:
         with self.log_path.open("ab") as log:
@@ -86,7 +93,8 @@ class CollectorUnderTest:
                 self.command(), env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + timeout
-        while not all(self._connected(p) for p in self.ports):
+        ready = [*self.ports, *([self.engine_port] if self.engine else [])]
+        while not all(self._connected(p) for p in ready):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError("collector did not start:\n" + self.log_tail())
@@ -116,7 +124,7 @@ class CollectorUnderTest:
         return total
 
     def pids(self) -> list[int]:
-        """The processes that do the work: the collector, or each worker."""
+        """The processes that do the work: the collector, or each worker and the alert engine."""
         assert self.proc is not None
         if self.workers == 1:
             return [self.proc.pid]
@@ -134,12 +142,20 @@ class CollectorUnderTest:
 
     def cpu_seconds(self) -> float:
         """User+system CPU time of the working processes so far."""
-        total = 0.0
+        return sum(self.cpu_by_process())
+
+    def engine_cpu_seconds(self) -> float:
+        """The alert engine's share (with --workers N it is the last child started)."""
+        return self.cpu_by_process()[-1] if self.engine else 0.0
+
+    def cpu_by_process(self) -> list[float]:
+        """User+system CPU time of each working process so far, in start order."""
         tick = os.sysconf("SC_CLK_TCK")
+        out = []
         for pid in self.pids():
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-        return total
+            out.append((int(fields[11]) + int(fields[12])) / tick)
+        return out
 
     def stop(self) -> int | None:
         if self.proc is None:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from collector.config import Settings, load_settings
+from collector.config import ROLES, Settings, load_settings
 
 # CLI flag → dotted setting (design §5)
 FLAGS: dict[str, str] = {
@@ -20,6 +20,7 @@ FLAGS: dict[str, str] = {
     "fleet": "fleet",
     "data_dir": "data_dir",
     "workers": "workers",
+    "role": "role",
     "log_level": "log_level",
 }
 
@@ -40,7 +41,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--http", metavar="HOST:PORT", help="HTTP API address (default 127.0.0.1:8080)")
     p.add_argument("--fleet", type=Path, help="station registry YAML (default: sample fleet)")
     p.add_argument("--data-dir", type=Path, help="spool, quarantine and alert state folder")
-    p.add_argument("--workers", type=int, help="worker processes sharing the subscription")
+    p.add_argument("--workers", type=int, help="ingest processes sharing the subscription")
+    p.add_argument(
+        "--role",
+        choices=ROLES,
+        help="all (default): ingest and alerts; ingest: readings only; alerts: the one engine",
+    )
     p.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.add_argument("--check-config", action="store_true", help="validate the settings and exit")
     return p

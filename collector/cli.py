@@ -34,7 +34,7 @@ def check_config(settings: Settings) -> int:
 
     fleet = load_registry(settings)
     make_sink(settings.influx)
-    if settings.alerts.enabled:
+    if settings.alerts.enabled and settings.role != "ingest":
         with tempfile.TemporaryDirectory() as tmp:
             AlertService(
                 settings.alerts,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -55,6 +55,15 @@ def default_client_id(hostname: str) -> str:
     return f"solarwater-collector.{host[:64] or 'localhost'}"
 
 
+Role = Literal["all", "ingest", "alerts"]
+ROLES: tuple[str, ...] = get_args(Role)
+
+
+def alerts_client_id(client_id: str) -> str:
+    """The alert engine's client id beside an ingest client id: its own persistent session."""
+    return f"{client_id[:121]}-alerts"
+
+
 class MqttSettings(Section):
     """The broker connection and subscription."""
 
@@ -72,7 +81,8 @@ class MqttSettings(Section):
         default_factory=lambda: default_client_id(socket.gethostname()),
         pattern=CLIENT_ID_RE,
         description="Fixed client id, so the persistent session survives restarts "
-        "(default: solarwater-collector.<host name>; the '.' keeps station ids off it)",
+        "(default: solarwater-collector.<host name>, with -alerts for role alerts; the '.' "
+        "keeps station ids off it)",
     )
     prefix: str = Field(
         "solarwater", pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$", description="Topic prefix"
@@ -102,7 +112,9 @@ class MqttSettings(Section):
         description="Shared-subscription group ($share/<group>/...) for scale-out",
     )
     subscribe_status: bool = Field(
-        True, description="Subscribe to device status (with --workers, worker 0 only)"
+        True,
+        description="Subscribe to device status (with --workers, worker 0 only; the alert "
+        "engine always)",
     )
     no_traffic_warn_s: float = Field(
         900.0, gt=0, description="Watchdog: /healthz warns when connected but silent this long"
@@ -316,7 +328,38 @@ class Settings(BaseSettings):
         900.0, gt=0, description="How often registry facts are written as `station_info`"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level")
-    workers: int = Field(1, ge=1, le=64, description="Worker processes sharing the subscription")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Ingest processes sharing the subscription (role all: plus one alert engine)",
+    )
+    role: Role = Field(
+        "all",
+        description="all: ingest and the alert engine; ingest: readings to InfluxDB only; "
+        "alerts: the alert engine alone, on its own subscription (one in the whole group)",
+    )
+
+    @model_validator(mode="after")
+    def _role_fits(self) -> Settings:
+        engine = self.alerts.enabled
+        if self.role == "alerts":
+            if self.workers > 1:
+                raise ValueError("role alerts runs the one alert engine: workers must be 1")
+            # Every reading and status of every station, on a session of its own: outside
+            # the ingest group (the same config file serves both roles) and never taking
+            # over the session of an ingest process on the same host.
+            self.mqtt.shared_group = None
+            self.mqtt.subscribe_status = True
+            if "client_id" not in self.mqtt.model_fields_set:
+                self.mqtt.client_id = alerts_client_id(self.mqtt.client_id)
+        elif self.role == "all" and self.workers == 1 and self.mqtt.shared_group and engine:
+            raise ValueError(
+                f"mqtt.shared_group {self.mqtt.shared_group!r} gives this process a share "
+                "of the readings, so its alert engine would see part of each station; run "
+                "the group's members with role ingest and one process with role alerts"
+            )
+        return self
 
     @model_validator(mode="after")
     def _packet_holds_a_payload(self) -> Settings:

@@ -11,10 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from collector.alert_forward import SOCKET_ENV, AlertForwarder, AlertForwardServer
 from collector.alerts import AlertService
 from collector.alerts.api import AlertApi
-from collector.alerts.rules import fields_by_kind
 from collector.broker.client import make_source
 from collector.broker.intake import Inbound
 from collector.broker.link import Feed, Source
@@ -31,7 +29,6 @@ from collector.store.sinks import make_sink
 from collector.store.spool import Spool
 from collector.store.writer import Writer
 from collector.supervise import Supervisor
-from collector.workers import worker_index
 from devices.stations import EMPTY_FLEET, Fleet, load_fleet
 
 log = logging.getLogger("collector")
@@ -75,8 +72,9 @@ class Collector:
         self._stop = asyncio.Event()
         self.source: Source | None = None
         self.writer: Writer | None = None
+        # role alerts: the engine on its own subscription; it writes alert points, no readings
+        self.writes_readings = settings.role != "alerts"
         self.alerts = self._make_alerts()
-        self.forwarder, self.forward_server = self._make_forwarding()
         self.http_runner: web.AppRunner | None = None
         self.http_port: int | None = None
 
@@ -114,10 +112,6 @@ class Collector:
         self.quarantine.start(spawn)
         if self.alerts is not None:
             await self.alerts.start(spawn)
-        if self.forward_server is not None:
-            await self.forward_server.start()
-        if self.forwarder is not None:
-            self.forwarder.start()
         await self._start_http()
         if not self.spool.empty:
             log.info("spool holds %d readings from before: replaying first", self.spool.readings)
@@ -153,10 +147,6 @@ class Collector:
         grace = self.settings.influx.timeout_s + 5
         if not await self.writer.drain(grace):
             log.warning("stopping without writing everything held (%.0f s); unacknowledged", grace)
-        if self.forwarder is not None:
-            await self.forwarder.stop()
-        if self.forward_server is not None:
-            await self.forward_server.stop()
         self.supervisor.close()  # a task waiting to restart now ends instead
         if self.alerts is not None:
             await self.alerts.stop()
@@ -172,7 +162,7 @@ class Collector:
 
     def _make_alerts(self) -> AlertService | None:
         """Built up front so a bad alert config fails at start; wired to parts made in run()."""
-        if not self.settings.alerts.enabled:
+        if not self.settings.alerts.enabled or self.settings.role == "ingest":
             return None
 
         def write_lines(lines: list[str]) -> None:
@@ -192,20 +182,6 @@ class Collector:
             mqtt_publish=publish,
             link_up=lambda: self.source is not None and self.source.connected,
         )
-
-    def _make_forwarding(self) -> tuple[AlertForwarder | None, AlertForwardServer | None]:
-        """With `--workers`: worker 0 takes the others' readings for its alert engine."""
-        path = os.environ.get(SOCKET_ENV)
-        index = worker_index()
-        if not path or index is None:
-            return None, None
-        if index == 0:
-            if self.alerts is None:
-                return None, None
-            return None, AlertForwardServer(path, self.alerts.observe_many)
-        if self.alerts is not None:
-            return None, None
-        return AlertForwarder(path, fields_by_kind(self.settings.alerts.rules)), None
 
     async def _start_http(self) -> None:
         if not self.settings.http.enabled:
@@ -237,10 +213,6 @@ class Collector:
 
     async def _close_started(self) -> None:
         """Undo what run() started before the HTTP server, when start-up fails there."""
-        if self.forwarder is not None:
-            await self.forwarder.stop()
-        if self.forward_server is not None:
-            await self.forward_server.stop()
         if self.alerts is not None:
             await self.alerts.stop()
         await self.quarantine.stop()
@@ -271,12 +243,6 @@ class Collector:
                 "mqtt_sessions_taken_over": lambda: float(source.sessions_taken_over),
             }
         )
-        fwd, server = self.forwarder, self.forward_server
-        if fwd is not None:
-            self.metrics.gauges["alert_forward_sent"] = lambda: float(fwd.sent)
-            self.metrics.gauges["alert_forward_dropped"] = lambda: float(fwd.dropped)
-        if server is not None:
-            self.metrics.gauges["alert_forward_received"] = lambda: float(server.received)
 
     # --- the hot path -----------------------------------------------------------------
     async def _consume(self, intake: Feed) -> None:
@@ -312,12 +278,14 @@ class Collector:
                     self.alerts.observe_many(out.readings)
                 for device, online, _ in out.status:
                     self.alerts.observe_status(out.station, device, online, item.received_ms)
-            elif out.readings and self.forwarder is not None:
-                self.forwarder.add_many(out.readings)
         except Exception:
             # the alerts never raise by contract; should they, the message is still stored
             log.exception("internal error passing a message from %s to alerts", safe(item.topic))
-        self.writer.add(out.lines, len(out.readings), item)
+        if self.writes_readings:
+            self.writer.add(out.lines, len(out.readings), item)
+        else:
+            # taken by the engine: acknowledged with the next batch, the broker's copy goes
+            self.writer.add([], 0, item)
 
     def _sink_rejected(self, detail: str, lines: list[str]) -> None:
         log.error("InfluxDB refused a batch of %d lines: %s", len(lines), safe(detail, 500))

@@ -1,14 +1,17 @@
-"""`--workers N`: N collector processes sharing the telemetry through an MQTT shared subscription.
+"""`--workers N`: N ingest processes sharing the telemetry, plus the one alert engine.
 
-Each child is a plain `python -m collector` with its own client id (`{client_id}-w{i}`,
-so each keeps its own persistent session), the shared group set, its own HTTP port
-(`port + i`; port 0 stays 0, an ephemeral port each) and its own data folder
-(`data_dir/w{i}`: spool, quarantine and alert state are per process). The parent
-forwards SIGTERM/SIGINT, waits, and stops the others when one dies.
+Each ingest child is a plain `python -m collector --role ingest` with its own client id
+(`{client_id}-w{i}`, so each keeps its own persistent session), the shared group set, its
+own HTTP port (`port + i`; port 0 stays 0, an ephemeral port each) and its own data folder
+(`data_dir/w{i}`: spool and quarantine are per process). With role `all` and alerts on, one
+more child runs `--role alerts` on its own subscription (`{client_id}-alerts`, `port + N`,
+`data_dir/alerts`): it receives every reading itself, so nothing is forwarded between the
+children. The parent forwards SIGTERM/SIGINT, waits, and stops the others when one dies.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -18,55 +21,59 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from collector.alert_forward import SOCKET_ENV, socket_path
-from collector.args import parser, settings_from_args
-from collector.config import ConfigError, Settings
+from collector.config import Settings, alerts_client_id
 
 # Marks a child, so a config file or environment that says `workers: N` cannot fork again.
 WORKER_ENV = "SOLARWATER_COLLECTOR_WORKER_INDEX"
 DEFAULT_GROUP = "solarwater-collector"
 STOP_GRACE_S = 60.0
+ENGINE_NICE = 10  # the alert engine child's niceness under `--workers`
 
 
 def worker_index() -> int | None:
-    """This process's worker index when it was started by `run_workers`, else None."""
+    """This process's child index when it was started by `run_workers`, else None."""
     raw = os.environ.get(WORKER_ENV)
     return int(raw) if raw is not None and raw.isdigit() else None
 
 
-def worker_command(settings: Settings, argv: list[str], i: int) -> tuple[list[str], dict[str, str]]:
-    """The command line and environment of worker `i`.
+def child_count(settings: Settings) -> int:
+    """How many children `run_workers` starts: the ingest workers, and the engine if it runs."""
+    engine = settings.role == "all" and settings.alerts.enabled
+    return settings.workers + (1 if engine else 0)
 
-    Later flags win in argparse and the command line beats the environment, so the
-    per-worker values are appended as flags where a flag exists and set in the
-    environment where none does (client id, shared group, instance).
-    """
+
+def _listen(settings: Settings, i: int) -> str:
     http = settings.http
     port = http.port + i if http.port else 0
     host = f"[{http.host}]" if ":" in http.host else http.host
-    args = [
-        *argv,
-        "--workers",
-        "1",
-        "--http",
-        f"{host}:{port}",
-        "--data-dir",
-        str(Path(settings.data_dir) / f"w{i}"),
-    ]
-    env = {
-        **os.environ,
-        WORKER_ENV: str(i),
-        "SOLARWATER_MQTT__CLIENT_ID": f"{settings.mqtt.client_id}-w{i}",
-        "SOLARWATER_MQTT__SHARED_GROUP": settings.mqtt.shared_group or DEFAULT_GROUP,
-        "SOLARWATER_INSTANCE": f"{settings.instance}-w{i}",
-        "SOLARWATER_MQTT__SUBSCRIBE_STATUS": "true" if i == 0 else "false",
-    }
-    if settings.alerts.enabled:
-        # One alert engine sees every reading: worker 0's; the others forward to it.
-        env[SOCKET_ENV] = socket_path(Path(settings.data_dir))
-        if i > 0:
-            env["SOLARWATER_ALERTS__ENABLED"] = "false"
-    return [sys.executable, "-m", "collector", *args], env
+    return f"{host}:{port}"
+
+
+def worker_command(settings: Settings, argv: list[str], i: int) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of child `i` (`i == workers`: the alert engine).
+
+    Later flags win in argparse and the command line beats the environment, so the
+    per-child values are appended as flags where a flag exists and set in the
+    environment where none does (client id, shared group, instance).
+    """
+    env = {**os.environ, WORKER_ENV: str(i)}
+    data = Path(settings.data_dir)
+    if i == settings.workers:
+        args = ["--role", "alerts", "--data-dir", str(data / "alerts")]
+        env["SOLARWATER_MQTT__CLIENT_ID"] = alerts_client_id(settings.mqtt.client_id)
+        env["SOLARWATER_INSTANCE"] = f"{settings.instance[:57]}-alerts"
+    else:
+        args = ["--role", "ingest", "--data-dir", str(data / f"w{i}")]
+        env.update(
+            {
+                "SOLARWATER_MQTT__CLIENT_ID": f"{settings.mqtt.client_id}-w{i}",
+                "SOLARWATER_MQTT__SHARED_GROUP": settings.mqtt.shared_group or DEFAULT_GROUP,
+                "SOLARWATER_INSTANCE": f"{settings.instance}-w{i}",
+                "SOLARWATER_MQTT__SUBSCRIBE_STATUS": "true" if i == 0 else "false",
+            }
+        )
+    cmd = [*argv, "--workers", "1", "--http", _listen(settings, i), *args]
+    return [sys.executable, "-m", "collector", *cmd], env
 
 
 def run_workers(settings: Settings, argv: list[str]) -> int:
@@ -84,13 +91,19 @@ def run_workers(settings: Settings, argv: list[str]) -> int:
 
     previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        for i in range(settings.workers):
+        for i in range(child_count(settings)):
             cmd, env = worker_command(settings, argv, i)
             children.append(subprocess.Popen(cmd, env=env))
+            if i == settings.workers:
+                # Ingest first on a busy host: the engine may lag (the broker queues for it,
+                # rules judge device time), a spool or a full intake costs more.
+                with contextlib.suppress(OSError):
+                    os.setpriority(os.PRIO_PROCESS, children[-1].pid, ENGINE_NICE)
         failed = _wait(children, lambda: stopping)
         if failed is not None and not stopping:
+            name = "the alert engine" if failed == settings.workers else f"worker {failed}"
             print(
-                f"collector: worker {failed} exited with code {children[failed].returncode}; "
+                f"collector: {name} exited with code {children[failed].returncode}; "
                 "stopping the others",
                 file=sys.stderr,
             )
@@ -128,19 +141,3 @@ def _reap(children: list[subprocess.Popen[bytes]]) -> None:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m collector.workers ...`: the same flags as `python -m collector`."""
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    args = parser().parse_args(args_list)
-    try:
-        settings = settings_from_args(args)
-    except ConfigError as exc:
-        print(f"collector: {exc}", file=sys.stderr)
-        return 2
-    return run_workers(settings, args_list)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,8 +1,9 @@
 """`--workers 2`: a station whose readings are split between the workers fires one alert.
 
 Through `python -m collector --workers 2` against the real Mosquitto and InfluxDB: the
-shared subscription spreads one station's low-battery readings over both workers; worker 1
-forwards its readings to worker 0, whose engine is the only one, so exactly one alert fires.
+shared subscription spreads one station's low-battery readings over both ingest workers;
+the alert engine, a third child on its own subscription, receives all of them itself, so
+exactly one alert fires.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from collector.workers import WORKER_ENV
 from devstack import Influxd, Mosquitto
 from tests.collector_support import publish_all, publisher
-from tests.test_collector_workers import two_free_ports, wait_connected
+from tests.test_collector_workers import stop_workers, two_free_ports, wait_connected
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,7 +71,7 @@ def test_one_station_split_over_two_workers_fires_exactly_one_alert(
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_connected([port, port + 1], proc, log_path)
+        wait_connected([port, port + 1, port + 2], proc, log_path)
         # 40 readings 15 s apart (under battery_low's 15m), below battery_critical's 30% for 5m.
         pub = publisher(mosquitto)
         end = time.time()
@@ -84,7 +85,7 @@ def test_one_station_split_over_two_workers_fires_exactly_one_alert(
 
         deadline = time.monotonic() + 30
         while True:
-            status, body = get(port, "/alerts")
+            status, body = get(port + 2, "/alerts")
             if status == 200 and body["alerts"]:
                 break
             assert time.monotonic() < deadline, log_path.read_text()[-3000:]
@@ -93,19 +94,22 @@ def test_one_station_split_over_two_workers_fires_exactly_one_alert(
             get(p, "/healthz")[1]["counters"]["readings_received"] for p in (port, port + 1)
         ]
         assert sum(received) == 40 and min(received) > 0, received  # split over both workers
+        engine = get(port + 2, "/healthz")[1]
+        assert engine["counters"]["readings_received"] == 40  # every reading, on its own
         time.sleep(2)  # several evaluations more: a second engine would have fired by now
 
-        status, body = get(port, "/alerts")
+        status, body = get(port + 2, "/alerts")
         fired = [(a["station"], a["rule"], a["state"]) for a in body["alerts"]]
         assert fired == [("PEMBA-01", "battery_critical", "firing")], fired
         points = alert_points(influxd, fresh_db)
         firing = [p for p in points if p["rule"] == "battery_critical" and p["state"] == "firing"]
         assert len(firing) == 1, points  # from any worker
-        assert get(port + 1, "/alerts")[0] == 404  # worker 1 has no alert engine or API
-        assert "solarwater_alert_forward_received" in metrics(port)
+        # the ingest workers have no alert engine or API: acks and silences live with the engine
+        assert get(port, "/alerts")[0] == 404 and get(port + 1, "/alerts")[0] == 404
+        assert "solarwater_alerts_fired" in metrics(port + 2)
+        assert "solarwater_alerts_fired" not in metrics(port)
+        assert influxd.count("solar", db=fresh_db) == 40  # written once: by the ingest workers
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop_workers(proc)

@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from collector.config import load_settings
-from collector.workers import WORKER_ENV, worker_command
+from collector.workers import WORKER_ENV, child_count, worker_command
 from devstack import Influxd, Mosquitto, free_port
 from tests.collector_support import publish_all, publisher
 
@@ -38,7 +38,7 @@ def start_workers(
     env.pop(WORKER_ENV, None)
     log = (tmp_path / "workers.log").open("ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "collector.workers", "--workers", "2"],
+        [sys.executable, "-m", "collector", "--workers", "2"],
         env=env,
         cwd=ROOT,
         stdout=log,
@@ -68,12 +68,25 @@ def wait_connected(ports: list[int], proc: subprocess.Popen[bytes], log: Path) -
         time.sleep(0.1)
 
 
-def two_free_ports() -> int:
+def stop_workers(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM first: the parent stops its children (a kill -9 would orphan them)."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def two_free_ports(n: int = 3) -> int:
+    """A base port with the next n-1 free too: two ingest workers and the alert engine."""
     while True:
         base = free_port()
         try:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", base + 1))
+            for i in range(1, n):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", base + i))
             return base
         except OSError:
             continue
@@ -87,11 +100,13 @@ def test_worker_command_gives_each_child_its_own_identity(tmp_path: Path) -> Non
     cmd, env = worker_command(settings, ["--workers", "3", "--http", "1.2.3.4:1"], 2)
     assert cmd[1:3] == ["-m", "collector"]
     # later flags win in argparse: the child's own values come last
-    assert cmd[-6:] == [
+    assert cmd[-8:] == [
         "--workers",
         "1",
         "--http",
         "0.0.0.0:9102",
+        "--role",
+        "ingest",
         "--data-dir",
         str(tmp_path / "w2"),
     ]
@@ -99,6 +114,24 @@ def test_worker_command_gives_each_child_its_own_identity(tmp_path: Path) -> Non
     assert env["SOLARWATER_MQTT__CLIENT_ID"].startswith("solarwater-collector.")
     assert env["SOLARWATER_MQTT__SHARED_GROUP"] == "solarwater-collector"
     assert env[WORKER_ENV] == "2"
+    assert child_count(settings) == 4  # three ingest workers and the alert engine
+
+    # child 3: the one alert engine, on its own session, port and data folder
+    cmd, env = worker_command(settings, ["--workers", "3"], 3)
+    assert cmd[-8:] == [
+        "--workers",
+        "1",
+        "--http",
+        "0.0.0.0:9103",
+        "--role",
+        "alerts",
+        "--data-dir",
+        str(tmp_path / "alerts"),
+    ]
+    assert env["SOLARWATER_MQTT__CLIENT_ID"] == f"{settings.mqtt.client_id}-alerts"
+    # role ingest on the parent: no engine child anywhere on this host
+    ingest = load_settings(None, {"workers": 3, "role": "ingest", "data_dir": str(tmp_path)})
+    assert child_count(ingest) == 3
 
 
 def test_two_workers_share_the_load_and_stop_on_sigterm(
@@ -133,9 +166,7 @@ def test_two_workers_share_the_load_and_stop_on_sigterm(
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop_workers(proc)
 
 
 def test_a_dead_worker_stops_the_rest_with_an_error(
@@ -146,11 +177,9 @@ def test_a_dead_worker_stops_the_rest_with_an_error(
     try:
         wait_connected([port, port + 1], proc, tmp_path / "workers.log")
         children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
-        assert len(children) == 2
+        assert len(children) == 3  # two ingest workers, the alert engine
         os.kill(int(children[1]), signal.SIGKILL)
         assert proc.wait(60) != 0
         assert "worker 1 exited" in (tmp_path / "workers.log").read_text()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop_workers(proc)
