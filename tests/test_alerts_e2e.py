@@ -23,6 +23,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from collector.service import Collector
+from devices.catalogue import KINDS
 from devices.kind import FieldValue
 from devices.stations import Fleet, load_fleet
 from devices.topics import format_topic
@@ -199,9 +200,7 @@ class Chain:
         """Until every reading is in InfluxDB, a few evaluations ran and deliveries are done."""
 
         def landed() -> bool:
-            return self.influxd.count("solar", self.db) + self.influxd.count("tank", self.db) >= (
-                readings
-            )
+            return sum(self.influxd.count(kind, self.db) for kind in KINDS) >= readings
 
         await wait_until(landed, 60)
         await asyncio.sleep(EVALUATE_S * 6)

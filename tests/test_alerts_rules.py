@@ -173,8 +173,8 @@ def test_overrides_by_chemistry_district_and_station() -> None:
         }
     }  # fmt: skip
     e = engine(cfg)
-    lifepo4 = next(s for s in FLEET.stations if s.battery_chemistry == "lifepo4")
-    lead = next(s for s in FLEET.stations if s.battery_chemistry == "lead_acid")
+    lifepo4 = next(s for s in FLEET.stations if s.size("battery_chemistry") == "lifepo4")
+    lead = next(s for s in FLEET.stations if s.size("battery_chemistry") == "lead_acid")
 
     def low(station: str) -> Any:
         return next(r for r in e.rules_for(station, "solar") if r.name == "battery_low")

@@ -147,8 +147,9 @@ class RuleSettings(BaseModel):
         """The rule as it applies to `station` (None: unregistered); None when disabled."""
         layers: list[RuleOverride] = []
         if station is not None:
+            chemistry = station.size("battery_chemistry")
             for ov in (
-                self.chemistries.get(station.battery_chemistry),
+                next((v for k, v in self.chemistries.items() if k == chemistry), None),
                 self.districts.get(station.district),
                 self.stations.get(station.id),
             ):
