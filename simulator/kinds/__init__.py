@@ -13,7 +13,7 @@ class MissingModelError(LookupError):
     """A catalogue kind without a simulator module (or one without its MODEL)."""
 
 
-def _load(kind: str) -> KindModel:
+def load_model(kind: str) -> KindModel:
     # by name, so a new kind needs its module here and no line in this registry
     try:
         module = importlib.import_module(f"simulator.kinds.{kind}")
@@ -25,7 +25,7 @@ def _load(kind: str) -> KindModel:
     return model
 
 
-MODELS: dict[str, KindModel] = {name: _load(name) for name in KINDS}
+MODELS: dict[str, KindModel] = {name: load_model(name) for name in KINDS}
 
 
 def model_for(kind: str) -> KindModel:
