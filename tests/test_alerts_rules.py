@@ -41,7 +41,7 @@ def test_defaults_are_the_documented_rules() -> None:
     s = AlertSettings()
     assert list(s.rules) == [
         "battery_low", "battery_critical", "tank_low", "tank_empty", "controller_fault",
-        "station_silent",
+        "security_lights_off", "station_silent",
     ]  # fmt: skip
     low = s.rules["battery_low"]
     assert (low.condition, low.clear, low.for_) == (

@@ -16,8 +16,8 @@ from devices.topics import TopicError, format_topic, parse_topic
 from devstack import Influxd
 
 
-def test_catalogue_has_solar_and_tank() -> None:
-    assert set(KINDS) == {"solar", "tank"}
+def test_catalogue_has_solar_tank_and_lighting() -> None:
+    assert set(KINDS) == {"solar", "tank", "lighting"}
     assert get_kind("wind") is None
 
 
@@ -179,10 +179,15 @@ def test_line_needs_fields() -> None:
 def test_a_station_lists_its_devices_with_their_kinds_sizes() -> None:
     pemba = load_fleet().get("PEMBA-01")
     assert pemba is not None
-    assert [(d.kind, d.id) for d in pemba.devices] == [("solar", "mppt1"), ("tank", "tank1")]
+    assert [(d.kind, d.id) for d in pemba.devices] == [
+        ("solar", "mppt1"),
+        ("tank", "tank1"),
+        ("lighting", "lights1"),
+    ]
     solar = pemba.devices_of("solar")[0]
     assert solar.size("pv_kwp") == 3.0 and solar.size("battery_chemistry") == "lifepo4"
-    assert pemba.size("tank_litres") == 20000 and pemba.size("lamp_colour") is None
+    assert pemba.size("tank_litres") == 20000 and pemba.size("lamps") == 10
+    assert pemba.size("lamp_colour") is None
 
 
 def test_a_station_without_devices_gets_one_of_every_kind(tmp_path: Path) -> None:
@@ -222,3 +227,9 @@ def test_device_ids_are_unique_within_a_station(tmp_path: Path) -> None:
     )
     with pytest.raises(FleetError, match="device id 't' appears twice"):
         load_fleet(path)
+
+
+def test_every_sample_station_has_one_device_of_each_kind() -> None:
+    """What the simulator tests count on (DEV = len(KINDS) readings per station and tick)."""
+    for s in load_fleet().stations:
+        assert sorted(d.kind for d in s.devices) == sorted(KINDS), s.id
