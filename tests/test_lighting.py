@@ -11,6 +11,10 @@ from pathlib import Path
 
 import orjson
 
+from collector.alerts import AlertSettings
+from collector.alerts.engine import RuleEngine
+from collector.alerts.messages import Messages
+from collector.ingest.readings import Reading
 from devices.stations import Fleet, Station, load_fleet
 from devices.sun import SUNSET_DEG, solar_elevation_deg
 from devstack import Influxd, Mosquitto
@@ -186,3 +190,26 @@ async def test_security_lights_off_pages_at_night_and_not_by_day(
     sms = str(firing["sms"])
     assert "Luzes de seguranca apagadas" in sms and "lampadas acesas 0" in sms, sms
     assert len(sms) <= 160 and firing["severity"] == "critical"
+
+
+def test_the_lights_rule_is_shipped_and_speaks_in_catalogue_labels() -> None:
+    settings = AlertSettings()
+    rule = settings.rules["security_lights_off"]
+    assert (rule.kind, rule.severity, rule.for_) == ("lighting", "critical", 900.0)
+    engine = RuleEngine(settings.rules, FLEET, 3600)
+    midnight = int(datetime(2025, 7, 2, 0, 0, tzinfo=CAT).timestamp() * 1000)
+    dark = {"lights_on": 1, "lamps_lit": 0, "lamps_failed": 0, "load_power_w": 0.0,
+            "circuit_fault": 1}  # fmt: skip
+    for m in range(0, 20, 5):
+        ts = midnight + m * 60_000
+        engine.observe(Reading("PEMBA-01", "Pemba", "lighting", "lights1", ts, None, dark))
+    (t,) = engine.evaluate(0)
+    assert (t.rule.name, t.state, t.since_ms) == ("security_lights_off", "firing", midnight)
+    pt = Messages(AlertSettings.model_validate({"language": "pt"}), FLEET)
+    en = Messages(AlertSettings.model_validate({"language": "en"}), FLEET)
+    assert pt.describe(t) == ("lâmpadas acesas 0 (< 1)", "< 1")
+    assert en.describe(t) == ("lamps lit 0 (< 1)", "< 1")
+    assert (pt.title("security_lights_off"), en.title("security_lights_off")) == (
+        "Luzes de segurança apagadas",
+        "Security lights off",
+    )
