@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from devices.catalogue import KINDS
+from devices.errors import ConfigError
 from devices.solar import Chemistry
 from devices.topics import ID_RE
 
@@ -26,7 +27,7 @@ SAMPLE_FLEET = "cabo-delgado.yaml"
 SizeValue = float | int | str | bool
 
 
-class FleetError(ValueError):
+class FleetError(ConfigError):
     """A fleet file that cannot be used; the message is one line."""
 
 

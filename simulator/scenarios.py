@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from devices.errors import ConfigError
 from simulator.faults import Builder, Fault, Initial, Scenario
 from simulator.kinds import kind_scenarios
 
@@ -11,7 +12,7 @@ __all__ = ["SCENARIOS", "Builder", "Scenario", "ScenarioError", "build_scenario"
 H = 3600.0
 
 
-class ScenarioError(ValueError):
+class ScenarioError(ConfigError):
     """An unknown scenario or a target station outside the run; the message is one line."""
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from devices.catalogue import KINDS
+from devices.errors import ConfigError
 from devices.stations import Device, Station
 from simulator.faults import Effects, Scenario
 from simulator.kinds import model_for
@@ -21,7 +22,7 @@ __all__ = ["Fields", "ModelError", "StationModel", "air_temp_c"]
 MAX_SUBSTEP_S = 300.0
 
 
-class ModelError(ValueError):
+class ModelError(ConfigError):
     """The model made a reading its kind refuses (a fleet sized beyond the kind's ranges)."""
 
 

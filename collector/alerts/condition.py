@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from devices.catalogue import KINDS
+from devices.errors import ConfigError
 from devices.kind import FieldValue
 
 Fields = Mapping[str, FieldValue]
@@ -49,7 +50,7 @@ CONTEXT: dict[str, str] = {
 }
 
 
-class ConditionError(ValueError):
+class ConditionError(ConfigError):
     """A condition that cannot be parsed or does not fit its kind; the message is one line."""
 
 
