@@ -5,11 +5,12 @@ from __future__ import annotations
 import importlib
 
 from devices.catalogue import KINDS
+from devices.errors import SolarWaterError
 from simulator.faults import Builder
 from simulator.kinds.base import KindModel
 
 
-class MissingModelError(LookupError):
+class MissingModelError(SolarWaterError):
     """A catalogue kind without a simulator module (or one without its MODEL)."""
 
 
