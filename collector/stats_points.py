@@ -49,11 +49,13 @@ def station_info_lines(fleet: Fleet, ts_ms: int) -> list[str]:
             "name": s.name,
             "latitude": s.latitude,
             "longitude": s.longitude,
-            "pv_kwp": s.pv_kwp,
-            "battery_ah": float(s.battery_ah),
-            "tank_litres": float(s.tank_litres),
-            "roof_area_m2": float(s.roof_area_m2),
         }
+        # every numeric size of its devices (pv_kwp, tank_litres, roof_area_m2, ...): the
+        # first device of a kind gives the station's figure
+        for dev in s.devices:
+            for size, value in dev.sizes.model_dump().items():
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    fields.setdefault(size, float(value))
         tags = {schema.STATION: s.id, schema.DISTRICT: s.district}
         lines.append(encode_line(schema.STATION_INFO, tags, fields, ts_ms))
     return lines

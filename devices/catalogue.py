@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from devices import solar, tank
+from devices import lighting, solar, tank
 from devices.kind import DeviceKind
 
-KINDS: dict[str, DeviceKind] = {k.name: k for k in (solar.KIND, tank.KIND)}
+KINDS: dict[str, DeviceKind] = {k.name: k for k in (solar.KIND, tank.KIND, lighting.KIND)}
 
 for _kind in KINDS.values():
     if not _kind.info:  # the dashboards, alert texts and docs all read it

@@ -27,6 +27,12 @@ from devices.lineprotocol import FieldValue as FieldValue  # part of the catalog
 FastCheck = Callable[[dict[str, Any]], dict[str, FieldValue] | None]
 
 
+class NoSizes(BaseModel):
+    """The sizes of a device kind that has none worth registering."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 class KindFields(BaseModel):
     """Base of a kind's reading model: strict types, no unknown fields, at least one value."""
 
@@ -72,6 +78,12 @@ class DeviceKind:
     model: type[KindFields]
     # How each field is shown (units, labels, dashboards); the catalogue requires every field.
     info: Mapping[str, FieldInfo] = field(default_factory=dict, compare=False)
+    # What the station registry records of one device of the kind (all with defaults, so a
+    # station that lists no devices gets one of each kind), and that device's usual id.
+    sizes: type[BaseModel] = NoSizes
+    device: str = ""
+    # The kind's shipped alert rules, as a rules config block (collector/alerts/rules.py).
+    rules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, compare=False)
     # Derived from the annotations, so a new int or string field cannot be forgotten here.
     int_fields: frozenset[str] = field(init=False, default=frozenset())
     str_fields: frozenset[str] = field(init=False, default=frozenset())
@@ -86,6 +98,8 @@ class DeviceKind:
         object.__setattr__(self, "_text", compile_fields_text(self))
         if self.info:
             check_info(self)
+        if not self.device:
+            object.__setattr__(self, "device", f"{self.name}1")
 
     def fields_text(self, fields: Mapping[str, FieldValue]) -> str:
         """The line-protocol field set of what `fields()` returned (only that: it is trusted)."""

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from devices.fieldinfo import Chart, FieldInfo, Text
 from devices.kind import DeviceKind, KindFields
 
 ChargeState = Literal["off", "bulk", "absorption", "float", "equalize", "fault"]
+Chemistry = Literal["lead_acid", "gel", "lifepo4"]
+
+
+class SolarSizes(BaseModel):
+    """The PV array and battery bank behind one charge controller."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pv_kwp: float = Field(1.5, gt=0, le=100)
+    battery_ah: float = Field(400, gt=0, le=20000)
+    battery_chemistry: Chemistry = "lead_acid"
+    battery_voltage: float = Field(24.0, gt=0, le=60)
 
 
 class SolarReading(KindFields):
@@ -90,4 +102,4 @@ INFO = {
     ),
 }  # fmt: skip
 
-KIND = DeviceKind(name="solar", model=SolarReading, info=INFO)
+KIND = DeviceKind(name="solar", model=SolarReading, info=INFO, sizes=SolarSizes, device="mppt1")

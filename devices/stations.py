@@ -4,41 +4,109 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from devices.catalogue import KINDS
 from devices.errors import ConfigError
+from devices.solar import Chemistry
 from devices.topics import ID_RE
 
-Chemistry = Literal["lead_acid", "gel", "lifepo4"]
+__all__ = ["Chemistry", "Device", "Fleet", "FleetError", "Station", "load_fleet"]
 SAMPLE_FLEET = "cabo-delgado.yaml"
+SizeValue = float | int | str | bool
 
 
 class FleetError(ConfigError):
     """A fleet file that cannot be used; the message is one line."""
 
 
-class Station(BaseModel):
-    """One site and the sizes of its systems."""
+class Device(BaseModel):
+    """One device of a station: its kind, its id (the topic segment) and its kind's sizes."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(pattern=ID_RE.pattern)
+    kind: str
+    id: str = Field(pattern=f"^{ID_RE.pattern}$")
+    sizes: BaseModel
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sizes_of_kind(cls, raw: Any) -> Any:
+        # a fleet file writes the sizes beside kind and id; the kind's own model checks them
+        if not isinstance(raw, dict) or "sizes" in raw:
+            return raw
+        rest = dict(raw)
+        kind = rest.pop("kind", None)
+        dk = KINDS.get(kind) if isinstance(kind, str) else None
+        if dk is None:
+            raise ValueError(f"'kind' must be one of {', '.join(KINDS)} (got {kind!r})")
+        dev = rest.pop("id", dk.device)
+        try:
+            sizes = dk.sizes.model_validate(rest)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(x) for x in err["loc"])
+            raise ValueError(f"{kind} device {dev!r}: {where}: {err['msg']}") from None
+        return {"kind": kind, "id": dev, "sizes": sizes}
+
+    def size(self, name: str) -> SizeValue | None:
+        """One of the device's sizes, or None when its kind has no such size."""
+        value = getattr(self.sizes, name, None)
+        return value if isinstance(value, SizeValue) else None
+
+
+def default_devices() -> tuple[Device, ...]:
+    """One device of every catalogue kind, at its usual id and default sizes."""
+    return tuple(Device(kind=k.name, id=k.device, sizes=k.sizes()) for k in KINDS.values())
+
+
+class Station(BaseModel):
+    """One site and its devices (one of each kind, default sizes, when it lists none)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=f"^{ID_RE.pattern}$")
     name: str = Field(min_length=1, max_length=200)
     # a tag value: InfluxDB cannot store control characters or a trailing backslash
     district: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\\]+$")
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
     kind: Literal["police_station", "border_post", "community"] = "police_station"
-    pv_kwp: float = Field(gt=0, le=100)
-    battery_ah: float = Field(gt=0, le=20000)
-    battery_chemistry: Chemistry = "lead_acid"
-    battery_voltage: float = Field(24.0, gt=0, le=60)
-    tank_litres: float = Field(gt=0, le=1_000_000)
-    roof_area_m2: float = Field(gt=0, le=10_000)
     people: int = Field(20, ge=0, le=1000)
+    devices: tuple[Device, ...] = Field(default_factory=default_devices, max_length=64)
+
+    @field_validator("devices")
+    @classmethod
+    def _unique_devices(cls, devices: tuple[Device, ...]) -> tuple[Device, ...]:
+        seen: set[str] = set()
+        for d in devices:
+            if d.id in seen:
+                raise ValueError(f"device id {d.id!r} appears twice")
+            seen.add(d.id)
+        return devices
+
+    def devices_of(self, kind: str) -> tuple[Device, ...]:
+        """The station's devices of `kind`, in the registry's order."""
+        return tuple(d for d in self.devices if d.kind == kind)
+
+    def size(self, name: str) -> SizeValue | None:
+        """A size as the first device that has it gives it (e.g. battery_chemistry), or None."""
+        for d in self.devices:
+            value = d.size(name)
+            if value is not None:
+                return value
+        return None
 
 
 class Fleet(BaseModel):

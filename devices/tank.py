@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from devices.fieldinfo import Chart, FieldInfo, Text
 from devices.kind import DeviceKind, KindFields
@@ -17,6 +17,15 @@ class TankReading(KindFields):
     outflow_lpm: float | None = Field(None, ge=0, le=1000)
     rain_mm: float | None = Field(None, ge=0, le=500)
     water_temp_c: float | None = Field(None, ge=-5, le=60)
+
+
+class TankSizes(BaseModel):
+    """A tank and the roof that fills it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tank_litres: float = Field(5000, gt=0, le=1_000_000)
+    roof_area_m2: float = Field(120, gt=0, le=10_000)
 
 
 LEVEL_STEPS = (("red", None), ("yellow", 20.0), ("green", 40.0))
@@ -49,4 +58,4 @@ INFO = {
     ),
 }  # fmt: skip
 
-KIND = DeviceKind(name="tank", model=TankReading, info=INFO)
+KIND = DeviceKind(name="tank", model=TankReading, info=INFO, sizes=TankSizes, device="tank1")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 
@@ -18,6 +19,12 @@ class Effects:
     link_down: bool = False  # GSM link lost: readings are buffered on the device
     silent: bool = False  # device hung: nothing measured, sent or buffered
     rain_mm_per_h: float = 0.0  # a storm the scenario sets over the station, on top of the weather
+    # Effects named by a kind's own scenarios (e.g. a circuit fault): only its model reads them.
+    extra: Mapping[str, float | int | bool] = field(default_factory=dict)
+
+    def get(self, name: str, default: float | int | bool = 0) -> float | int | bool:
+        """A kind's own effect, `default` when no active fault sets it."""
+        return self.extra.get(name, default)
 
 
 HEALTHY = Effects()
@@ -45,10 +52,38 @@ class Initial:
     tank_pct: float | None = None
 
 
+_COMMON = frozenset(f.name for f in dataclasses.fields(Effects)) - {"extra"}
+
+
 def effects_at(faults: tuple[Fault, ...], station: str, offset_s: float) -> Effects:
     """The combined effects of the faults active at `station` at `offset_s`."""
     effects = HEALTHY
     for f in faults:
         if f.station == station and f.active(offset_s):
-            effects = dataclasses.replace(effects, **f.changes)  # type: ignore[arg-type]
+            common: dict[str, object] = {k: v for k, v in f.changes.items() if k in _COMMON}
+            own = {k: v for k, v in f.changes.items() if k not in _COMMON}
+            if own:
+                common["extra"] = {**effects.extra, **own}
+            effects = dataclasses.replace(effects, **common)  # type: ignore[arg-type]
     return effects
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A named set of fault windows and starting-state overrides."""
+
+    name: str
+    description: str
+    faults: tuple[Fault, ...] = ()
+    initial: dict[str, Initial] = field(default_factory=dict)
+
+    def effects(self, station: str, offset_s: float) -> Effects:
+        """Effects at `station`, `offset_s` seconds after the run's start."""
+        return effects_at(self.faults, station, offset_s)
+
+    def initial_for(self, station: str) -> Initial:
+        return self.initial.get(station, Initial())
+
+
+# (target station, the run's stations) -> the scenario
+Builder = Callable[[str, Sequence[str]], Scenario]

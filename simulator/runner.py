@@ -25,8 +25,6 @@ from simulator.station_model import StationModel
 from simulator.summary import Summary
 from simulator.timefmt import epoch_of, format_rfc3339
 
-# The devices every simulated station has: (kind, device id).
-DEVICES: tuple[tuple[str, str], ...] = (("solar", "mppt1"), ("tank", "tank1"))
 PROGRESS_EVERY_S = 2.0
 CLOSE_TIMEOUT_S = 10.0
 
@@ -117,7 +115,8 @@ def run_simulation(
                     summary,
                     record,
                 )
-                for kind, device in DEVICES
+                # the devices the registry lists for the station, each on its own topic
+                for kind, device in ((d.kind, d.id) for d in st.devices)
             ]
             link = GatewayLink(
                 st.id,
@@ -192,7 +191,7 @@ def _run_ticks(
                 net.service(0.25)
         for sim in sims:
             fx = sim.model.effects(ts)
-            readings = sim.model.step(ts)
+            readings = sim.model.step_devices(ts)
             link = sim.link
             if fx.link_down:
                 link.cut_link()
@@ -201,8 +200,8 @@ def _run_ticks(
             if fx.silent:
                 summary.dropped["silent"] += len(link.devices)
                 continue
-            for dev, (kind, _device) in zip(link.devices, DEVICES, strict=True):
-                dev.enqueue(ts, readings[kind])
+            for dev, fields in zip(link.devices, readings.values(), strict=True):
+                dev.enqueue(ts, fields)
             link.pump()
         net.service(0)
         now = time.monotonic()

@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 from devices.errors import ConfigError
-from simulator.faults import Effects, Fault, Initial, effects_at
+from simulator.faults import Builder, Fault, Initial, Scenario
+from simulator.kinds import kind_scenarios
 
+__all__ = ["SCENARIOS", "Builder", "Scenario", "ScenarioError", "build_scenario"]
 H = 3600.0
 
 
 class ScenarioError(ConfigError):
     """An unknown scenario or a target station outside the run; the message is one line."""
-
-
-@dataclass(frozen=True, slots=True)
-class Scenario:
-    """A named set of fault windows and starting-state overrides."""
-
-    name: str
-    description: str
-    faults: tuple[Fault, ...] = ()
-    initial: dict[str, Initial] = field(default_factory=dict)
-
-    def effects(self, station: str, offset_s: float) -> Effects:
-        """Effects at `station`, `offset_s` seconds after the run's start."""
-        return effects_at(self.faults, station, offset_s)
-
-    def initial_for(self, station: str) -> Initial:
-        return self.initial.get(station, Initial())
-
-
-Builder = Callable[[str, Sequence[str]], Scenario]
 
 
 def _none(target: str, stations: Sequence[str]) -> Scenario:
@@ -128,6 +109,8 @@ SCENARIOS: dict[str, Builder] = {
     "silent-station": _silent,
     "gsm-outage": _gsm,
     "controller-fault": _controller_fault,
+    # and the scenarios of each kind's simulator module
+    **kind_scenarios(),
 }
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from devices.catalogue import KINDS
 from devstack import Influxd, Mosquitto
 from simulator import SimulationConfig, Summary, run_simulation
 from tests.alert_support import Hook, Mailbox, smtp_server
@@ -114,7 +115,7 @@ def default_run(
         summary = run_simulation(config, record=True)
         expected = summary.readings.total
         deadline = time.monotonic() + 60
-        while influxd.count("solar", db) + influxd.count("tank", db) < expected:
+        while sum(influxd.count(kind, db) for kind in KINDS) < expected:
             if time.monotonic() > deadline:
                 break
             time.sleep(0.2)

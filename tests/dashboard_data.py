@@ -75,13 +75,13 @@ def _readings(stations: list[str], start_s: float, silent: str) -> list[str]:
         model = StationModel(st, SEED, scenario, interval_s=READING_S, start=start_s)
         for i in range(DAY_MS // 1000 // READING_S + 1):
             ts = start_s + i * READING_S
-            values = model.step(ts)
+            values = model.step_devices(ts)
             # the silent station stops reporting 1.5 h before the end of the day
             if st.id == silent and ts - start_s > 22.5 * 3600:
                 continue
-            for kind, fields in values.items():
-                device = "mppt1" if kind == "solar" else "tank1"
-                reading = Reading(st.id, st.district, kind, device, int(ts * 1000), i, fields)
+            for dev in st.devices:
+                fields = values[dev.id]
+                reading = Reading(st.id, st.district, dev.kind, dev.id, int(ts * 1000), i, fields)
                 lines.append(reading.to_line())
     return lines
 

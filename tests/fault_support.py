@@ -15,6 +15,7 @@ import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from devices import catalogue
 from devstack import Influxd, Mosquitto
 from tests.collector_support import CollectorProcess
 
@@ -231,7 +232,7 @@ def wait_for_points(influxd: Influxd, db: str, expected: int, timeout: float = 9
 
 def series_counts(influxd: Influxd, db: str) -> Iterator[tuple[str, str, int]]:
     """(measurement, station, points) for every telemetry series (max of the field counts)."""
-    for meas in ("solar", "tank"):
+    for meas in catalogue.KINDS:
         for row in influxd.query(f'SELECT count(*) FROM "{meas}" GROUP BY station', db):
             # A field with no value in range counts as null, not 0: skip it.
             n = max((int(v) for k, v in row.items() if k.startswith("count_") and v), default=0)

@@ -20,6 +20,7 @@ from collector.alerts.rules import fields_by_kind
 from collector.alerts.templates import GSM7, SMS_MAX
 from collector.ingest.readings import Reading
 from devices.stations import load_fleet
+from devices.sun import solar_elevation_deg
 
 FLEET = load_fleet()
 T0 = 1_750_000_020_000
@@ -40,7 +41,7 @@ def test_defaults_are_the_documented_rules() -> None:
     s = AlertSettings()
     assert list(s.rules) == [
         "battery_low", "battery_critical", "tank_low", "tank_empty", "controller_fault",
-        "station_silent",
+        "security_lights_off", "station_silent",
     ]  # fmt: skip
     low = s.rules["battery_low"]
     assert (low.condition, low.clear, low.for_) == (
@@ -173,8 +174,8 @@ def test_overrides_by_chemistry_district_and_station() -> None:
         }
     }  # fmt: skip
     e = engine(cfg)
-    lifepo4 = next(s for s in FLEET.stations if s.battery_chemistry == "lifepo4")
-    lead = next(s for s in FLEET.stations if s.battery_chemistry == "lead_acid")
+    lifepo4 = next(s for s in FLEET.stations if s.size("battery_chemistry") == "lifepo4")
+    lead = next(s for s in FLEET.stations if s.size("battery_chemistry") == "lead_acid")
 
     def low(station: str) -> Any:
         return next(r for r in e.rules_for(station, "solar") if r.name == "battery_low")
@@ -313,3 +314,78 @@ def test_texts_name_station_district_value_threshold_and_duration() -> None:
     assert m.sms(text).startswith("CRITICO Bateria critica: MOCIMBOA-01 (Mocimboa da Praia)")
     en = messages("en").text("resolved", a, 3 * 3600, T0)
     assert en.startswith("RESOLVED Battery critical: MOCIMBOA-01") and "lasted 3 h" in en
+
+
+NIGHT_RULE = {
+    "rules": {
+        "dark_and_idle": {
+            "kind": "solar",
+            "condition": "is_night == 1 and load_power_w < 10",
+            "for": "10m",
+            "severity": "warning",
+        }
+    }
+}
+
+
+def _civil_dusk_ms(station: str, day_start_ms: int) -> int:
+    """The minute the sun sinks below -6° at the station, found from its elevation."""
+    reg = FLEET.get(station)
+    assert reg is not None
+    for m in range(12 * 60, 24 * 60):
+        ts = day_start_ms + m * MIN
+        if solar_elevation_deg(ts / 1000, reg.latitude, reg.longitude) < -6:
+            return ts
+    raise AssertionError("no dusk")
+
+
+def test_night_variable_is_judged_on_the_stations_own_dusk() -> None:
+    rules = AlertSettings.model_validate(NIGHT_RULE).rules
+    assert rules["dark_and_idle"].context() == {"is_night"}
+    assert fields_by_kind(rules)["solar"] >= {"load_power_w"}
+    assert "is_night" not in fields_by_kind(rules)["solar"]  # not a field readings carry
+    midnight = 1_750_024_800_000  # 2025-06-16T00:00+02:00, Maputo
+    # Palma (east) gets dark before Negomano (west): over a degree of longitude apart
+    east, west = "PALMA-01", "NEGOMANO-BP"
+    assert FLEET.get(east) is not None and FLEET.get(west) is not None
+    dusk_e, dusk_w = _civil_dusk_ms(east, midnight), _civil_dusk_ms(west, midnight)
+    assert dusk_e < dusk_w
+    for station, dusk in ((east, dusk_e), (west, dusk_w)):
+        e = RuleEngine(rules, FLEET, 3600)
+        # idle all afternoon and evening: nothing until 10 minutes after its own dusk
+        for m in range(-120, 30):
+            e.observe(solar(station, dusk + m * MIN, load_power_w=0.0))
+            fired = [t for t in e.evaluate(0) if t.rule.name == "dark_and_idle"]
+            if m < 10:
+                assert fired == [], (station, m)
+            elif fired:
+                assert m == 10 and fired[0].since_ms == dusk, (station, m)
+                assert fired[0].witness is not None and fired[0].witness.field == "load_power_w"
+                break
+        else:
+            raise AssertionError(f"{station}: never fired after dusk")
+
+
+def test_night_condition_gives_no_answer_without_coordinates() -> None:
+    e = RuleEngine(AlertSettings.model_validate(NIGHT_RULE).rules, FLEET, 3600)
+    midnight = 1_750_024_800_000
+    for m in range(60):
+        ts = midnight + m * MIN  # night at every station of the fleet
+        e.observe(
+            Reading("NOT-REGISTERED", None, "solar", "mppt1", ts, None, {"load_power_w": 0.0})
+        )
+        e.observe(solar("PEMBA-02", ts, load_power_w=0.0))
+    fired = {(t.station, t.rule.name) for t in e.evaluate(0)}
+    assert ("PEMBA-02", "dark_and_idle") in fired
+    assert all(st != "NOT-REGISTERED" for st, _ in fired)
+
+
+def test_night_variable_in_the_condition_language() -> None:
+    cond = parse_condition('is_night == 1 and charge_state == "off"', "solar")
+    assert cond.fields == {"charge_state"} and cond.context == {"is_night"}
+    assert cond.test({"charge_state": "off"}) is None  # not placed in time: no answer
+    assert cond.test({"charge_state": "off", "is_night": 1}) is True
+    assert cond.test({"charge_state": "off", "is_night": 0}) is False
+    assert cond.witness({"charge_state": "off", "is_night": 1}).field == "charge_state"
+    with pytest.raises(ConditionError, match="is_night"):  # the error lists it as known
+        parse_condition("is_dark == 1", "solar")

@@ -11,19 +11,23 @@ import orjson
 import pytest
 from pydantic import Field
 
+from collector.alerts import AlertSettings
 from collector.alerts.templates import EN, PT, label, to_gsm7
 from collector.ingest.decoding import DecodeLimits, JsonDecoder
 from dashboards import fleet, station
 from dashboards import kind_panels as kp
 from dashboards.render import render
 from dashboards.templating import STATION_VALUES
-from devices import schema
+from devices import kind_table, schema
 from devices.catalogue import KINDS
 from devices.fieldinfo import LANGS, Chart, FieldInfo, Text
 from devices.kind import DeviceKind, KindFields, bounds, string_choices
-from devices.stations import load_fleet
+from devices.stations import Device, Station, load_fleet
 from devices.topics import Topic
 from devstack import Influxd
+from simulator.kinds import MissingModelError, load_model, model_for
+from simulator.scenarios import SCENARIOS, build_scenario
+from simulator.station_model import StationModel
 
 Json = dict[str, Any]
 GRAFANA = Path(__file__).resolve().parents[1] / ".." / "shared" / "schemas" / "grafana-v11.6"
@@ -324,4 +328,57 @@ def test_a_new_kind_needs_no_dashboard_code() -> None:
     assert (
         worst.panel.title == "Highest lamps failed"
         and 'max("lamps_failed")' in worst.panel.targets[0].query
+    )
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_every_kind_has_a_simulator_model(kind: str) -> None:
+    """Its module simulator/kinds/<kind>.py, whose readings carry every field, valid."""
+    dk = KINDS[kind]
+    assert model_for(kind).kind == kind
+    station = Station(
+        id="SIM-01", name="sim", district="Pemba", latitude=-12.97, longitude=40.52,
+        devices=(Device(kind=kind, id=dk.device, sizes=dk.sizes()),),
+    )  # fmt: skip
+    model = StationModel(station, 3, interval_s=600, start=1_750_000_200)
+    seen: set[str] = set()
+    for k in range(6 * 24 * 2):  # two days, so a day's and a night's values both show
+        (fields,) = model.step_devices(1_750_000_200 + k * 600).values()
+        dk.validate(fields)
+        seen |= {n for n, v in fields.items() if v is not None}
+    assert seen == set(dk.field_names)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_every_kinds_rules_and_scenarios_are_shipped(kind: str) -> None:
+    dk = KINDS[kind]
+    defaults = AlertSettings().rules
+    for name, rule in dk.rules.items():
+        assert defaults[name].kind == kind and defaults[name].condition == rule["condition"]
+        for lang in LANGS:  # each title fits an SMS with room for the rest
+            assert 0 < len(defaults[name].title[lang]) <= 40, (name, lang)
+    for name in model_for(kind).scenarios:
+        assert name in SCENARIOS
+        build_scenario(name, ["SIM-01", "SIM-02"])
+
+
+def test_a_kind_without_a_simulator_module_is_refused() -> None:
+    with pytest.raises(MissingModelError, match="kind 'lamps' has no simulator module"):
+        load_model("lamps")
+
+
+def test_the_kind_table_is_written_from_the_catalogue() -> None:
+    """`python -m devices.kind_table` prints the rows the README test looks for."""
+    rows = kind_table.rows()
+    assert len(rows) == len(FIELDS)
+    for row, (kind, name) in zip(rows, FIELDS, strict=True):
+        dk = KINDS[kind]
+        kind_type = (
+            "string" if name in dk.str_fields else "integer" if name in dk.int_fields else "float"
+        )
+        assert row.startswith(f"| {kind} | `{name}` |") and row.endswith(f"| {kind_type} |")
+    assert "| solar | `battery_current_a` | −500–500 | float |" in rows
+    assert (
+        "| solar | `charge_state` | `off`, `bulk`, `absorption`, `float`, `equalize`, `fault`"
+        " | string |" in rows
     )

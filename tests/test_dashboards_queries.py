@@ -161,7 +161,7 @@ def test_catchment_matches_the_inflow_and_the_storms(
         assert captured[st] == pytest.approx(litres), st
         assert rain[st] == pytest.approx(sum(_num(r, "rain_mm") for r in recs)), st
         reg = FLEET.get(st)
-        assert reg is not None and roofs[st] == reg.roof_area_m2
+        assert reg is not None and roofs[st] == reg.size("roof_area_m2")
     storms = [f for f in SCENARIO.faults if f.label == "storm"]
     assert storms
     for f in storms:

@@ -45,13 +45,15 @@ def _day(start: datetime) -> tuple[Log, dict[str, float]]:
         ts = t0 + k * STEP_S
         for st, model in models:
             silent = model.effects(ts).silent
-            readings = model.step(ts)
+            readings = model.step_devices(ts)
             if silent:
                 continue
-            rain[st.id] = rain.get(st.id, 0.0) + float(readings["tank"]["rain_mm"])
-            for kind, fields in readings.items():
-                device = "mppt1" if kind == "solar" else "tank1"
-                engine.observe(Reading(st.id, st.district, kind, device, int(ts * 1000), k, fields))
+            rain[st.id] = rain.get(st.id, 0.0) + float(readings["tank1"]["rain_mm"])
+            for dev in st.devices:
+                fields = readings[dev.id]
+                engine.observe(
+                    Reading(st.id, st.district, dev.kind, dev.id, int(ts * 1000), k, fields)
+                )
         for t in engine.evaluate(ts):
             log.append((t.station, t.rule.name, t.state, (t.ts_ms / 1000 - t0) / 3600))
     return log, rain

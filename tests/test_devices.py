@@ -16,8 +16,8 @@ from devices.topics import TopicError, format_topic, parse_topic
 from devstack import Influxd
 
 
-def test_catalogue_has_solar_and_tank() -> None:
-    assert set(KINDS) == {"solar", "tank"}
+def test_catalogue_has_solar_tank_and_lighting() -> None:
+    assert set(KINDS) == {"solar", "tank", "lighting"}
     assert get_kind("wind") is None
 
 
@@ -135,8 +135,8 @@ def test_fleet_errors_are_one_line(tmp_path: Path) -> None:
     bad.write_text(
         "stations:\n"
         + "".join(
-            "  - {id: A, name: a, district: d, latitude: 0, longitude: 0, pv_kwp: 1,"
-            " battery_ah: 1, tank_litres: 1, roof_area_m2: 1}\n"
+            "  - {id: A, name: a, district: d, latitude: 0, longitude: 0,"
+            " devices: [{kind: tank, id: tank1, tank_litres: 1, roof_area_m2: 1}]}\n"
             for _ in range(2)
         )
     )
@@ -174,3 +174,62 @@ def test_line_protocol_escaping_round_trips(influxd: Influxd, fresh_db: str) -> 
 def test_line_needs_fields() -> None:
     with pytest.raises(ValueError):
         encode_line("m", {}, {}, 1)
+
+
+def test_a_station_lists_its_devices_with_their_kinds_sizes() -> None:
+    pemba = load_fleet().get("PEMBA-01")
+    assert pemba is not None
+    assert [(d.kind, d.id) for d in pemba.devices] == [
+        ("solar", "mppt1"),
+        ("tank", "tank1"),
+        ("lighting", "lights1"),
+    ]
+    solar = pemba.devices_of("solar")[0]
+    assert solar.size("pv_kwp") == 3.0 and solar.size("battery_chemistry") == "lifepo4"
+    assert pemba.size("tank_litres") == 20000 and pemba.size("lamps") == 10
+    assert pemba.size("lamp_colour") is None
+
+
+def test_a_station_without_devices_gets_one_of_every_kind(tmp_path: Path) -> None:
+    path = tmp_path / "fleet.yaml"
+    path.write_text("stations:\n  - {id: A, name: a, district: d, latitude: 0, longitude: 0}\n")
+    station = load_fleet(path).stations[0]
+    assert [(d.kind, d.id) for d in station.devices] == [(k.name, k.device) for k in KINDS.values()]
+    for dev in station.devices:
+        assert dev.sizes == KINDS[dev.kind].sizes()  # the kind's defaults
+
+
+@pytest.mark.parametrize(
+    ("device", "message"),
+    [
+        ("{kind: wind, id: w1}", "'kind' must be one of solar"),
+        ("{kind: solar, id: mppt1, pv_kwp: -1}", "solar device 'mppt1': pv_kwp: Input should be"),
+        ("{kind: tank, id: tank1, litres: 5}", "tank device 'tank1': litres: Extra inputs"),
+        ("{kind: tank, id: 'a/b'}", "devices.0.id"),
+    ],
+)
+def test_bad_devices_are_refused_in_one_line(tmp_path: Path, device: str, message: str) -> None:
+    path = tmp_path / "fleet.yaml"
+    path.write_text(
+        "stations:\n  - {id: A, name: a, district: d, latitude: 0, longitude: 0,"
+        f" devices: [{device}]}}\n"
+    )
+    with pytest.raises(FleetError) as err:
+        load_fleet(path)
+    assert "\n" not in str(err.value) and message in str(err.value), str(err.value)
+
+
+def test_device_ids_are_unique_within_a_station(tmp_path: Path) -> None:
+    path = tmp_path / "fleet.yaml"
+    path.write_text(
+        "stations:\n  - {id: A, name: a, district: d, latitude: 0, longitude: 0,"
+        " devices: [{kind: tank, id: t}, {kind: solar, id: t}]}\n"
+    )
+    with pytest.raises(FleetError, match="device id 't' appears twice"):
+        load_fleet(path)
+
+
+def test_every_sample_station_has_one_device_of_each_kind() -> None:
+    """What the simulator tests count on (DEV = len(KINDS) readings per station and tick)."""
+    for s in load_fleet().stations:
+        assert sorted(d.kind for d in s.devices) == sorted(KINDS), s.id

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
+from devices.catalogue import KINDS
+from devices.stations import load_fleet
 from devstack import Influxd
 from tests.conftest import IngestedRun
 
@@ -13,9 +15,10 @@ MAPUTO = timedelta(hours=2)
 
 def test_counts_equal_the_simulator_summary(influxd: Influxd, default_run: IngestedRun) -> None:
     db, summary = default_run.db, default_run.summary
-    assert summary.readings.total == 19 * 2 * 288 - summary.dropped["silent"]
+    devices = sum(len(s.devices) for s in load_fleet().stations)
+    assert summary.readings.total == devices * 288 - summary.dropped["silent"]
     assert summary.dropped["not_acknowledged"] == 0
-    for kind in ("solar", "tank"):
+    for kind in KINDS:
         assert influxd.count(kind, db) == summary.readings.by_kind[kind]
         rows = influxd.query(
             f'SELECT count("{_first_field(kind)}") FROM "{kind}" GROUP BY station', db
@@ -26,8 +29,8 @@ def test_counts_equal_the_simulator_summary(influxd: Influxd, default_run: Inges
 
 
 def _first_field(kind: str) -> str:
-    # every simulated reading carries these fields, so count() on them counts readings
-    return "battery_soc_pct" if kind == "solar" else "level_pct"
+    # every simulated reading carries every field of its kind, so count() on one counts readings
+    return KINDS[kind].field_names[0]
 
 
 def test_spot_values_are_equal(influxd: Influxd, default_run: IngestedRun) -> None:

@@ -18,12 +18,15 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from devices.catalogue import KINDS
 from devstack import Mosquitto, free_port
 from simulator import SimulationConfig, Summary, run_simulation
 from tests.broker_support import ShippedBroker, add_service_login, add_station, make_certs
 from tests.test_broker_acl import PASSWORDS
 from tests.test_simulator_publish import Subscriber
 from tests.test_tls import make_ca_and_server_cert
+
+DEV = len(KINDS)  # devices per sample station: one of each kind (tests/test_devices.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 START = datetime.fromisoformat("2025-02-10T00:00:00+02:00")
@@ -78,8 +81,8 @@ def test_each_station_is_one_connection_whose_client_id_is_the_station_id(
         assert sims.count("PEMBA-01") == 3  # the gateway, the intruder, the gateway again
         assert "Client PEMBA-01 already connected, closing old connection." in log
         # the takeover cost the station its session, not a reading
-        assert summary.readings.total == 3 * 2 * 24
-        assert sub.wait_for(lambda: len({_key(g) for g in sub.readings()}) >= 3 * 2 * 24, 10)
+        assert summary.readings.total == 3 * DEV * 24
+        assert sub.wait_for(lambda: len({_key(g) for g in sub.readings()}) >= 3 * DEV * 24, 10)
     finally:
         sub.stop()
         broker.stop()
@@ -171,7 +174,8 @@ def test_per_station_logins_publish_through_the_shipped_acl(
         )  # fmt: skip
         assert r.returncode == 0, r.stderr
         s = json.loads(out.read_text())
-        want = {"PEMBA-01": {"solar": 12, "tank": 12}, "PEMBA-02": {"solar": 12, "tank": 12}}
+        per_station = {"solar": 12, "tank": 12, "lighting": 12}
+        want = {"PEMBA-01": per_station, "PEMBA-02": per_station}
         assert s["readings"]["by_station"] == want
         # the ACL lets a station write only under its own id: all arrived, so each used its own
         deadline = time.monotonic() + 10
@@ -179,7 +183,7 @@ def test_per_station_logins_publish_through_the_shipped_acl(
             time.sleep(0.05)
         assert reader.readings_by_station() == want
         status = [t for t, _ in reader.got if t.endswith("/status")]
-        assert len(status) == 2 * 2 * 2  # online and offline per device
+        assert len(status) == 2 * DEV * 2  # online and offline per device
         log = acl_broker.log_path.read_text()
         for station in ("PEMBA-01", "PEMBA-02"):  # client id and login are the station id
             assert re.search(rf"as {station} \(p\d, c\d, k\d+, u'{station}'\)", log), log[-2000:]
@@ -250,7 +254,7 @@ def test_mqtts_verifies_the_server_against_the_ca_file(
     args = ["--stations", "2", "--duration", "30m", "--summary-json", str(out)]
     r = _cli("--mqtt-url", f"mqtts://127.0.0.1:{port}", "--ca-file", str(ca), *args)
     assert r.returncode == 0, r.stderr
-    assert json.loads(out.read_text())["readings"]["total"] == 2 * 2 * 6
+    assert json.loads(out.read_text())["readings"]["total"] == 2 * DEV * 6
     # verification is on by default: the system CAs do not know the test CA
     line = _one_line_error(_cli("--mqtt-url", f"mqtts://127.0.0.1:{port}", *args), 1)
     assert "TLS error" in line and "CERTIFICATE_VERIFY_FAILED" in line

@@ -27,6 +27,7 @@ from simulator import SimulationConfig, Summary, run_simulation
 
 START = "2025-02-10T00:00:00+02:00"
 ROOT = Path(__file__).resolve().parents[1]
+DEV = len(KINDS)  # devices per sample station: one of each kind (tests/test_devices.py)
 
 
 @dataclass
@@ -139,7 +140,7 @@ def test_subscriber_counts_exactly_what_the_summary_says(
 ) -> None:
     cfg = _config(mosquitto.url, prefix, stations=3, duration_s=6 * 3600)
     summary = run_simulation(cfg, record=True)
-    assert summary.readings.total == 3 * 2 * 72
+    assert summary.readings.total == 3 * DEV * 72
     assert summary.messages.total == summary.readings.total  # no outage: one reading a message
     assert sub.wait_for(lambda: len(sub.telemetry()) >= summary.messages.total)
     time.sleep(0.3)
@@ -167,10 +168,10 @@ def test_subscriber_counts_exactly_what_the_summary_says(
     ]  # fmt: skip
     assert len(match) == 1 and match[0].fields == dict(rec.fields)
     # status: online at connect, offline at clean exit, both retained
-    assert summary.status_messages == 2 * 6
+    assert summary.status_messages == 2 * 3 * DEV
     late = Subscriber(mosquitto.port, prefix).start()
     try:
-        assert late.wait_for(lambda: len(late.status()) == 6, 5)
+        assert late.wait_for(lambda: len(late.status()) == 3 * DEV, 5)
         assert all(p == b'{"state":"offline"}' and retained for _, p, retained in late.status())
     finally:
         late.stop()
@@ -188,7 +189,7 @@ def test_last_will_marks_a_killed_station_offline_in_one_message(
     online, will = b'{"state":"online"}', b'{"state":"offline","scope":"station"}'
     first = f"{prefix}/PEMBA-01/solar/mppt1/status"
     try:
-        assert sub.wait_for(lambda: sum(p == online for _, p, _ in sub.status()) == 2, 10)
+        assert sub.wait_for(lambda: sum(p == online for _, p, _ in sub.status()) == DEV, 10)
         proc.send_signal(signal.SIGKILL)
         proc.wait(5)
         # one connection, one Will: the station's scope, on its first device's status topic
@@ -202,10 +203,14 @@ def test_last_will_marks_a_killed_station_offline_in_one_message(
         sub.stop()
     late = Subscriber(mosquitto.port, prefix).start()
     try:
-        assert late.wait_for(lambda: len(late.status()) == 2, 5)
+        assert late.wait_for(lambda: len(late.status()) == DEV, 5)
         retained = {t: p for t, p, r in late.status() if r}
         # the other device keeps its retained `online`: the scope says it is offline too
-        assert retained == {first: will, f"{prefix}/PEMBA-01/tank/tank1/status": online}
+        assert retained == {
+            first: will,
+            f"{prefix}/PEMBA-01/tank/tank1/status": online,
+            f"{prefix}/PEMBA-01/lighting/lights1/status": online,
+        }
     finally:
         late.stop()
 
@@ -233,7 +238,7 @@ def test_broker_restart_loses_nothing(tmp_path: Path, prefix: str) -> None:
         runner.join(60)
         assert result, "the run did not finish"
         summary = result[0]
-        assert summary.readings.total == 2 * 2 * TICKS
+        assert summary.readings.total == 2 * DEV * TICKS
         assert summary.dropped == {"buffer_full": 0, "silent": 0, "not_acknowledged": 0}
         assert summary.backlog_messages >= 1
         arrived = sub.wait_for(lambda: len(_unique(sub.readings())) >= summary.readings.total, 20)
@@ -264,7 +269,7 @@ def test_gsm_outage_buffers_and_flushes_a_backlog(
 ) -> None:
     cfg = _config(mosquitto.url, prefix, stations=2, duration_s=10 * 3600, scenario="gsm-outage")
     summary = run_simulation(cfg)
-    assert summary.readings.total == 2 * 2 * 120
+    assert summary.readings.total == 2 * DEV * 120
     assert summary.backlog_messages >= 2
     assert sub.wait_for(lambda: len(_unique(sub.readings())) >= summary.readings.total)
     got = sub.readings()
@@ -286,8 +291,8 @@ def test_gsm_outage_buffers_and_flushes_a_backlog(
         assert len(body.get("readings", [body])) <= 100
     states = [json.loads(p) for t, p, _ in sub.status() if f"/{target}/" in t]
     # per device online, online again after the outage, offline at exit; one Will between
-    assert [s["state"] for s in states].count("online") == 4
-    assert states.count({"state": "offline"}) == 2
+    assert [s["state"] for s in states].count("online") == 2 * DEV
+    assert states.count({"state": "offline"}) == DEV
     assert states.count({"state": "offline", "scope": "station"}) == 1
 
 
@@ -300,11 +305,11 @@ def test_a_full_buffer_drops_the_oldest_and_counts_them(
     )  # fmt: skip
     summary = run_simulation(cfg)
     dropped = summary.dropped["buffer_full"]
-    assert dropped >= 2 * (72 - 10)
-    assert summary.readings.total + dropped == 2 * 2 * 120
+    assert dropped >= DEV * (72 - 10)
+    assert summary.readings.total + dropped == 2 * DEV * 120
     assert sorted(p.name for p in (tmp_path / "state").iterdir()) == [
-        "PEMBA-01-mppt1.jsonl", "PEMBA-01-tank1.jsonl", "PEMBA-02-mppt1.jsonl",
-        "PEMBA-02-tank1.jsonl",
+        "PEMBA-01-lights1.jsonl", "PEMBA-01-mppt1.jsonl", "PEMBA-01-tank1.jsonl",
+        "PEMBA-02-lights1.jsonl", "PEMBA-02-mppt1.jsonl", "PEMBA-02-tank1.jsonl",
     ]  # fmt: skip
 
 
@@ -316,9 +321,9 @@ def test_silent_station_sends_nothing_for_two_hours(
         scenario_station="PEMBA-02",
     )  # fmt: skip
     summary = run_simulation(cfg)
-    assert summary.dropped["silent"] == 2 * 24
-    assert summary.readings.total == 2 * 2 * 72 - 48
-    assert summary.readings.by_station["PEMBA-02"] == {"solar": 48, "tank": 48}
+    assert summary.dropped["silent"] == DEV * 24
+    assert summary.readings.total == 2 * DEV * 72 - DEV * 24
+    assert summary.readings.by_station["PEMBA-02"] == {"solar": 48, "tank": 48, "lighting": 48}
     assert sub.wait_for(lambda: len(sub.readings()) >= summary.readings.total)
     t0 = datetime.fromisoformat(START).timestamp()
     silent = [
@@ -332,7 +337,7 @@ def test_silent_station_sends_nothing_for_two_hours(
 def test_default_start_is_never_in_the_future(mosquitto: Mosquitto, prefix: str) -> None:
     cfg = _config(mosquitto.url, prefix, stations=1, duration_s=3600, start=None)
     summary = run_simulation(cfg, record=True)
-    assert summary.readings.total == 24
+    assert summary.readings.total == DEV * 12
     assert max(r.ts_ms for r in summary.records) <= time.time() * 1000
     assert all(r.ts_ms % 300_000 == 0 for r in summary.records)
 
@@ -402,15 +407,15 @@ def test_cli_paces_real_time_and_writes_the_summary(
     assert elapsed >= 0.9
     s = json.loads(out.read_text())
     assert s["readings"] == {
-        "total": 48,
-        "by_kind": {"solar": 24, "tank": 24},
+        "total": 72,
+        "by_kind": {"solar": 24, "tank": 24, "lighting": 24},
         "by_station": {
-            "PEMBA-01": {"solar": 12, "tank": 12},
-            "PEMBA-02": {"solar": 12, "tank": 12},
+            "PEMBA-01": {"solar": 12, "tank": 12, "lighting": 12},
+            "PEMBA-02": {"solar": 12, "tank": 12, "lighting": 12},
         },
     }
-    assert s["messages"]["total"] == 48
-    assert s["status_messages"] == 8
+    assert s["messages"]["total"] == 72
+    assert s["status_messages"] == 2 * 2 * DEV
     assert s["start"] == START and s["end"] == "2025-02-10T01:00:00+02:00"
     assert (s["interval_s"], s["seed"], s["scenario"]) == (300, 5, "controller-fault")
     assert s["dropped"] == {"buffer_full": 0, "silent": 0, "not_acknowledged": 0}

@@ -11,11 +11,17 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from collector.config import IngestSettings, MqttSettings
+from devices.stations import load_fleet
 from devstack import Influxd, Mosquitto
 from tests.collector_support import collector_overrides, publisher, running_collector, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
-DEVICES = [(s, d) for s in ("PEMBA-01", "PEMBA-02") for d in ("mppt1", "tank1")]
+# every device the registry lists for the two stations the simulator runs
+_FLEET = load_fleet()
+KIND_OF = {
+    (s.id, d.id): d.kind for s in _FLEET.stations[:2] for d in s.devices
+}  # fmt: skip
+DEVICES = list(KIND_OF)
 
 
 def _last_online(influxd: Influxd, db: str) -> dict[tuple[str, str], int]:
@@ -48,11 +54,10 @@ async def test_a_killed_gateway_marks_its_whole_station_offline(
     # resubscribing, the broker hands over each station's Will and its tank's older `online`:
     # the tank must stay offline
     async with running_collector(overrides) as collector:
-        await wait_until(lambda: len(collector.status.state) == 4, 15)
+        await wait_until(lambda: len(collector.status.state) == len(DEVICES), 15)
         assert collector.status.state == dict.fromkeys(DEVICES, False)
-    kinds = {"mppt1": "solar", "tank1": "tank"}
     _clear_retained(
-        publisher(mosquitto), [f"{prefix}/{s}/{kinds[d]}/{d}/status" for s, d in DEVICES]
+        publisher(mosquitto), [f"{prefix}/{s}/{KIND_OF[s, d]}/{d}/status" for s, d in DEVICES]
     )
 
 

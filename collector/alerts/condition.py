@@ -6,6 +6,11 @@
 
 A comparison on a field a reading does not carry is left out; a reading with none of a
 condition's fields gives no answer (None), so it neither starts nor clears an alert.
+
+Besides a kind's fields, a condition may name a variable of the reading's station and time
+(CONTEXT): `lights_on == 0 and is_night == 1`. The engine adds it to the readings of the
+kinds whose rules name one; without it (an unregistered station) such a condition gives no
+answer.
 """
 
 from __future__ import annotations
@@ -39,6 +44,10 @@ _TOKEN = re.compile(
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*))"
 )
 MAX_LENGTH = 500
+# Variables of the station and the reading's device time, by name: what they mean.
+CONTEXT: dict[str, str] = {
+    "is_night": "1 from civil dusk to civil dawn at the station's coordinates, else 0",
+}
 
 
 class ConditionError(ConfigError):
@@ -193,19 +202,41 @@ class Condition:
     test: Test = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "test", compile_node(self.root))
+        test = compile_node(self.root)
+        needs = tuple(sorted(self.context))
+        if needs:
+            inner = test
+
+            def with_context(fields: Fields) -> bool | None:
+                # a reading the engine could not place in time and space: no answer
+                for name in needs:
+                    if name not in fields:
+                        return None
+                return inner(fields)
+
+            test = with_context
+        object.__setattr__(self, "test", test)
 
     def witness(self, fields: Fields) -> Comparison:
         """The comparison that makes the condition hold (or its first one with a value)."""
         w = self.root.explain(fields)
+        comps = self.root.comparisons()
+        if w is not None and w.field in CONTEXT:
+            # "is_night == 1" says nothing to whoever reads the page: name a field that holds
+            return next((c for c in comps if c.field not in CONTEXT and c.test(fields)), w)
         if w is not None:
             return w
-        comps = self.root.comparisons()
         return next((c for c in comps if c.field in fields), comps[0])
 
     @property
     def fields(self) -> frozenset[str]:
-        return frozenset(c.field for c in self.root.comparisons())
+        """The kind's fields it reads (not its context variables)."""
+        return frozenset(c.field for c in self.root.comparisons() if c.field not in CONTEXT)
+
+    @property
+    def context(self) -> frozenset[str]:
+        """The context variables it reads."""
+        return frozenset(c.field for c in self.root.comparisons() if c.field in CONTEXT)
 
     def __str__(self) -> str:
         return str(self.root)
@@ -295,8 +326,8 @@ class _Parser:
 
     def comparison(self, field: str, pos: int) -> Comparison:
         dk = KINDS[self.kind]
-        if field not in dk.field_names:
-            known = ", ".join(dk.field_names)
+        if field not in dk.field_names and field not in CONTEXT:
+            known = ", ".join((*dk.field_names, *CONTEXT))
             raise self.error(f"{self.kind!r} has no field {field!r} (fields: {known})", pos)
         kind, op, opos = self.take(f"a comparison operator after {field!r}")
         if kind != "op":

@@ -19,6 +19,7 @@ from collector.alerts.model import SILENCE_DEVICE, AlertKey, Transition
 from collector.alerts.rules import SILENCE_RULE, EffectiveRule, RuleSettings
 from collector.ingest.readings import Reading
 from devices.stations import Fleet
+from devices.sun import is_night
 
 
 @dataclass(slots=True)
@@ -65,6 +66,12 @@ class RuleEngine:
         self._station_devices: dict[str, int] = {}  # devices held per station (capped)
         self.devices_refused = 0  # readings of devices beyond a station's cap
         self.fleet = fleet
+        # kinds with a rule on the station's night: their readings get `is_night` added
+        self._night_kinds = frozenset(
+            rs.kind
+            for rs in rules.values()
+            if rs.type == "threshold" and rs.kind is not None and "is_night" in rs.context()
+        )
         self.stale_ms = int(stale_after_s * 1000)
         self.clock = FleetClock()
         self._by_station: dict[str, dict[str, list[EffectiveRule]]] = {}
@@ -168,6 +175,7 @@ class RuleEngine:
         by one lookup per device, and the conditions are compiled closures.
         """
         seen, devices, rules_for = self.seen, self._devices, self.rules_for
+        night_kinds = self._night_kinds
         newest = -1
         for r in readings:
             try:
@@ -189,6 +197,8 @@ class RuleEngine:
                     continue
                 dev.last_ts = ts
                 kind, fields = r.kind, r.fields
+                if kind in night_kinds:
+                    fields = self._with_night(station, ts, fields)
                 slots = dev.kinds.get(kind) if dev.kinds is not None else None
                 for i, rule in enumerate(rules_for(station, kind)):
                     assert rule.condition is not None  # rules_for holds threshold rules only
@@ -223,6 +233,14 @@ class RuleEngine:
                 self.observe_errors += 1
         if newest >= 0:
             self.clock.see(newest)
+
+    def _with_night(self, station: str, ts_ms: int, fields: Fields) -> Fields:
+        """`fields` and whether it is night at the station at the reading's device time."""
+        reg = self.fleet.get(station)
+        if reg is None:
+            return fields  # no coordinates: a condition on the night gives no answer
+        night = is_night(ts_ms / 1000, reg.latitude, reg.longitude)
+        return {**fields, "is_night": 1 if night else 0}
 
     def evaluate(self, wall_s: float, link_up: bool = True) -> list[Transition]:
         """Transitions due now; marks them applied in the engine's own state."""

@@ -54,8 +54,14 @@ DEFAULT_RULES: dict[str, dict[str, Any]] = {
         "for": "0s",
         "severity": "critical",
     },
-    SILENCE_RULE: {"type": "silence", "for": "30m", "severity": "warning"},
 }
+# ...and the rules each kind's module ships (devices/<kind>.py), then the silence rule.
+for _kind in KINDS.values():
+    for _name, _rule in _kind.rules.items():
+        if _name in DEFAULT_RULES or _name == SILENCE_RULE:
+            raise ValueError(f"kind {_kind.name!r}: default rule {_name!r} is already defined")
+        DEFAULT_RULES[_name] = {"kind": _kind.name, **_rule}
+DEFAULT_RULES[SILENCE_RULE] = {"type": "silence", "for": "30m", "severity": "warning"}
 
 
 class RuleOverride(BaseModel):
@@ -132,6 +138,17 @@ class RuleSettings(BaseModel):
         ]
         return frozenset(f for src in sources if src for f in self._compile(src, "").fields)
 
+    def context(self) -> frozenset[str]:
+        """The context variables (condition.CONTEXT) its conditions name, overrides' included."""
+        sources = [self.condition, self.clear]
+        sources += [
+            x
+            for _, ovs in self._overrides()
+            for ov in ovs.values()
+            for x in (ov.condition, ov.clear)
+        ]
+        return frozenset(f for src in sources if src for f in self._compile(src, "").context)
+
     def _overrides(self) -> list[tuple[str, dict[str, RuleOverride]]]:
         chem: dict[str, RuleOverride] = {str(k): v for k, v in self.chemistries.items()}
         return [("stations", self.stations), ("districts", self.districts), ("chemistries", chem)]
@@ -147,8 +164,9 @@ class RuleSettings(BaseModel):
         """The rule as it applies to `station` (None: unregistered); None when disabled."""
         layers: list[RuleOverride] = []
         if station is not None:
+            chemistry = station.size("battery_chemistry")
             for ov in (
-                self.chemistries.get(station.battery_chemistry),
+                next((v for k, v in self.chemistries.items() if k == chemistry), None),
                 self.districts.get(station.district),
                 self.stations.get(station.id),
             ):
