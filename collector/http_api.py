@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 
 if TYPE_CHECKING:
     from collector.service import Collector
@@ -18,14 +19,10 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    c = request.app[COLLECTOR_KEY]
-    extra = c.alerts.stats() if c.alerts is not None else None
-    labelled = c.alerts.prometheus() if c.alerts is not None else ""
+    body = request.app[COLLECTOR_KEY].metrics.prometheus()
     return web.Response(
-        text=c.metrics.prometheus(extra) + labelled,
-        content_type="text/plain",
-        charset="utf-8",
-        headers={"X-Content-Type-Options": "nosniff"},
+        body=body,
+        headers={"Content-Type": CONTENT_TYPE_LATEST, "X-Content-Type-Options": "nosniff"},
     )
 
 
