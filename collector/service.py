@@ -119,8 +119,7 @@ class Collector:
             Path(self.settings.data_dir),
         )
         await self.sink.start()
-        if hasattr(self.sink, "ensure_database"):
-            await self.sink.ensure_database()
+        await self.sink.prepare()
         self.writer = Writer(
             self.sink,
             self.spool,
