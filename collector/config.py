@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    SerializeAsAny,
     ValidationError,
     field_validator,
     model_validator,
@@ -25,10 +26,10 @@ from pydantic_settings import (
 )
 
 from collector.alerts.settings import AlertSettings
+from collector.plugin_settings import PluginSettingsError
 from collector.secrets import load_secret, url_has_password
 from collector.sinks import (
     SinkSettings,
-    SinkSettingsError,
     default_sink_settings,
     parse_sink_settings,
 )
@@ -265,7 +266,7 @@ class Settings(BaseSettings):
     )
 
     mqtt: MqttSettings = MqttSettings()
-    influx: SinkSettings = Field(
+    influx: SerializeAsAny[SinkSettings] = Field(
         default_factory=default_sink_settings,
         description="Where points are written; `api` names the sink plugin, which owns the rest",
     )
@@ -338,12 +339,12 @@ def _deep_set(target: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 def _flat_errors(exc: ValidationError) -> list[tuple[str, str]]:
-    """(dotted place, message) per error; a sink plugin's own errors under `influx.`."""
+    """(dotted place, message) per error; a plugin's own errors under its section."""
     out: list[tuple[str, str]] = []
     for err in exc.errors():
         where = ".".join(str(x) for x in err["loc"]) or "config"
         inner = err.get("ctx", {}).get("error")
-        if isinstance(inner, SinkSettingsError):
+        if isinstance(inner, PluginSettingsError):
             for loc, msg in inner.problems:
                 out.append((".".join(str(x) for x in (*err["loc"], *loc)), msg))
             continue

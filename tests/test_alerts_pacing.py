@@ -17,8 +17,7 @@ from collector.alerts import AlertSettings
 from collector.alerts.dispatch import Dispatcher
 from collector.alerts.messages import Messages
 from collector.alerts.model import Notification
-from collector.alerts.notifiers.webhook import WebhookNotifier
-from collector.alerts.settings import WebhookSettings
+from collector.alerts.notifiers.webhook import WebhookNotifier, WebhookSettings
 from collector.readings import Reading
 from devices.stations import load_fleet
 from tests.alert_support import Hook

@@ -4,26 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
+from collector.plugin_settings import PluginSettingsError, validate_plugin
 from collector.sinks import influx_v1, influx_v2
 from collector.sinks.base import Sink, SinkPlugin, SinkRejected, SinkSettings, SinkUnavailable
 
 # One line per sink plugin; the `influx.api` values and the CLI's --influx-api choices come from it.
 SINKS: dict[str, SinkPlugin] = {p.name: p for p in (influx_v1.PLUGIN, influx_v2.PLUGIN)}
 DEFAULT_SINK = "v1"
-
-
-Problem = tuple[tuple[str | int, ...], str]  # (place inside `influx:`, message)
-
-
-class SinkSettingsError(ValueError):
-    """The `influx:` section did not validate against its plugin's model; each problem kept."""
-
-    def __init__(self, api: str, problems: list[Problem]) -> None:
-        super().__init__("; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg in problems))
-        self.api = api
-        self.problems = problems
 
 
 def parse_sink_settings(values: Any) -> SinkSettings:
@@ -36,15 +23,8 @@ def parse_sink_settings(values: Any) -> SinkSettings:
     plugin = SINKS.get(api) if isinstance(api, str) else None
     if plugin is None:
         known = ", ".join(sorted(SINKS))
-        raise SinkSettingsError(str(api), [(("api",), f"unknown sink {api!r}; known: {known}")])
-    try:
-        return plugin.settings.model_validate({**values, "api": api})
-    except ValidationError as exc:
-        problems = [
-            (tuple(e["loc"]), f"{e['msg'].removeprefix('Value error, ')} (api {api})")
-            for e in exc.errors()
-        ]
-        raise SinkSettingsError(api, problems) from None
+        raise PluginSettingsError(str(api), [(("api",), f"unknown sink {api!r}; known: {known}")])
+    return validate_plugin(plugin.settings, {**values, "api": api}, f"api {api}")
 
 
 def default_sink_settings() -> SinkSettings:
@@ -64,7 +44,6 @@ __all__ = [
     "SinkPlugin",
     "SinkRejected",
     "SinkSettings",
-    "SinkSettingsError",
     "SinkUnavailable",
     "make_sink",
     "parse_sink_settings",
