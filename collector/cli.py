@@ -13,7 +13,7 @@ from typing import Any
 
 from collector.config import ConfigError, Settings, load_settings
 from collector.secrets import url_has_password
-from collector.sinks import SINKS
+from collector.store.sinks import SINKS
 from collector.workers import run_workers, worker_index
 from devices.stations import FleetError
 
@@ -74,7 +74,7 @@ def check_config(settings: Settings) -> int:
     """Everything start-up checks, without touching the network or the data folder."""
     from collector.alerts import AlertService
     from collector.service import load_registry
-    from collector.sinks import make_sink
+    from collector.store.sinks import make_sink
 
     fleet = load_registry(settings)
     make_sink(settings.influx)

@@ -28,7 +28,7 @@ from pydantic_settings import (
 from collector.alerts.settings import AlertSettings
 from collector.plugin_settings import PluginSettingsError
 from collector.secrets import load_secret, url_has_password
-from collector.sinks import (
+from collector.store.sinks import (
     SinkSettings,
     default_sink_settings,
     parse_sink_settings,
@@ -117,9 +117,6 @@ class MqttSettings(Section):
     no_traffic_warn_s: float = Field(
         900.0, gt=0, description="Watchdog: /healthz warns when connected but silent this long"
     )
-    client: str = Field(
-        "native", description="MQTT client by name: native (asyncio, in the loop) or paho"
-    )
     max_packet_bytes: int = Field(
         256 * 1024,
         ge=4096,
@@ -132,15 +129,6 @@ class MqttSettings(Section):
         le=65535,
         description="Cap on a broker-chosen Server Keep Alive (pings, dead-link detection)",
     )
-
-    @field_validator("client")
-    @classmethod
-    def _known_client(cls, v: str) -> str:
-        from collector.sources import SOURCES
-
-        if v not in SOURCES:
-            raise ValueError(f"unknown MQTT client {v!r}; known: {', '.join(sorted(SOURCES))}")
-        return v
 
     @field_validator("url")
     @classmethod
@@ -191,7 +179,7 @@ class IngestSettings(Section):
     @field_validator("decoder")
     @classmethod
     def _known_decoder(cls, v: str) -> str:
-        from collector.decoding import DECODERS
+        from collector.ingest.decoding import DECODERS
 
         if v not in DECODERS:
             raise ValueError(f"unknown decoder {v!r}; known: {', '.join(sorted(DECODERS))}")

@@ -9,7 +9,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from collector.config import Settings
-from collector.sinks import DEFAULT_SINK, SINKS, SinkSettings
+from collector.store.sinks import DEFAULT_SINK, SINKS, SinkSettings
 
 # Sections documented in their own README chapter rather than row by row.
 OWN_CHAPTER = {"alerts"}

@@ -18,7 +18,7 @@ from collector.alerts.dispatch import Dispatcher
 from collector.alerts.messages import Messages
 from collector.alerts.model import Notification
 from collector.alerts.notifiers.webhook import WebhookNotifier, WebhookSettings
-from collector.readings import Reading
+from collector.ingest.readings import Reading
 from devices.stations import load_fleet
 from tests.alert_support import Hook
 from tests.test_alerts_service import (  # noqa: F401  (fixtures, used by name)

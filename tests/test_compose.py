@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel
 
 from collector.config import Settings
-from collector.sinks import SINKS, SinkSettings
+from collector.store.sinks import SINKS, SinkSettings
 from tests.broker_support import make_certs
 from tests.conftest import SHARED_SCHEMAS
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from collector.config import ConfigError, load_settings
-from collector.sinks.influx_v2 import InfluxV2Settings
+from collector.store.sinks.influx_v2 import InfluxV2Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 

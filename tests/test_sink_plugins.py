@@ -11,7 +11,7 @@ from pydantic import Field
 
 from collector.cli import parser
 from collector.config import ConfigError, load_settings
-from collector.sinks import SINKS, Sink, SinkPlugin, SinkSettings, make_sink
+from collector.store.sinks import SINKS, Sink, SinkPlugin, SinkSettings, make_sink
 from devstack import Influxd, Mosquitto
 from tests.collector_support import collector_overrides, running_collector, wait_until
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from collector.sinks import SinkRejected, SinkUnavailable, make_sink
-from collector.sinks.influx_v2 import InfluxV2Settings
+from collector.store.sinks import SinkRejected, SinkUnavailable, make_sink
+from collector.store.sinks.influx_v2 import InfluxV2Settings
 from devstack import Influxd, Mosquitto, free_port
 from tests.collector_support import (
     collector_overrides,

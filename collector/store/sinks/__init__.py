@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from collector.plugin_settings import PluginSettingsError, validate_plugin
-from collector.sinks import influx_v1, influx_v2
-from collector.sinks.base import Sink, SinkPlugin, SinkRejected, SinkSettings, SinkUnavailable
+from collector.store.sinks import influx_v1, influx_v2
+from collector.store.sinks.base import Sink, SinkPlugin, SinkRejected, SinkSettings, SinkUnavailable
 
 # One line per sink plugin; the `influx.api` values and the CLI's --influx-api choices come from it.
 SINKS: dict[str, SinkPlugin] = {p.name: p for p in (influx_v1.PLUGIN, influx_v2.PLUGIN)}

@@ -21,13 +21,13 @@ from collections import deque
 from pathlib import Path
 from typing import Any, TypeVar
 
+from collector.broker import codec
+from collector.broker.codec import ConnAck, MalformedPacket, reason_text
+from collector.broker.intake import Inbound, LoopIntake
+from collector.broker.link import LinkState
+from collector.broker.subscription import credentials, subscription_filters, tls_context
 from collector.config import ConfigError, MqttSettings
-from collector.intake import Inbound, LoopIntake
 from collector.logtext import safe
-from collector.mqtt import codec
-from collector.mqtt.codec import ConnAck, MalformedPacket, reason_text
-from collector.mqtt.subscription import credentials, subscription_filters, tls_context
-from collector.sources import LinkState
 
 log = logging.getLogger("collector.mqtt")
 OUTBOX_MAX = 1000  # our own publishes (alerts) held while disconnected or unacknowledged
@@ -231,7 +231,7 @@ class _Refuse(Exception):
 
 
 class NativeMqttSource(LinkState):
-    """Persistent QoS 1 session in the event loop; the same surface as the paho source."""
+    """Persistent QoS 1 session in the event loop (the Source protocol)."""
 
     def __init__(
         self, settings: MqttSettings, intake: LoopIntake, state_dir: Path | None = None
@@ -528,3 +528,17 @@ async def _first(
     if closed in done or reply.cancelled():
         raise _LinkClosed
     raise TimeoutError(f"no {what} from the broker within {timeout:.0f} s")
+
+
+def make_source(
+    settings: MqttSettings,
+    loop: asyncio.AbstractEventLoop,
+    max_items: int,
+    state_dir: Path | None = None,
+) -> tuple[NativeMqttSource, LoopIntake]:
+    """The broker source and the feed its messages arrive on.
+
+    `state_dir` holds the session marker (data_dir); without it only this run's sessions count.
+    """
+    intake = LoopIntake(loop, max_items)
+    return NativeMqttSource(settings, intake, state_dir), intake

@@ -9,7 +9,7 @@ import aiohttp
 from pydantic import Field, PrivateAttr, SecretStr, model_validator
 
 from collector.secrets import load_secret
-from collector.sinks.base import Sink, SinkPlugin, SinkRejected, SinkSettings, SinkUnavailable
+from collector.store.sinks.base import Sink, SinkPlugin, SinkRejected, SinkSettings, SinkUnavailable
 
 
 class InfluxV1Settings(SinkSettings):
