@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -21,11 +21,17 @@ from pydantic import (
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
 from collector.alerts.settings import AlertSettings
+from collector.ingest.decoding import (
+    DecoderSettings,
+    default_decoder_settings,
+    parse_decoder_settings,
+)
 from collector.plugin_settings import PluginSettingsError
 from collector.secrets import load_secret, url_has_password
 from collector.store.sinks import (
@@ -162,7 +168,10 @@ class IngestSettings(Section):
     queue_max_messages: int = Field(
         20_000, ge=10, description="Messages held between the network thread and the event loop"
     )
-    decoder: str = Field("json", description="Payload decoder by name")
+    decoder: Annotated[SerializeAsAny[DecoderSettings], NoDecode] = Field(
+        default_factory=default_decoder_settings,
+        description="Payload decoder: a name, or {type: name} plus that decoder's own settings",
+    )
     max_devices_per_station: int = Field(
         16,
         ge=1,
@@ -176,14 +185,10 @@ class IngestSettings(Section):
         description="Unregistered stations beyond this many are refused (too_many_stations)",
     )
 
-    @field_validator("decoder")
+    @field_validator("decoder", mode="before")
     @classmethod
-    def _known_decoder(cls, v: str) -> str:
-        from collector.ingest.decoding import DECODERS
-
-        if v not in DECODERS:
-            raise ValueError(f"unknown decoder {v!r}; known: {', '.join(sorted(DECODERS))}")
-        return v
+    def _decoder(cls, v: Any) -> DecoderSettings:
+        return parse_decoder_settings(v)
 
     @field_validator("min_timestamp")
     @classmethod

@@ -22,7 +22,7 @@ from collector.broker.link import Feed, Source
 from collector.config import ConfigError, Settings
 from collector.http_api import build_app
 from collector.ingest.admission import DeviceAdmission
-from collector.ingest.decoding import DECODERS, DecodeLimits
+from collector.ingest.decoding import DecodeLimits, make_decoder
 from collector.ingest.quarantine import Quarantine
 from collector.ingest.seqtrack import SeqTracker
 from collector.ingest.status import StatusError, StatusTracker, parse_status
@@ -89,7 +89,7 @@ class Collector:
             int(ing.max_future_s * 1000),
             int(ing.min_timestamp.timestamp() * 1000),
         )
-        self.decoder = DECODERS[ing.decoder](self.limits, self.fleet)
+        self.decoder = make_decoder(ing.decoder, self.limits, self.fleet)
         # before every per-device table: it bounds them all
         self.admission = DeviceAdmission(
             self.fleet, ing.max_devices_per_station, ing.max_unregistered_stations

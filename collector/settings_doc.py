@@ -9,6 +9,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from collector.config import Settings
+from collector.ingest.decoding import DECODERS, DEFAULT_DECODER, DecoderSettings
 from collector.store.sinks import DEFAULT_SINK, SINKS, SinkSettings
 
 # Sections documented in their own README chapter rather than row by row.
@@ -46,6 +47,18 @@ def sink_rows(prefix: str) -> list[tuple[str, str, str, str]]:
     return out + [_row(prefix + n, shared[n]) for n in rest]
 
 
+def decoder_rows(dotted: str) -> list[tuple[str, str, str, str]]:
+    """`ingest.decoder` by name, then each decoder's own settings under it."""
+    env = "SOLARWATER_" + dotted.upper().replace(".", "__")
+    about = DecoderSettings.model_fields["type"].description or ""
+    out = [(dotted, env, f"`{DEFAULT_DECODER}`", about)]
+    for plugin in DECODERS.values():
+        for name, info in plugin.settings.model_fields.items():
+            if name != "type":
+                out.append(_row(f"{dotted}.{name}", info))
+    return out
+
+
 def rows(model: type[BaseModel] = Settings, prefix: str = "") -> list[tuple[str, str, str, str]]:
     """(dotted name, environment variable, default, description) for every scalar setting."""
     out: list[tuple[str, str, str, str]] = []
@@ -54,6 +67,9 @@ def rows(model: type[BaseModel] = Settings, prefix: str = "") -> list[tuple[str,
         annotation = info.annotation
         if annotation is SinkSettings:
             out += sink_rows(dotted + ".")
+            continue
+        if annotation is DecoderSettings:
+            out += decoder_rows(dotted)
             continue
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             if dotted in OWN_CHAPTER:
