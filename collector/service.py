@@ -15,12 +15,13 @@ from aiohttp import web
 
 from collector.alert_forward import SOCKET_ENV, AlertForwarder, AlertForwardServer
 from collector.alerts import AlertService
+from collector.alerts.api import AlertApi
 from collector.alerts.rules import fields_by_kind
 from collector.broker.client import make_source
 from collector.broker.intake import Inbound
 from collector.broker.link import Feed, Source
 from collector.config import ConfigError, Settings
-from collector.http_api import build_app
+from collector.http_api import HttpParts, build_app
 from collector.ingest.admission import DeviceAdmission
 from collector.ingest.decoding import DecodeLimits, make_decoder
 from collector.ingest.quarantine import Quarantine
@@ -172,7 +173,7 @@ class Collector:
         await asyncio.gather(*tasks, return_exceptions=True)
         # What was already taken from the intake is in the batch; what is still there
         # stays unacknowledged and comes back through the persistent session.
-        self.writer.add([collector_point(self)], 0, None)
+        self.writer.add([self._collector_point()], 0, None)
         # Bounded: with InfluxDB down and the spool failing, what is held stays unacknowledged
         # and the broker delivers it again after the restart.
         grace = self.settings.influx.timeout_s + 5
@@ -235,9 +236,11 @@ class Collector:
     async def _start_http(self) -> None:
         if not self.settings.http.enabled:
             return
-        app = build_app(self)
+        app = build_app(
+            HttpParts(self.health, self.metrics, self.alerts, self.quarantine, self.seq)
+        )
         if self.alerts is not None:
-            self.alerts.add_routes(app)
+            AlertApi(self.alerts).mount(app)
         self.http_runner = web.AppRunner(app, access_log=None)
         await self.http_runner.setup()
         site = web.TCPSite(self.http_runner, self.settings.http.host, self.settings.http.port)
@@ -411,12 +414,16 @@ class Collector:
         excerpt = "\n".join(lines[:20]).encode()
         self.quarantine.add("influx_rejected", detail, "", excerpt, int(time.time() * 1000), -1)
 
+    def _collector_point(self) -> str:
+        alert_stats = self.alerts.stats() if self.alerts is not None else {}
+        return collector_point(self.metrics, alert_stats, self.settings.instance)
+
     async def _stats_loop(self) -> None:
         assert self.writer is not None
         next_info = 0.0
         while True:
             now = time.monotonic()
-            lines = [collector_point(self)]
+            lines = [self._collector_point()]
             if now >= next_info:
                 lines += station_info_lines(self.fleet, int(time.time() * 1000))
                 next_info = now + self.settings.station_info_interval_s

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from pydantic import Field
 
-from collector.cli import parser
+from collector.args import parser
 from collector.config import ConfigError, load_settings
 from collector.store.sinks import SINKS, Sink, SinkPlugin, SinkSettings, make_sink
 from devstack import Influxd, Mosquitto

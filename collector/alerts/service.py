@@ -12,7 +12,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import orjson
-from aiohttp import web
 
 from collector.alerts.dispatch import Dispatcher
 from collector.alerts.engine import RuleEngine
@@ -550,12 +549,6 @@ class AlertService:
         self, limit: int, station: str | None, rule: str | None, before: int | None
     ) -> list[Alert]:
         return await self.store.call(lambda s: s.history(limit, station, rule, before))
-
-    def add_routes(self, app: web.Application) -> None:
-        """Mount the alert HTTP API (GET /alerts, /alerts/history, /silences; POST ack...)."""
-        from collector.alerts.api import AlertApi
-
-        AlertApi(self).mount(app)
 
     def over_budget_by_station(self) -> dict[str, int]:
         """Pages held back by the page budget, per station."""

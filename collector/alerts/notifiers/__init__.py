@@ -1,10 +1,5 @@
 """Notifiers, chosen by `type` in config from NOTIFIERS: `webhook`, `email`, `mqtt`."""
 
-from __future__ import annotations
-
-from typing import Any
-
-from collector.alerts.notifiers import email, mqtt, webhook
 from collector.alerts.notifiers.base import (
     DeliveryError,
     Notifier,
@@ -13,34 +8,7 @@ from collector.alerts.notifiers.base import (
     NotifierSettings,
     Retry,
 )
-from collector.plugin_settings import PluginSettingsError, validate_plugin
-
-# One line per notifier type; the config's `type` values come from it.
-NOTIFIERS: dict[str, NotifierPlugin] = {
-    p.name: p for p in (webhook.PLUGIN, email.PLUGIN, mqtt.PLUGIN)
-}
-
-
-def parse_notifier_settings(values: Any) -> NotifierSettings:
-    """One `notifiers:` entry validated by the model of the plugin its `type` names."""
-    if isinstance(values, NotifierSettings):
-        return values
-    if not isinstance(values, dict):
-        raise ValueError("a notifier must be a mapping with a type")
-    kind = values.get("type")
-    plugin = NOTIFIERS.get(kind) if isinstance(kind, str) else None
-    if plugin is None:
-        known = ", ".join(sorted(NOTIFIERS))
-        raise PluginSettingsError(
-            str(kind), [(("type",), f"unknown type {kind!r}; known: {known}")]
-        )
-    return validate_plugin(plugin.settings, values, f"type {kind}")
-
-
-def build_notifier(name: str, settings: NotifierSettings, ctx: NotifierContext) -> Notifier:
-    """The notifier for one `notifiers:` entry, by its `type`."""
-    return NOTIFIERS[settings.type].factory(name, settings, ctx)
-
+from collector.alerts.notifiers.registry import NOTIFIERS, build_notifier, parse_notifier_settings
 
 __all__ = [
     "NOTIFIERS",
