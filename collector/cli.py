@@ -14,7 +14,6 @@ from collector.args import parser, settings_from_args
 from collector.config import ConfigError, Settings
 from collector.secrets import url_has_password
 from collector.workers import run_workers, worker_index
-from devices.stations import FleetError
 
 
 async def _serve(settings: Settings) -> None:
@@ -81,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             stream=sys.stderr,
         )
         asyncio.run(_serve(settings))
-    except (ConfigError, FleetError, ValueError) as exc:
+    except ConfigError as exc:  # the fleet's and the alerts' errors are ConfigErrors too
+        # only a configuration mistake is one line; anything else is a bug and shows its traceback
         print(f"collector: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -39,12 +39,9 @@ from collector.store.sinks import (
     default_sink_settings,
     parse_sink_settings,
 )
+from devices.errors import ConfigError as ConfigError  # what load_settings raises
 from devices.mqtturl import MqttUrlError, parse_mqtt_url
 from devices.topics import ID_RE
-
-
-class ConfigError(ValueError):
-    """A configuration mistake; the message is one line for the operator."""
 
 
 class Section(BaseModel):

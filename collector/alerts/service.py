@@ -26,6 +26,7 @@ from collector.alerts.store import AlertStore, Silence
 from collector.ingest.readings import Reading
 from collector.supervise import Spawn, unsupervised
 from devices import schema
+from devices.errors import ConfigError
 from devices.lineprotocol import encode_line
 from devices.stations import Fleet
 
@@ -36,7 +37,7 @@ STATUS_MAX = 100_000  # device statuses held (a fleet has hundreds of devices)
 PRUNE_EVERY_S = 3600.0  # resolved alerts past `history_keep` go while running, not only at start
 
 
-class AlertConfigError(ValueError):
+class AlertConfigError(ConfigError):
     """Alert settings that do not fit the fleet or the collector; the message is one line."""
 
 
@@ -72,7 +73,7 @@ class AlertService:
         for name, ns in settings.notifiers.items():
             try:
                 self.notifiers[name] = build_notifier(name, ns, ctx)
-            except ValueError as exc:
+            except ConfigError as exc:
                 raise AlertConfigError(f"alerts: {exc}") from None
         self.messages = Messages(settings, fleet)
         self.store = AlertStore(state_dir)

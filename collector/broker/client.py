@@ -28,6 +28,7 @@ from collector.broker.link import LinkState
 from collector.broker.subscription import credentials, subscription_filters, tls_context
 from collector.config import ConfigError, MqttSettings
 from collector.logtext import safe
+from devices.errors import SolarWaterError
 
 log = logging.getLogger("collector.mqtt")
 OUTBOX_MAX = 1000  # our own publishes (alerts) held while disconnected or unacknowledged
@@ -223,7 +224,7 @@ class _Link(asyncio.Protocol):
             self.transport.close()
 
 
-class _Refuse(Exception):
+class _Refuse(SolarWaterError):
     def __init__(self, reason: int, detail: str) -> None:
         super().__init__(detail)
         self.reason = reason
@@ -513,7 +514,7 @@ class NativeMqttSource(LinkState):
         raise RuntimeError("no free MQTT packet id")  # cannot happen: OUTBOX_MAX < 65535
 
 
-class _LinkClosed(Exception):
+class _LinkClosed(SolarWaterError):
     """The link closed while a reply was awaited."""
 
 

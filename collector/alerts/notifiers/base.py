@@ -10,11 +10,12 @@ from typing import Any, ClassVar, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from collector.alerts.model import Notification
+from devices.errors import SolarWaterError
 
 MqttPublish = Callable[[str, bytes, int, bool], None]
 
 
-class DeliveryError(Exception):
+class DeliveryError(SolarWaterError):
     """A failed delivery; a permanent one (e.g. HTTP 400, refused login) is not retried."""
 
     def __init__(self, message: str, permanent: bool = False) -> None:

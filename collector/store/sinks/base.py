@@ -8,12 +8,14 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from devices.errors import SolarWaterError
 
-class SinkUnavailable(Exception):
+
+class SinkUnavailable(SolarWaterError):
     """The database could not take the batch now (down, timeout, 5xx, auth): spool and retry."""
 
 
-class SinkRejected(Exception):
+class SinkRejected(SolarWaterError):
     """The database refused the data itself (HTTP 400): retrying the same lines cannot help."""
 
 
