@@ -6,12 +6,16 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from devices.errors import ConfigError
+
 M = TypeVar("M", bound=BaseModel)
 Problem = tuple[tuple[str | int, ...], str]  # (place inside the plugin's section, message)
 
 
-class PluginSettingsError(ValueError):
-    """A plugin section did not validate; `problems` keep their places for the config error."""
+class PluginSettingsError(ConfigError):
+    """A plugin section did not validate; `problems` keep their places for the config error.
+
+    A ValueError too (through ConfigError), so pydantic reports it where the section is."""
 
     def __init__(self, plugin: str, problems: list[Problem]) -> None:
         super().__init__("; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg in problems))
