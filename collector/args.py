@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from collector.config import ROLES, Settings, load_settings
+from collector.store.sinks import SINKS
 
 # CLI flag → dotted setting (design §5)
 FLAGS: dict[str, str] = {
@@ -34,7 +35,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, help="YAML configuration file")
     p.add_argument("--mqtt-url", help="mqtt://[user:pass@]host[:port] or mqtts://...")
     p.add_argument("--influx-url", help="InfluxDB base URL, e.g. http://localhost:8086")
-    p.add_argument("--influx-api", choices=["v1", "v2"], help="v1 /write or v2 API")
+    p.add_argument("--influx-api", choices=sorted(SINKS), help="sink plugin: v1 /write or v2 API")
     p.add_argument("--influx-db", help="database (v1)")
     p.add_argument("--influx-org", help="organisation (v2)")
     p.add_argument("--influx-bucket", help="bucket (v2)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    SerializeAsAny,
     ValidationError,
     field_validator,
     model_validator,
@@ -20,12 +21,24 @@ from pydantic import (
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
 from collector.alerts.settings import AlertSettings
+from collector.ingest.decoding import (
+    DecoderSettings,
+    default_decoder_settings,
+    parse_decoder_settings,
+)
+from collector.plugin_settings import PluginSettingsError
 from collector.secrets import load_secret, url_has_password
+from collector.store.sinks import (
+    SinkSettings,
+    default_sink_settings,
+    parse_sink_settings,
+)
 from devices.errors import ConfigError as ConfigError  # what load_settings raises
 from devices.mqtturl import MqttUrlError, parse_mqtt_url
 from devices.topics import ID_RE
@@ -142,53 +155,6 @@ class MqttSettings(Section):
         return v
 
 
-class InfluxSettings(Section):
-    """Where points are written: InfluxDB 1.x `/write` (v1) or the v2 API via influxdb-client."""
-
-    url: str = Field(
-        "http://localhost:8086",
-        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
-        description="InfluxDB base URL (a user:pass@ in it: environment only)",
-    )
-    api: Literal["v1", "v2"] = Field(
-        "v1", description="v1 (/write, InfluxDB 1.x) or v2 (influxdb-client, InfluxDB 2.x/3.x/1.8+)"
-    )
-    db: str = Field("solarwater", min_length=1, description="Database (v1)")
-    retention_policy: str | None = Field(None, description="Retention policy (v1)")
-    username: str | None = Field(None, description="User (v1 auth)")
-    password: SecretStr | None = Field(
-        None, description="Password (v1 auth; secret: environment only)"
-    )
-    password_file: Path | None = Field(None, description="File holding the v1 password")
-    org: str | None = Field(None, description="Organisation (v2)")
-    bucket: str = Field("solarwater", min_length=1, description="Bucket (v2)")
-    token: SecretStr | None = Field(None, description="API token (v2; secret: environment only)")
-    token_file: Path | None = Field(None, description="File holding the v2 token")
-    timeout_s: float = Field(
-        10.0, gt=0, le=300, description="Write timeout; a timeout sends the batch to the spool"
-    )
-    batch_size: int = Field(5000, ge=1, le=100_000, description="Lines per write at most")
-    flush_interval_s: float = Field(
-        0.5, gt=0, le=60, description="A batch is written at the latest this long after it opened"
-    )
-    linger_s: float = Field(
-        0.05,
-        ge=0,
-        le=60,
-        description="With nothing more arriving, a batch is written once this old (lets batches"
-        " grow under load)",
-    )
-    verify_tls: bool = Field(True, description="Verify the server certificate for https://")
-
-    @model_validator(mode="after")
-    def _v2_needs_credentials(self) -> InfluxSettings:
-        if self.api == "v2" and (not self.org or (self.token is None and self.token_file is None)):
-            raise ValueError(
-                "api v2 needs org and a token (SOLARWATER_INFLUX__TOKEN or influx.token_file)"
-            )
-        return self
-
-
 class IngestSettings(Section):
     """Limits on what a message may hold, and device-clock plausibility."""
 
@@ -211,7 +177,10 @@ class IngestSettings(Section):
     queue_max_messages: int = Field(
         20_000, ge=10, description="Messages held between the network thread and the event loop"
     )
-    decoder: str = Field("json", description="Payload decoder by name")
+    decoder: Annotated[SerializeAsAny[DecoderSettings], NoDecode] = Field(
+        default_factory=default_decoder_settings,
+        description="Payload decoder: a name, or {type: name} plus that decoder's own settings",
+    )
     max_devices_per_station: int = Field(
         16,
         ge=1,
@@ -225,14 +194,10 @@ class IngestSettings(Section):
         description="Unregistered stations beyond this many are refused (too_many_stations)",
     )
 
-    @field_validator("decoder")
+    @field_validator("decoder", mode="before")
     @classmethod
-    def _known_decoder(cls, v: str) -> str:
-        from collector.ingest.decoding import DECODERS
-
-        if v not in DECODERS:
-            raise ValueError(f"unknown decoder {v!r}; known: {', '.join(sorted(DECODERS))}")
-        return v
+    def _decoder(cls, v: Any) -> DecoderSettings:
+        return parse_decoder_settings(v)
 
     @field_validator("min_timestamp")
     @classmethod
@@ -303,7 +268,10 @@ class Settings(BaseSettings):
     )
 
     mqtt: MqttSettings = MqttSettings()
-    influx: InfluxSettings = InfluxSettings()
+    influx: SerializeAsAny[SinkSettings] = Field(
+        default_factory=default_sink_settings,
+        description="Where points are written; `api` names the sink plugin, which owns the rest",
+    )
     ingest: IngestSettings = IngestSettings()
     spool: SpoolSettings = SpoolSettings()
     quarantine: QuarantineSettings = QuarantineSettings()
@@ -361,6 +329,11 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("influx", mode="before")
+    @classmethod
+    def _sink(cls, v: Any) -> SinkSettings:
+        return parse_sink_settings(v)
+
     @model_validator(mode="after")
     def _packet_holds_a_payload(self) -> Settings:
         # Mosquitto drops, unseen by us, what exceeds our Maximum Packet Size: every payload
@@ -398,13 +371,24 @@ def _deep_set(target: dict[str, Any], dotted: str, value: Any) -> None:
     node[leaf] = value
 
 
-def _format_error(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:3]:
+def _flat_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    """(dotted place, message) per error; a plugin's own errors under its section."""
+    out: list[tuple[str, str]] = []
+    for err in exc.errors():
         where = ".".join(str(x) for x in err["loc"]) or "config"
-        msg = err["msg"].removeprefix("Value error, ")
-        parts.append(f"{where}: {msg}")
-    more = f" (+{exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
+        inner = err.get("ctx", {}).get("error")
+        if isinstance(inner, PluginSettingsError):
+            for loc, msg in inner.problems:
+                out.append((".".join(str(x) for x in (*err["loc"], *loc)), msg))
+            continue
+        out.append((where, err["msg"].removeprefix("Value error, ")))
+    return out
+
+
+def _format_error(exc: ValidationError) -> str:
+    errors = _flat_errors(exc)
+    parts = [f"{where}: {msg}" for where, msg in errors[:3]]
+    more = f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""
     return "; ".join(parts) + more
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from collector.alerts import AlertService
 from collector.ingest.quarantine import Quarantine
@@ -34,14 +35,10 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    c = request.app[COLLECTOR_KEY]
-    extra = c.alerts.stats() if c.alerts is not None else None
-    labelled = c.alerts.prometheus() if c.alerts is not None else ""
+    body = request.app[COLLECTOR_KEY].metrics.prometheus()
     return web.Response(
-        text=c.metrics.prometheus(extra) + labelled,
-        content_type="text/plain",
-        charset="utf-8",
-        headers={"X-Content-Type-Options": "nosniff"},
+        body=body,
+        headers={"Content-Type": CONTENT_TYPE_LATEST, "X-Content-Type-Options": "nosniff"},
     )
 
 

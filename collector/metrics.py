@@ -1,13 +1,105 @@
-"""The collector's counters and gauges, rendered as Prometheus text and as `collector` points."""
+"""The collector's counters, gauges and histograms, exported through prometheus_client."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+PREFIX = "solarwater_"
+
+# HELP text per metric name (without prefix and `_total`); a name missing here still gets one.
+HELP: dict[str, str] = {
+    "messages_received": "MQTT messages taken from the broker",
+    "messages_rejected": "Messages refused whole, by reason (quarantined)",
+    "readings_received": "Readings decoded from telemetry messages",
+    "readings_rejected": "Readings refused one by one, by reason (quarantined)",
+    "readings_written": "Readings written to InfluxDB",
+    "points_written": "Line-protocol points written to InfluxDB (readings and our own points)",
+    "batches_written": "Batches written to InfluxDB",
+    "write_errors": "Writes InfluxDB could not take (down, timeout, 5xx): spooled",
+    "write_rejected": "Batches InfluxDB refused as bad data (HTTP 400): quarantined",
+    "spool_appended": "Readings appended to the disk spool while InfluxDB was unreachable",
+    "spool_replayed": "Readings replayed from the disk spool into InfluxDB",
+    "spool_full": "Times the spool was full and acknowledgements were held",
+    "spool_errors": "Spool writes that failed on disk errors",
+    "status_messages": "Device status messages received",
+    "seq_duplicates": "Readings whose seq was seen before (duplicates)",
+    "seq_gaps": "Readings missing according to seq gaps",
+    "intake_full": "Times the intake queue between network and loop was full",
+    "alerts_dropped": "Readings the alert engine could not take",
+    "quarantine_write_errors": "Quarantine entries that could not be written to disk",
+    "task_restarts": "Restarts of supervised tasks, by task",
+    "mqtt_connected": "1 while connected to the broker",
+    "mqtt_connects": "Successful connections to the broker",
+    "mqtt_packets_too_large": "Packets refused from their header as larger than announced",
+    "mqtt_sessions_lost": "Connects where the broker had no session for us",
+    "mqtt_sessions_taken_over": "Disconnects because another client took our client id",
+    "queue_depth": "Messages waiting between the network and the event loop",
+    "spool_bytes": "Bytes held in the disk spool",
+    "spool_readings": "Readings held in the disk spool",
+    "influx_up": "1 while InfluxDB takes writes",
+    "stations_seen": "Stations heard from since start",
+    "quarantine_dropped": "Quarantine entries dropped from memory (bounded)",
+    "intake_full_events": "Times the intake queue was full",
+    "admitted_devices": "Devices admitted by the per-station device cap",
+    "admitted_stations": "Stations admitted by the unregistered-station cap",
+    "alert_notifications_over_budget": "Pages held back by the per-station page budget",
+    "alerts_active": "Alerts firing now",
+    "alerts_fired": "Alerts that started firing",
+    "alerts_resolved": "Alerts that resolved",
+    "alerts_acked_active": "Firing alerts an operator acknowledged",
+    "notifications_sent": "Notifications delivered",
+    "notifications_failed": "Notifications given up after their retries",
+    "notifications_dropped": "Notifications dropped from a full notifier queue",
+    "notifications_retried": "Notification delivery retries",
+    "notifications_queued": "Notifications waiting for delivery",
+    "notifications_unrouted": "Notifications no route or fallback takes",
+    "notifications_station_queue_full": "Notifications refused by a full per-station queue",
+    "notifications_over_budget": "Pages held back by the page budget, all stations",
+    "notifications_damped": "Changes recorded but not paged inside min_page_interval",
+    "notification_budget_announcements": "Page-budget notices sent",
+    "alerts_refused_station_full": "Alerts refused because a station had too many active",
+    "paging_stations_refused": "Unregistered stations refused by the paging tables (bounded)",
+    "alert_write_errors": "Alert points that could not be written",
+    "alert_readings_out_of_order": "Readings older than the engine's newest for their device",
+    "alert_observe_errors": "Readings the alert engine failed to evaluate",
+    "alert_devices_refused": "Devices beyond the alert engine's per-station cap",
+    "device_status_refused": "Device status messages refused by the alert engine",
+    "stations_silent": "Stations with an active station_silent alert",
+    "devices_offline": "Devices whose last status was offline",
+    "silences_active": "Operator silences in force now",
+    "write_latency_seconds": "InfluxDB write time per batch",
+    "publish_to_written_seconds": "From the receive time of a batch's oldest message to its"
+    " write to InfluxDB (direct writes; spool replays are not observed)",
+}
+
+# Alert-service stats that are levels; every other one counts events.
+ALERT_GAUGES = frozenset(
+    {
+        "alerts_active",
+        "alerts_acked_active",
+        "notifications_queued",
+        "stations_silent",
+        "devices_offline",
+        "silences_active",
+    }
+)
+
+WRITE_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+DELAY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+
+def help_for(name: str) -> str:
+    """The HELP text of one metric."""
+    return HELP.get(name) or name.replace("_", " ").capitalize()
 
 
 class Metrics:
-    """Plain counters; single-threaded use from the event loop."""
+    """Plain counters on the hot path; prometheus_client families built only when scraped."""
 
     COUNTERS = (
         "messages_received",
@@ -36,13 +128,28 @@ class Metrics:
         self.messages_rejected_by: defaultdict[str, int] = defaultdict(int)
         self.readings_rejected_by: defaultdict[str, int] = defaultdict(int)
         self.task_restarts_by: defaultdict[str, int] = defaultdict(int)
-        self.latency_sum_s: float = 0.0
-        self.latency_count = 0
-        self.latency_max_s: float = 0.0
         self._window: list[float] = []
+        # Levels and counts kept by other parts (source, spool, alerts), read when scraped.
         self.gauges: dict[str, Callable[[], float]] = {}
-        # Counters kept by another part (the MQTT source), read when rendered.
         self.sourced: dict[str, Callable[[], float]] = {}
+        # Per-label counters kept elsewhere: name -> (label, table).
+        self.labelled: dict[str, tuple[str, Callable[[], Mapping[str, int]]]] = {}
+        self.alert_stats: Callable[[], Mapping[str, float]] | None = None
+        # One registry per collector: tests run several collectors in one process.
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_Families(self))
+        self.write_latency = Histogram(
+            PREFIX + "write_latency_seconds",
+            help_for("write_latency_seconds"),
+            buckets=WRITE_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.publish_to_written = Histogram(
+            PREFIX + "publish_to_written_seconds",
+            help_for("publish_to_written_seconds"),
+            buckets=DELAY_BUCKETS,
+            registry=self.registry,
+        )
 
     def inc(self, name: str, n: int = 1) -> None:
         self.counters[name] += n
@@ -59,10 +166,13 @@ class Metrics:
         self.task_restarts_by[task] += 1
 
     def observe_latency(self, seconds: float) -> None:
-        self.latency_sum_s += seconds
-        self.latency_count += 1
-        self.latency_max_s = max(self.latency_max_s, seconds)
+        """One batch's InfluxDB write time (once per batch, never per reading)."""
+        self.write_latency.observe(seconds)
         self._window.append(seconds)
+
+    def observe_delay(self, seconds: float) -> None:
+        """Receive-to-written delay of a batch's oldest message."""
+        self.publish_to_written.observe(max(seconds, 0.0))
 
     def take_latency_window(self) -> tuple[float, float]:
         """Mean and max write latency (ms) since the last call."""
@@ -79,36 +189,41 @@ class Metrics:
                 out[reason] += n
         return dict(out)
 
-    def prometheus(self, extra: dict[str, float] | None = None) -> str:
-        """Prometheus text exposition format 0.0.4."""
-        lines: list[str] = []
-        labelled = {"messages_rejected": self.messages_rejected_by}
-        labelled["readings_rejected"] = self.readings_rejected_by
-        for name, value in self.counters.items():
-            if name not in labelled:
-                metric = f"solarwater_{name}_total"
-                lines += [f"# TYPE {metric} counter", f"{metric} {value}"]
-        for name, table in labelled.items():
-            metric = f"solarwater_{name}_total"
-            lines.append(f"# TYPE {metric} counter")
-            lines += [f'{metric}{{reason="{r}"}} {n}' for r, n in sorted(table.items())]
-        lines.append("# TYPE solarwater_task_restarts_total counter")
-        lines += [
-            f'solarwater_task_restarts_total{{task="{t}"}} {n}'
-            for t, n in sorted(self.task_restarts_by.items())
-        ]
-        lines += [
-            "# TYPE solarwater_write_latency_seconds summary",
-            f"solarwater_write_latency_seconds_sum {self.latency_sum_s:.6f}",
-            f"solarwater_write_latency_seconds_count {self.latency_count}",
-        ]
-        for name, fn in self.sourced.items():
-            lines += [
-                f"# TYPE solarwater_{name}_total counter",
-                f"solarwater_{name}_total {fn():g}",
-            ]
-        for name, fn in self.gauges.items():
-            lines += [f"# TYPE solarwater_{name} gauge", f"solarwater_{name} {fn():g}"]
-        for gauge, reading in (extra or {}).items():
-            lines += [f"# TYPE solarwater_{gauge} gauge", f"solarwater_{gauge} {reading:g}"]
-        return "\n".join(lines) + "\n"
+    def prometheus(self) -> bytes:
+        """The Prometheus text exposition, rendered by prometheus_client."""
+        return generate_latest(self.registry)
+
+
+class _Families(Collector):
+    """Builds the counter and gauge families from the plain tables at scrape time."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.m = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        m = self.m
+        by_label: dict[str, tuple[str, Mapping[str, int]]] = {
+            "messages_rejected": ("reason", m.messages_rejected_by),
+            "readings_rejected": ("reason", m.readings_rejected_by),
+            "task_restarts": ("task", m.task_restarts_by),
+        }
+        for name, value in m.counters.items():
+            if name not in by_label:
+                yield CounterMetricFamily(PREFIX + name, help_for(name), value=value)
+        for name, fn in m.sourced.items():
+            yield CounterMetricFamily(PREFIX + name, help_for(name), value=fn())
+        for name, (label, table_fn) in m.labelled.items():
+            by_label[name] = (label, table_fn())
+        for name, (label, table) in by_label.items():
+            family = CounterMetricFamily(PREFIX + name, help_for(name), labels=[label])
+            for key, n in sorted(table.items()):
+                family.add_metric([key], n)
+            yield family
+        for name, fn in m.gauges.items():
+            yield GaugeMetricFamily(PREFIX + name, help_for(name), value=fn())
+        stats = m.alert_stats() if m.alert_stats is not None else {}
+        for name, level in stats.items():
+            if name in ALERT_GAUGES:
+                yield GaugeMetricFamily(PREFIX + name, help_for(name), value=level)
+            else:
+                yield CounterMetricFamily(PREFIX + name, help_for(name), value=level)

@@ -92,8 +92,7 @@ class Collector:
             Path(self.settings.data_dir),
         )
         await self.sink.start()
-        if hasattr(self.sink, "ensure_database"):
-            await self.sink.ensure_database()
+        await self.sink.prepare()
         self.writer = Writer(
             self.sink,
             self.spool,
@@ -224,25 +223,32 @@ class Collector:
         self.metrics.gauges.update(
             {
                 "mqtt_connected": lambda: float(source.connected),
-                "mqtt_connects": lambda: float(source.connects),
                 "queue_depth": lambda: float(len(intake)),
                 "spool_bytes": lambda: float(self.spool.bytes),
                 "spool_readings": lambda: float(self.spool.readings),
                 "influx_up": lambda: float(writer.influx_up),
                 "stations_seen": lambda: float(len(self.stations_seen)),
-                "quarantine_dropped": lambda: float(self.quarantine.dropped),
-                "intake_full_events": lambda: float(intake.full_events),
                 "admitted_devices": lambda: float(self.admission.devices),
                 "admitted_stations": lambda: float(self.admission.stations),
             }
         )
         self.metrics.sourced.update(
             {
+                "mqtt_connects": lambda: float(source.connects),
+                "quarantine_dropped": lambda: float(self.quarantine.dropped),
+                "intake_full_events": lambda: float(intake.full_events),
                 "mqtt_packets_too_large": lambda: float(source.packets_too_large),
                 "mqtt_sessions_lost": lambda: float(source.sessions_lost),
                 "mqtt_sessions_taken_over": lambda: float(source.sessions_taken_over),
             }
         )
+        alerts = self.alerts
+        if alerts is not None:
+            self.metrics.alert_stats = alerts.stats
+            self.metrics.labelled["alert_notifications_over_budget"] = (
+                "station",
+                alerts.over_budget_by_station,
+            )
 
     # --- the hot path -----------------------------------------------------------------
     async def _consume(self, intake: Feed) -> None:

@@ -151,17 +151,17 @@ async def test_flood_cannot_delay_another_stations_page_and_a_flap_pages_once_ea
     assert metric(text, over) == dropped
     refused = 'solarwater_messages_rejected_total{reason="too_many_devices"}'
     assert metric(text, refused) == FLOOD_MESSAGES - MAX_DEVICES
-    assert metric(text, "solarwater_alert_devices_refused") == 0
+    assert metric(text, "solarwater_alert_devices_refused_total") == 0
     assert metric(text, "solarwater_alerts_active") == MAX_DEVICES + 1  # and the real fault
-    assert metric(text, "solarwater_notification_budget_announcements") == 1
+    assert metric(text, "solarwater_notification_budget_announcements_total") == 1
 
     # the flapping controller: one firing page, one resolved page once the interval ended
     flap = [i for i, p in enumerate(hook.posts) if p["station"] == FLAPPER]
     assert [hook.posts[i]["event"] for i in flap] == ["firing", "resolved"]
     assert hook.arrived[flap[1]] - hook.arrived[flap[0]] >= INTERVAL_S - 0.5
-    assert metric(text, "solarwater_notifications_damped") == FLAPS // 2 - 1
+    assert metric(text, "solarwater_notifications_damped_total") == FLAPS // 2 - 1
     # ... while every transition is recorded
     rows = influxd.query(f"SELECT state FROM \"alert\" WHERE station = '{FLAPPER}'", fresh_db)
     assert [r["state"] for r in rows] == ["firing", "resolved"] * (FLAPS // 2)
-    assert metric(text, "solarwater_notifications_dropped") == 0
+    assert metric(text, "solarwater_notifications_dropped_total") == 0
     assert len(hook.posts) == BUDGET + 1 + 1 + 2

@@ -104,7 +104,7 @@ def assert_collector_never_reconnected(site: Site) -> None:
     health = site.collector.health()["mqtt"]
     assert health["connected"] and health["connects"] == 1, health
     text = site.collector.metrics()
-    assert metric(text, "solarwater_mqtt_connects") == 1
+    assert metric(text, "solarwater_mqtt_connects_total") == 1
     assert metric(text, "solarwater_mqtt_connected") == 1
 
 

@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel
 
 from collector.config import Settings
+from collector.store.sinks import SINKS, SinkSettings
 from tests.broker_support import make_certs
 from tests.conftest import SHARED_SCHEMAS
 
@@ -165,6 +166,8 @@ def _field(model: type[BaseModel], path: list[str]) -> bool:
     if len(path) == 1:
         return True
     sub = model.model_fields[name].annotation
+    if sub is SinkSettings:  # a setting of some sink plugin; Settings() below checks the one used
+        return any(_field(p.settings, path[1:]) for p in SINKS.values())
     return isinstance(sub, type) and issubclass(sub, BaseModel) and _field(sub, path[1:])
 
 

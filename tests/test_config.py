@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from collector.config import ConfigError, load_settings
+from collector.store.sinks.influx_v2 import InfluxV2Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,8 +47,10 @@ def test_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_secret_from_env_is_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOLARWATER_INFLUX__TOKEN", "tok-123-secret")
+    monkeypatch.setenv("SOLARWATER_INFLUX__API", "v2")
+    monkeypatch.setenv("SOLARWATER_INFLUX__ORG", "o")
     s = load_settings()
-    assert s.influx.token is not None
+    assert isinstance(s.influx, InfluxV2Settings) and s.influx.token is not None
     assert s.influx.token.get_secret_value() == "tok-123-secret"
     assert "tok-123-secret" not in repr(s) and "tok-123-secret" not in str(s.model_dump())
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from collector.config import InfluxSettings
 from collector.store.sinks import SinkRejected, SinkUnavailable, make_sink
+from collector.store.sinks.influx_v2 import InfluxV2Settings
 from devstack import Influxd, Mosquitto, free_port
 from tests.collector_support import (
     collector_overrides,
@@ -70,8 +70,8 @@ async def fake_influx2() -> AsyncIterator[FakeInflux2]:
     await runner.cleanup()
 
 
-def v2_settings(fake: FakeInflux2, token: str = TOKEN) -> InfluxSettings:
-    return InfluxSettings.model_validate(
+def v2_settings(fake: FakeInflux2, token: str = TOKEN) -> InfluxV2Settings:
+    return InfluxV2Settings.model_validate(
         {"url": fake.url, "api": "v2", "org": "sw-org", "bucket": "sw-bucket", "token": token}
     )
 
@@ -106,7 +106,7 @@ async def test_v2_sink_failures_are_classified(fake_influx2: FakeInflux2) -> Non
             await sink.write(["m v=1 1"])
     finally:
         await sink.close()
-    unreachable = InfluxSettings.model_validate(
+    unreachable = InfluxV2Settings.model_validate(
         {"url": f"http://127.0.0.1:{free_port()}", "api": "v2", "org": "o", "token": TOKEN}
     )
     sink = make_sink(unreachable)
@@ -128,6 +128,7 @@ async def test_collector_through_v2(
 ) -> None:
     monkeypatch.setenv("SOLARWATER_INFLUX__TOKEN", TOKEN)
     overrides = collector_overrides(mosquitto, influxd, "unused", prefix, tmp_path / "c")
+    del overrides["influx.db"]  # a v1 setting: the v2 sink's model refuses it
     overrides.update(
         {
             "influx.url": fake_influx2.url,

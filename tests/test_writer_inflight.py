@@ -10,10 +10,9 @@ from pathlib import Path
 from aiohttp import web
 
 from collector.broker.intake import Inbound
-from collector.config import InfluxSettings
 from collector.metrics import Metrics
 from collector.store.sinks import Sink
-from collector.store.sinks.influx_v1 import InfluxV1Sink
+from collector.store.sinks.influx_v1 import InfluxV1Settings, InfluxV1Sink
 from collector.store.spool import Spool
 from collector.store.writer import AckFn, Writer
 
@@ -55,7 +54,7 @@ async def test_second_write_overlaps_first_and_acks_wait_for_it(tmp_path: Path) 
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    sink = InfluxV1Sink(InfluxSettings(url=f"http://127.0.0.1:{port}", db="t"))
+    sink = InfluxV1Sink(InfluxV1Settings(url=f"http://127.0.0.1:{port}", db="t"))
     await sink.start()
     acked: list[int] = []
 
@@ -90,7 +89,7 @@ async def test_failing_spool_holds_acks_and_the_writer_lives_on(tmp_path: Path) 
     with socket.socket() as s:  # a port nothing listens on: InfluxDB is down
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    sink = InfluxV1Sink(InfluxSettings(url=f"http://127.0.0.1:{port}", db="t"))
+    sink = InfluxV1Sink(InfluxV1Settings(url=f"http://127.0.0.1:{port}", db="t"))
     await sink.start()
     acked: list[int] = []
     metrics = Metrics()

@@ -9,8 +9,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 from collector.alerts.model import Notification
-from collector.alerts.notifiers import DeliveryError, Notifier
-from collector.alerts.settings import Retry
+from collector.alerts.notifiers import DeliveryError, Notifier, Retry
 from collector.supervise import Spawn, unsupervised
 
 log = logging.getLogger("collector.alerts")

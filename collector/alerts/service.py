@@ -551,12 +551,9 @@ class AlertService:
     ) -> list[Alert]:
         return await self.store.call(lambda s: s.history(limit, station, rule, before))
 
-    def prometheus(self) -> str:
-        """The per-station counters, as Prometheus text (the rest are in `stats`)."""
-        metric = "solarwater_alert_notifications_over_budget_total"
-        lines = [f"# TYPE {metric} counter"]
-        lines += [f'{metric}{{station="{st}"}} {n}' for st, n in sorted(self.budget.over.items())]
-        return "\n".join(lines) + "\n"
+    def over_budget_by_station(self) -> dict[str, int]:
+        """Pages held back by the page budget, per station."""
+        return dict(self.budget.over)
 
     def stats(self) -> dict[str, float]:
         d = self.dispatcher

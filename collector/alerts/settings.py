@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -12,89 +12,20 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    SerializeAsAny,
     field_validator,
     model_validator,
 )
 
 from collector.alerts.durations import Duration
+from collector.alerts.notifiers import NotifierSettings, parse_notifier_settings
 from collector.alerts.rules import RuleSettings, merge_rules
 from collector.alerts.templates import LANGUAGES, check_templates
+from collector.plugin_settings import PluginSettingsError
 from collector.secrets import load_secret, token_weakness
 
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+$")
 _PHONE = re.compile(r"^\+?[0-9]{6,15}$")
-
-
-class Retry(BaseModel):
-    """How a notifier retries a failed delivery."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    timeout_s: float = Field(10.0, gt=0, le=300)
-    retries: int = Field(3, ge=0, le=20)
-    backoff_s: float = Field(1.0, ge=0, le=600, description="first wait; doubles each retry")
-    max_backoff_s: float = Field(60.0, ge=0, le=3600)
-
-
-class WebhookSettings(Retry):
-    """JSON POST per notification (SMS gateways take these)."""
-
-    type: Literal["webhook"]
-    url: str
-    bearer_token: SecretStr | None = None
-    bearer_token_file: Path | None = None
-    headers: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        if not re.match(r"^https?://[^\s/]+", v):
-            raise ValueError(f"webhook url {v!r} must be http:// or https://")
-        return v
-
-    @model_validator(mode="after")
-    def _secret(self) -> WebhookSettings:
-        self.bearer_token = load_secret(self.bearer_token, self.bearer_token_file, "bearer_token")
-        self.bearer_token_file = None
-        return self
-
-
-class EmailSettings(Retry):
-    """SMTP through aiosmtplib; STARTTLS or implicit TLS and login optional."""
-
-    type: Literal["email"]
-    host: str = Field(min_length=1)
-    port: int = Field(587, ge=1, le=65535)
-    security: Literal["none", "starttls", "tls"] = "starttls"
-    username: str | None = None
-    password: SecretStr | None = None
-    password_file: Path | None = None
-    sender: str = Field("solarwater@localhost", alias="from")
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    @model_validator(mode="after")
-    def _secret(self) -> EmailSettings:
-        self.password = load_secret(self.password, self.password_file, "password")
-        self.password_file = None
-        if self.password is not None and not self.username:
-            raise ValueError("an SMTP password needs a username")
-        if not _EMAIL.match(self.sender):
-            raise ValueError(f"from address {self.sender!r} is not an email address")
-        return self
-
-
-class MqttNotifierSettings(Retry):
-    """Publishes to `{prefix}/alerts/{station}/{rule}` through the collector's MQTT link."""
-
-    type: Literal["mqtt"]
-    qos: Literal[0, 1, 2] = 1
-    retain: bool = True
-
-
-NotifierSettings = Annotated[
-    WebhookSettings | EmailSettings | MqttNotifierSettings, Field(discriminator="type")
-]
 
 
 class Recipients(BaseModel):
@@ -189,9 +120,24 @@ class AlertSettings(BaseModel):
     api_token: SecretStr | None = None
     api_token_file: Path | None = None
     rules: dict[str, RuleSettings] = Field(default_factory=lambda: _default_rules())
-    notifiers: dict[str, NotifierSettings] = Field(default_factory=dict)
+    notifiers: dict[str, SerializeAsAny[NotifierSettings]] = Field(default_factory=dict)
     routes: tuple[RouteSettings, ...] = ()
     fallback: FallbackRoute = FallbackRoute()
+
+    @field_validator("notifiers", mode="before")
+    @classmethod
+    def _plugins(cls, v: Any) -> dict[str, NotifierSettings]:
+        # each entry by its own plugin's model, from the registry
+        if not isinstance(v, dict):
+            raise ValueError("notifiers must map names to notifier settings")
+        out: dict[str, NotifierSettings] = {}
+        for name, values in v.items():
+            try:
+                out[name] = parse_notifier_settings(values)
+            except PluginSettingsError as exc:
+                problems = [((name, *loc), msg) for loc, msg in exc.problems]
+                raise PluginSettingsError(exc.plugin, problems) from None
+        return out
 
     @field_validator("rules", mode="before")
     @classmethod
@@ -237,7 +183,7 @@ class AlertSettings(BaseModel):
                 if n not in self.notifiers:
                     known = ", ".join(self.notifiers) or "none configured"
                     raise ValueError(f"{where}: unknown notifier {n!r} (notifiers: {known})")
-                if self.notifiers[n].type == "email" and not recipients.emails:
+                if self.notifiers[n].needs_emails and not recipients.emails:
                     raise ValueError(
                         f"{where}: notifier {n!r} sends email but no emails are listed"
                     )

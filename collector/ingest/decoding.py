@@ -10,12 +10,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, TypeGuard
+from typing import Any, Literal, Protocol, TypeGuard
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from collector.ingest.readings import Reading, device_series
+from collector.plugin_settings import PluginSettingsError, validate_plugin
 from devices.catalogue import get_kind
 from devices.kind import DeviceKind
 from devices.stations import Fleet
@@ -369,5 +370,73 @@ def _first_per_timestamp(readings: list[Reading], rejects: list[Reject]) -> list
     return kept
 
 
-DecoderFactory = Callable[[DecodeLimits, Fleet], Decoder]
-DECODERS: dict[str, DecoderFactory] = {"json": JsonDecoder}
+class DecoderSettings(BaseModel):
+    """What every `ingest.decoder` has; a decoder's model adds its own settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(description="Payload decoder by name")
+
+
+class JsonDecoderSettings(DecoderSettings):
+    """The JSON wire format of design §3; its limits are the `ingest:` ones every decoder obeys."""
+
+    type: Literal["json"] = "json"
+
+
+JSON_SAMPLE = """\
+ingest:
+  decoder:
+    type: json             # or just `decoder: json`
+"""
+
+DecoderFactory = Callable[[Any, DecodeLimits, Fleet], Decoder]
+
+
+@dataclass(frozen=True)
+class DecoderPlugin:
+    """One payload decoder: its settings model, its factory and a sample config block."""
+
+    name: str
+    settings: type[DecoderSettings]
+    factory: DecoderFactory
+    sample: str
+
+
+def _make_json(settings: JsonDecoderSettings, limits: DecodeLimits, fleet: Fleet) -> Decoder:
+    return JsonDecoder(limits, fleet)
+
+
+# One line per decoder; the `ingest.decoder` values come from it.
+DECODERS: dict[str, DecoderPlugin] = {
+    p.name: p for p in (DecoderPlugin("json", JsonDecoderSettings, _make_json, JSON_SAMPLE),)
+}
+DEFAULT_DECODER = "json"
+
+
+def parse_decoder_settings(values: Any) -> DecoderSettings:
+    """`ingest.decoder` (a name, or a mapping with `type`) validated by that decoder's model."""
+    if isinstance(values, DecoderSettings):
+        return values
+    if isinstance(values, str):
+        values = {"type": values}
+    if not isinstance(values, dict):
+        raise ValueError("must be a decoder name or a mapping with a type")
+    name = values.get("type", DEFAULT_DECODER)
+    plugin = DECODERS.get(name) if isinstance(name, str) else None
+    if plugin is None:
+        known = ", ".join(sorted(DECODERS))
+        raise PluginSettingsError(
+            str(name), [(("type",), f"unknown decoder {name!r}; known: {known}")]
+        )
+    return validate_plugin(plugin.settings, {**values, "type": name}, f"decoder {name}")
+
+
+def default_decoder_settings() -> DecoderSettings:
+    """The JSON decoder's settings."""
+    return parse_decoder_settings(DEFAULT_DECODER)
+
+
+def make_decoder(settings: DecoderSettings, limits: DecodeLimits, fleet: Fleet) -> Decoder:
+    """The decoder these settings name."""
+    return DECODERS[settings.type].factory(settings, limits, fleet)

@@ -6,7 +6,7 @@ import logging
 
 from collector.config import Settings
 from collector.ingest.admission import DeviceAdmission
-from collector.ingest.decoding import DECODERS, DecodeLimits
+from collector.ingest.decoding import DecodeLimits, make_decoder
 from collector.ingest.quarantine import Quarantine
 from collector.ingest.readings import Reading
 from collector.ingest.seqtrack import SeqTracker
@@ -57,7 +57,7 @@ class Ingest:
             int(ing.max_future_s * 1000),
             int(ing.min_timestamp.timestamp() * 1000),
         )
-        self.decoder = DECODERS[ing.decoder](self.limits, fleet)
+        self.decoder = make_decoder(ing.decoder, self.limits, fleet)
         # before every per-device table: it bounds them all
         self.admission = DeviceAdmission(
             fleet, ing.max_devices_per_station, ing.max_unregistered_stations

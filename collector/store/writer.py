@@ -187,6 +187,8 @@ class Writer:
         if not batch.lines:
             return
         if self.influx_up and await self._try_write(batch.lines, batch.readings):
+            if batch.acks:  # once per batch, from its oldest message's receive time
+                self.metrics.observe_delay(time.time() - batch.acks[0].received_ms / 1000)
             return
         delay = self.retry_min_s
         while True:

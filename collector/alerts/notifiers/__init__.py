@@ -1,6 +1,23 @@
-"""Notifiers, chosen by name in config: `webhook`, `email`, `mqtt`."""
+"""Notifiers, chosen by `type` in config from NOTIFIERS: `webhook`, `email`, `mqtt`."""
 
-from collector.alerts.notifiers.base import NOTIFIER_TYPES, DeliveryError, Notifier, NotifierContext
-from collector.alerts.notifiers.registry import build_notifier
+from collector.alerts.notifiers.base import (
+    DeliveryError,
+    Notifier,
+    NotifierContext,
+    NotifierPlugin,
+    NotifierSettings,
+    Retry,
+)
+from collector.alerts.notifiers.registry import NOTIFIERS, build_notifier, parse_notifier_settings
 
-__all__ = ["NOTIFIER_TYPES", "DeliveryError", "Notifier", "NotifierContext", "build_notifier"]
+__all__ = [
+    "NOTIFIERS",
+    "DeliveryError",
+    "Notifier",
+    "NotifierContext",
+    "NotifierPlugin",
+    "NotifierSettings",
+    "Retry",
+    "build_notifier",
+    "parse_notifier_settings",
+]

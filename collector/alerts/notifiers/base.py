@@ -1,11 +1,13 @@
-"""The notifier protocol, the payload every JSON notifier sends, and the registry by name."""
+"""The notifier protocol, the settings every notifier shares, a plugin, the JSON payload."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from collector.alerts.model import Notification
 from devices.errors import SolarWaterError
@@ -54,15 +56,33 @@ def payload(n: Notification) -> dict[str, Any]:
     return body
 
 
+class Retry(BaseModel):
+    """How a notifier retries a failed delivery."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timeout_s: float = Field(10.0, gt=0, le=300)
+    retries: int = Field(3, ge=0, le=20)
+    backoff_s: float = Field(1.0, ge=0, le=600, description="first wait; doubles each retry")
+    max_backoff_s: float = Field(60.0, ge=0, le=3600)
+
+
+class NotifierSettings(Retry):
+    """What every `alerts.notifiers` entry has; each plugin's model adds its own fields."""
+
+    type: str
+    # True: a route using this notifier must list email addresses
+    needs_emails: ClassVar[bool] = False
+
+
 NotifierFactory = Callable[[str, Any, NotifierContext], Notifier]
-NOTIFIER_TYPES: dict[str, NotifierFactory] = {}
 
 
-def register(type_name: str) -> Callable[[NotifierFactory], NotifierFactory]:
-    """Add a notifier type to the registry under `type_name`."""
+@dataclass(frozen=True)
+class NotifierPlugin:
+    """One notifier type: its settings model, its factory and a sample config block."""
 
-    def deco(factory: NotifierFactory) -> NotifierFactory:
-        NOTIFIER_TYPES[type_name] = factory
-        return factory
-
-    return deco
+    name: str  # the `type` value that picks it
+    settings: type[NotifierSettings]
+    factory: NotifierFactory
+    sample: str

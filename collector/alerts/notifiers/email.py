@@ -2,14 +2,68 @@
 
 from __future__ import annotations
 
+import re
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from pathlib import Path
+from typing import ClassVar, Literal
 
 import aiosmtplib
+from pydantic import ConfigDict, Field, SecretStr, model_validator
 
 from collector.alerts.model import Notification
-from collector.alerts.notifiers.base import DeliveryError, Notifier, NotifierContext, iso, register
-from collector.alerts.settings import EmailSettings
+from collector.alerts.notifiers.base import (
+    DeliveryError,
+    Notifier,
+    NotifierContext,
+    NotifierPlugin,
+    NotifierSettings,
+    iso,
+)
+from collector.secrets import load_secret
+
+EMAIL_RE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+$")
+
+
+class EmailSettings(NotifierSettings):
+    """SMTP through aiosmtplib; STARTTLS or implicit TLS and login optional."""
+
+    type: Literal["email"]
+    host: str = Field(min_length=1)
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["none", "starttls", "tls"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    sender: str = Field("solarwater@localhost", alias="from")
+    needs_emails: ClassVar[bool] = True
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _secret(self) -> EmailSettings:
+        self.password = load_secret(self.password, self.password_file, "password")
+        self.password_file = None
+        if self.password is not None and not self.username:
+            raise ValueError("an SMTP password needs a username")
+        if not EMAIL_RE.match(self.sender):
+            raise ValueError(f"from address {self.sender!r} is not an email address")
+        return self
+
+
+SAMPLE = """\
+alerts:
+  notifiers:
+    mail:
+      type: email
+      host: smtp.example.org
+      port: 587
+      security: starttls
+      username: solarwater
+      # password: SOLARWATER_ALERTS__NOTIFIERS__MAIL__PASSWORD, or password_file
+      # password_file: /run/secrets/smtp_password
+      from: solarwater@example.org
+"""
 
 
 def compose(n: Notification, sender: str) -> EmailMessage:
@@ -71,6 +125,9 @@ class EmailNotifier:
         return None
 
 
-@register("email")
-def _make(name: str, settings: EmailSettings, ctx: NotifierContext) -> Notifier:
+def make(name: str, settings: EmailSettings, ctx: NotifierContext) -> Notifier:
+    """The email notifier for one `notifiers:` entry."""
     return EmailNotifier(name, settings)
+
+
+PLUGIN = NotifierPlugin("email", EmailSettings, make, SAMPLE)

@@ -8,6 +8,8 @@ retained message already stands).
 
 from __future__ import annotations
 
+from typing import Literal
+
 import orjson
 
 from collector.alerts.model import Notification
@@ -16,11 +18,29 @@ from collector.alerts.notifiers.base import (
     MqttPublish,
     Notifier,
     NotifierContext,
+    NotifierPlugin,
+    NotifierSettings,
     payload,
-    register,
 )
-from collector.alerts.settings import MqttNotifierSettings
 from devices.topics import alert_topic
+
+
+class MqttNotifierSettings(NotifierSettings):
+    """Publishes to `{prefix}/alerts/{station}/{rule}` through the collector's MQTT link."""
+
+    type: Literal["mqtt"]
+    qos: Literal[0, 1, 2] = 1
+    retain: bool = True
+
+
+SAMPLE = """\
+alerts:
+  notifiers:
+    board:
+      type: mqtt
+      qos: 1
+      retain: true
+"""
 
 
 class MqttNotifier:
@@ -51,8 +71,11 @@ class MqttNotifier:
         return None
 
 
-@register("mqtt")
-def _make(name: str, settings: MqttNotifierSettings, ctx: NotifierContext) -> Notifier:
+def make(name: str, settings: MqttNotifierSettings, ctx: NotifierContext) -> Notifier:
+    """The MQTT notifier for one `notifiers:` entry, on the collector's own connection."""
     if ctx.mqtt_publish is None:
         raise ValueError(f"notifier {name!r} is mqtt but the collector gives no MQTT publisher")
     return MqttNotifier(name, settings, ctx.prefix, ctx.mqtt_publish)
+
+
+PLUGIN = NotifierPlugin("mqtt", MqttNotifierSettings, make, SAMPLE)

@@ -1,19 +1,40 @@
-"""The notifier types by name: importing the plugin modules registers each one."""
+"""The notifier types by name: one line per plugin module, which imports base, never this."""
 
 from __future__ import annotations
 
 from typing import Any
 
-# Imported for their @register: this module, not base, pulls the plugins in, so they
-# import base and base imports none of them.
-from collector.alerts.notifiers import email, mqtt, webhook  # noqa: F401
-from collector.alerts.notifiers.base import NOTIFIER_TYPES, Notifier, NotifierContext
-from devices.errors import ConfigError
+from collector.alerts.notifiers import email, mqtt, webhook
+from collector.alerts.notifiers.base import (
+    Notifier,
+    NotifierContext,
+    NotifierPlugin,
+    NotifierSettings,
+)
+from collector.plugin_settings import PluginSettingsError, validate_plugin
+
+# One line per notifier type; the config's `type` values come from it.
+NOTIFIERS: dict[str, NotifierPlugin] = {
+    p.name: p for p in (webhook.PLUGIN, email.PLUGIN, mqtt.PLUGIN)
+}
 
 
-def build_notifier(name: str, settings: Any, ctx: NotifierContext) -> Notifier:
+def parse_notifier_settings(values: Any) -> NotifierSettings:
+    """One `notifiers:` entry validated by the model of the plugin its `type` names."""
+    if isinstance(values, NotifierSettings):
+        return values
+    if not isinstance(values, dict):
+        raise ValueError("a notifier must be a mapping with a type")
+    kind = values.get("type")
+    plugin = NOTIFIERS.get(kind) if isinstance(kind, str) else None
+    if plugin is None:
+        known = ", ".join(sorted(NOTIFIERS))
+        raise PluginSettingsError(
+            str(kind), [(("type",), f"unknown type {kind!r}; known: {known}")]
+        )
+    return validate_plugin(plugin.settings, values, f"type {kind}")
+
+
+def build_notifier(name: str, settings: NotifierSettings, ctx: NotifierContext) -> Notifier:
     """The notifier for one `notifiers:` entry, by its `type`."""
-    factory = NOTIFIER_TYPES.get(settings.type)
-    if factory is None:
-        raise ConfigError(f"notifier {name!r}: unknown type {settings.type!r}")
-    return factory(name, settings, ctx)
+    return NOTIFIERS[settings.type].factory(name, settings, ctx)

@@ -2,18 +2,61 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+from typing import Literal
+
 import aiohttp
 import orjson
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from collector.alerts.model import Notification
 from collector.alerts.notifiers.base import (
     DeliveryError,
     Notifier,
     NotifierContext,
+    NotifierPlugin,
+    NotifierSettings,
     payload,
-    register,
 )
-from collector.alerts.settings import WebhookSettings
+from collector.secrets import load_secret
+
+
+class WebhookSettings(NotifierSettings):
+    """JSON POST per notification (SMS gateways take these)."""
+
+    type: Literal["webhook"]
+    url: str
+    bearer_token: SecretStr | None = None
+    bearer_token_file: Path | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError(f"webhook url {v!r} must be http:// or https://")
+        return v
+
+    @model_validator(mode="after")
+    def _secret(self) -> WebhookSettings:
+        self.bearer_token = load_secret(self.bearer_token, self.bearer_token_file, "bearer_token")
+        self.bearer_token_file = None
+        return self
+
+
+SAMPLE = """\
+alerts:
+  notifiers:
+    sms:
+      type: webhook
+      url: https://sms-gateway.example.org/solarwater
+      # bearer_token: SOLARWATER_ALERTS__NOTIFIERS__SMS__BEARER_TOKEN, or bearer_token_file
+      # bearer_token_file: /run/secrets/sms_token
+      headers: {X-Fleet: cabo-delgado}
+      timeout_s: 10
+      retries: 3
+"""
 
 
 class WebhookNotifier:
@@ -51,6 +94,9 @@ class WebhookNotifier:
             self._session = None
 
 
-@register("webhook")
-def _make(name: str, settings: WebhookSettings, ctx: NotifierContext) -> Notifier:
+def make(name: str, settings: WebhookSettings, ctx: NotifierContext) -> Notifier:
+    """The webhook notifier for one `notifiers:` entry."""
     return WebhookNotifier(name, settings)
+
+
+PLUGIN = NotifierPlugin("webhook", WebhookSettings, make, SAMPLE)

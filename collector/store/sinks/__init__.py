@@ -1,32 +1,50 @@
-"""Sinks write line-protocol batches to InfluxDB; chosen by name from SINKS."""
+"""Sinks write line-protocol batches to InfluxDB; `influx.api` picks one from SINKS."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any
 
-from collector.config import InfluxSettings
-from collector.store.sinks.base import Sink, SinkRejected, SinkUnavailable
+from collector.plugin_settings import PluginSettingsError, validate_plugin
+from collector.store.sinks import influx_v1, influx_v2
+from collector.store.sinks.base import Sink, SinkPlugin, SinkRejected, SinkSettings, SinkUnavailable
 
-
-def _v1(settings: InfluxSettings) -> Sink:
-    from collector.store.sinks.influx_v1 import InfluxV1Sink
-
-    return InfluxV1Sink(settings)
-
-
-def _v2(settings: InfluxSettings) -> Sink:
-    # Imported on use: influxdb-client costs ~14 MB of memory a v1 collector never needs.
-    from collector.store.sinks.influx_v2 import InfluxV2Sink
-
-    return InfluxV2Sink(settings)
+# One line per sink plugin; the `influx.api` values and the CLI's --influx-api choices come from it.
+SINKS: dict[str, SinkPlugin] = {p.name: p for p in (influx_v1.PLUGIN, influx_v2.PLUGIN)}
+DEFAULT_SINK = "v1"
 
 
-SINKS: dict[str, Callable[[InfluxSettings], Sink]] = {"v1": _v1, "v2": _v2}
+def parse_sink_settings(values: Any) -> SinkSettings:
+    """The `influx:` mapping validated by the model of the plugin its `api` names."""
+    if isinstance(values, SinkSettings):
+        return values
+    if not isinstance(values, dict):
+        raise ValueError("must be a mapping")
+    api = values.get("api", DEFAULT_SINK)
+    plugin = SINKS.get(api) if isinstance(api, str) else None
+    if plugin is None:
+        known = ", ".join(sorted(SINKS))
+        raise PluginSettingsError(str(api), [(("api",), f"unknown sink {api!r}; known: {known}")])
+    return validate_plugin(plugin.settings, {**values, "api": api}, f"api {api}")
 
 
-def make_sink(settings: InfluxSettings) -> Sink:
+def default_sink_settings() -> SinkSettings:
+    """The default sink's settings (InfluxDB 1.x on localhost)."""
+    return parse_sink_settings({})
+
+
+def make_sink(settings: SinkSettings) -> Sink:
     """The sink for the configured API."""
-    return SINKS[settings.api](settings)
+    return SINKS[settings.api].factory(settings)
 
 
-__all__ = ["SINKS", "Sink", "SinkRejected", "SinkUnavailable", "make_sink"]
+__all__ = [
+    "DEFAULT_SINK",
+    "SINKS",
+    "Sink",
+    "SinkPlugin",
+    "SinkRejected",
+    "SinkSettings",
+    "SinkUnavailable",
+    "make_sink",
+    "parse_sink_settings",
+]

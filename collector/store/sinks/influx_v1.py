@@ -2,10 +2,52 @@
 
 from __future__ import annotations
 
-import aiohttp
+from pathlib import Path
+from typing import Literal
 
-from collector.config import InfluxSettings, read_secret
-from collector.store.sinks.base import SinkRejected, SinkUnavailable
+import aiohttp
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
+
+from collector.secrets import load_secret
+from collector.store.sinks.base import Sink, SinkPlugin, SinkRejected, SinkSettings, SinkUnavailable
+
+
+class InfluxV1Settings(SinkSettings):
+    """`influx:` with `api: v1`: a database on InfluxDB 1.x, optional basic auth."""
+
+    api: Literal["v1"] = Field("v1", description="v1 (/write, InfluxDB 1.x)")
+    db: str = Field("solarwater", min_length=1, description="Database (v1)")
+    retention_policy: str | None = Field(None, description="Retention policy (v1)")
+    username: str | None = Field(None, description="User (v1 auth)")
+    password: SecretStr | None = Field(
+        None, description="Password (v1 auth; secret: environment only)"
+    )
+    password_file: Path | None = Field(None, description="File holding the v1 password")
+    _password: SecretStr | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _read_password(self) -> InfluxV1Settings:
+        # read at load time, so a missing file is a config error, not a failure at start
+        self._password = load_secret(self.password, self.password_file, "influx.password")
+        return self
+
+    def secret_password(self) -> str | None:
+        """The password, from the environment or its file."""
+        return self._password.get_secret_value() if self._password is not None else None
+
+
+SAMPLE = """\
+influx:
+  api: v1                  # InfluxDB 1.x /write
+  url: http://localhost:8086
+  db: solarwater
+  # retention_policy: autogen
+  # username: collector    # password: SOLARWATER_INFLUX__PASSWORD or password_file
+  # password_file: /run/secrets/influx_password
+  timeout_s: 10
+  batch_size: 5000
+  flush_interval_s: 0.5
+"""
 
 
 class InfluxV1Sink:
@@ -13,14 +55,14 @@ class InfluxV1Sink:
 
     name = "influx-v1"
 
-    def __init__(self, settings: InfluxSettings) -> None:
+    def __init__(self, settings: InfluxV1Settings) -> None:
         self.settings = settings
         self._session: aiohttp.ClientSession | None = None
         params = {"db": settings.db, "precision": "ms"}
         if settings.retention_policy:
             params["rp"] = settings.retention_policy
         self._params = params
-        password = read_secret(settings.password, settings.password_file, "influx.password")
+        password = settings.secret_password()
         self._auth = (
             aiohttp.BasicAuth(settings.username, password or "") if settings.username else None
         )
@@ -30,6 +72,10 @@ class InfluxV1Sink:
         timeout = aiohttp.ClientTimeout(total=self.settings.timeout_s)
         connector = aiohttp.TCPConnector(limit=8, ssl=bool(self.settings.verify_tls))
         self._session = aiohttp.ClientSession(timeout=timeout, connector=connector, auth=self._auth)
+
+    async def prepare(self) -> None:
+        """Create the database if it is missing (harmless when present)."""
+        await self._create_db()
 
     async def write(self, lines: list[str]) -> None:
         if not lines:
@@ -61,10 +107,6 @@ class InfluxV1Sink:
         except (aiohttp.ClientError, TimeoutError):
             pass
 
-    async def ensure_database(self) -> None:
-        """Create the database if it is missing (InfluxDB 1.x only; harmless when present)."""
-        await self._create_db()
-
     async def ping(self) -> bool:
         assert self._session is not None
         try:
@@ -77,3 +119,11 @@ class InfluxV1Sink:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def make(settings: InfluxV1Settings) -> Sink:
+    """The v1 sink for these settings."""
+    return InfluxV1Sink(settings)
+
+
+PLUGIN = SinkPlugin("v1", InfluxV1Settings, make, SAMPLE)
