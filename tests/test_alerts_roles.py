@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from devices import schema
 from devices.stations import Fleet, load_fleet
 from devstack import Influxd, Mosquitto
 from simulator import SimulationConfig, run_simulation
@@ -90,7 +91,7 @@ async def test_kill_9_of_an_ingest_host_changes_no_page(
         await ingest_b.astart()
 
         def landed() -> int:
-            return influxd.count("solar", fresh_db) + influxd.count("tank", fresh_db)
+            return sum(influxd.count(m, fresh_db) for m in schema.READING_MEASUREMENTS)
 
         await until(lambda: landed() >= total, 60, lambda: f"{landed()} of {total}\n{logs()}")
         await asyncio.sleep(1.0)  # more evaluations: a second page would be out by now
