@@ -13,7 +13,7 @@ import json
 import sys
 import time
 
-from collector.mqtt.codec import connect_packet, subscribe_packet
+from collector.broker.codec import connect_packet, subscribe_packet
 
 
 class Counter(asyncio.Protocol):

@@ -11,7 +11,7 @@ import argparse
 import time
 import timeit
 
-from collector.decoding import DecodeLimits, JsonDecoder
+from collector.ingest.decoding import DecodeLimits, JsonDecoder
 from devices.stations import load_fleet
 from devices.topics import Topic
 

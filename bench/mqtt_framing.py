@@ -12,10 +12,10 @@ import asyncio
 import json
 import time
 
+from collector.broker import codec
+from collector.broker.client import NativeMqttSource, _Link
+from collector.broker.intake import LoopIntake
 from collector.config import MqttSettings
-from collector.intake import LoopIntake
-from collector.mqtt import codec
-from collector.mqtt.client import NativeMqttSource, _Link
 
 CHUNK = 64 * 1024
 MIB = 1 << 20

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bench.sqlite_spool import SqliteSpool
-from collector.spool import Chunk, Spool
+from collector.store.spool import Chunk, Spool
 
 BATCH_SIZES = (100, 1000, 5000)
 REPLAY_LINES = 5000

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 from collector.private_files import private_dir, touch_private
-from collector.spool import Chunk, Position
+from collector.store.spool import Chunk, Position
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS records (id INTEGER PRIMARY KEY, n INTEGER, body BLOB)"
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from collector.readings import Reading
+from collector.ingest.readings import Reading
 
 log = logging.getLogger("collector.alert_forward")
 SOCKET_ENV = "SOLARWATER_COLLECTOR_ALERT_SOCKET"  # set by `--workers` for its children

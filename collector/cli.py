@@ -73,7 +73,7 @@ def check_config(settings: Settings) -> int:
     """Everything start-up checks, without touching the network or the data folder."""
     from collector.alerts import AlertService
     from collector.service import load_registry
-    from collector.sinks import make_sink
+    from collector.store.sinks import make_sink
 
     fleet = load_registry(settings)
     make_sink(settings.influx)

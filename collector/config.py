@@ -129,7 +129,7 @@ class MqttSettings(Section):
     @field_validator("client")
     @classmethod
     def _known_client(cls, v: str) -> str:
-        from collector.sources import SOURCES
+        from collector.broker.sources import SOURCES
 
         if v not in SOURCES:
             raise ValueError(f"unknown MQTT client {v!r}; known: {', '.join(sorted(SOURCES))}")
@@ -231,7 +231,7 @@ class IngestSettings(Section):
     @field_validator("decoder")
     @classmethod
     def _known_decoder(cls, v: str) -> str:
-        from collector.decoding import DECODERS
+        from collector.ingest.decoding import DECODERS
 
         if v not in DECODERS:
             raise ValueError(f"unknown decoder {v!r}; known: {', '.join(sorted(DECODERS))}")

@@ -13,27 +13,27 @@ from typing import Any
 
 from aiohttp import web
 
-from collector.admission import DeviceAdmission
 from collector.alert_forward import SOCKET_ENV, AlertForwarder, AlertForwardServer
 from collector.alerts import AlertService
 from collector.alerts.rules import fields_by_kind
+from collector.broker.intake import Inbound
+from collector.broker.sources import Feed, Source, make_source
 from collector.config import ConfigError, Settings
-from collector.decoding import DECODERS, DecodeLimits
 from collector.http_api import build_app
-from collector.intake import Inbound
+from collector.ingest.admission import DeviceAdmission
+from collector.ingest.decoding import DECODERS, DecodeLimits
+from collector.ingest.quarantine import Quarantine
+from collector.ingest.seqtrack import SeqTracker
+from collector.ingest.status import StatusError, StatusTracker, parse_status
 from collector.logtext import safe
 from collector.metrics import Metrics
 from collector.private_files import private_dir
-from collector.quarantine import Quarantine
-from collector.seqtrack import SeqTracker
-from collector.sinks import make_sink
-from collector.sources import Feed, Source, make_source
-from collector.spool import Spool
 from collector.stats_points import collector_point, station_info_lines
-from collector.status import StatusError, StatusTracker, parse_status
+from collector.store.sinks import make_sink
+from collector.store.spool import Spool
+from collector.store.writer import Writer
 from collector.supervise import Supervisor
 from collector.workers import worker_index
-from collector.writer import Writer
 from devices.stations import EMPTY_FLEET, Fleet, load_fleet
 from devices.topics import TopicError, forget_topic, parse_topic
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from collector.readings import Reading
+from collector.ingest.readings import Reading
 from collector.stats_points import station_info_lines
 from devices.kind import FieldValue
 from devices.lineprotocol import encode_line

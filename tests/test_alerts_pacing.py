@@ -19,7 +19,7 @@ from collector.alerts.messages import Messages
 from collector.alerts.model import Notification
 from collector.alerts.notifiers.webhook import WebhookNotifier
 from collector.alerts.settings import WebhookSettings
-from collector.readings import Reading
+from collector.ingest.readings import Reading
 from devices.stations import load_fleet
 from tests.alert_support import Hook
 from tests.test_alerts_service import (  # noqa: F401  (fixtures, used by name)

@@ -18,7 +18,7 @@ from collector.alerts.messages import Messages
 from collector.alerts.model import Alert
 from collector.alerts.rules import fields_by_kind
 from collector.alerts.templates import GSM7, SMS_MAX
-from collector.readings import Reading
+from collector.ingest.readings import Reading
 from devices.stations import load_fleet
 
 FLEET = load_fleet()

@@ -21,7 +21,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from collector.alerts import AlertService, AlertSettings
-from collector.readings import Reading
+from collector.ingest.readings import Reading
 from devices.stations import load_fleet
 from devstack import Influxd, Mosquitto
 from tests.alert_support import SMTP_PASSWORD, Hook, Mailbox

@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from collector.intake import Inbound, Intake, LoopIntake
+from collector.broker.intake import Inbound, Intake, LoopIntake
 from devstack import Influxd, Mosquitto
 from tests.collector_support import (
     collector_overrides,

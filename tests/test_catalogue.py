@@ -12,7 +12,7 @@ import pytest
 from pydantic import Field
 
 from collector.alerts.templates import EN, PT, label, to_gsm7
-from collector.decoding import DecodeLimits, JsonDecoder
+from collector.ingest.decoding import DecodeLimits, JsonDecoder
 from dashboards import fleet, station
 from dashboards import kind_panels as kp
 from dashboards.render import render

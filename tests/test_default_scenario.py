@@ -13,7 +13,7 @@ import pytest
 
 from collector.alerts.engine import RuleEngine
 from collector.alerts.settings import AlertSettings
-from collector.readings import Reading
+from collector.ingest.readings import Reading
 from devices.stations import load_fleet
 from simulator.faults import Fault
 from simulator.scenarios import build_scenario

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from collector.admission import DeviceAdmission
 from collector.config import ConfigError, load_settings
+from collector.ingest.admission import DeviceAdmission
 from devices import topics
 from devices.stations import load_fleet
 from devstack import Influxd, Mosquitto

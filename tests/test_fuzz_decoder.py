@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector import decoding
-from collector.decoding import DecodeLimits, DecodeResult, JsonDecoder
+from collector.ingest import decoding
+from collector.ingest.decoding import DecodeLimits, DecodeResult, JsonDecoder
 from devices.catalogue import KINDS
 from devices.stations import load_fleet
 from devices.topics import Topic

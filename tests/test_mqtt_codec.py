@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collector.mqtt import codec
-from collector.mqtt.codec import MalformedPacket
+from collector.broker import codec
+from collector.broker.codec import MalformedPacket
 
 
 @pytest.mark.parametrize(

@@ -14,11 +14,11 @@ import tracemalloc
 
 import pytest
 
+from collector.broker import codec
+from collector.broker.client import NativeMqttSource, _Link
+from collector.broker.intake import LoopIntake
 from collector.config import CLIENT_ID_RE, ConfigError, default_client_id, load_settings
-from collector.intake import LoopIntake
 from collector.logtext import safe
-from collector.mqtt import codec
-from collector.mqtt.client import NativeMqttSource, _Link
 from devices.topics import ID_RE
 from tests.test_mqtt_native import fake_broker, read_packet, settings, source, take, until
 

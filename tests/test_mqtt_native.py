@@ -15,10 +15,10 @@ import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from collector.broker import codec
+from collector.broker.client import NativeMqttSource
+from collector.broker.intake import Inbound, LoopIntake
 from collector.config import MqttSettings
-from collector.intake import Inbound, LoopIntake
-from collector.mqtt import codec
-from collector.mqtt.client import NativeMqttSource
 from devstack import Mosquitto
 from tests.fault_support import Message, Publisher
 
@@ -272,7 +272,7 @@ async def test_refused_credentials_back_off_instead_of_spinning(prefix: str) -> 
 
 
 async def test_receive_path_splits_chunks_and_refuses_what_the_codec_refuses(prefix: str) -> None:
-    from collector.mqtt.client import _Link
+    from collector.broker.client import _Link
 
     src = NativeMqttSource(
         settings("mqtt://127.0.0.1:1", prefix), LoopIntake(asyncio.get_running_loop(), 100)

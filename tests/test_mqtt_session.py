@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from collector.intake import LoopIntake
-from collector.mqtt import codec
-from collector.mqtt.client import NativeMqttSource
-from collector.sources import SESSION_FILE
+from collector.broker import codec
+from collector.broker.client import NativeMqttSource
+from collector.broker.intake import LoopIntake
+from collector.broker.sources import SESSION_FILE
 from devstack import Influxd, Mosquitto, collector_http
 from tests.collector_support import collector_overrides, running_collector
 from tests.fault_support import metric

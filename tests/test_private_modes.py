@@ -11,9 +11,9 @@ import pytest
 
 from collector.alerts.store import AlertStore
 from collector.config import load_settings
-from collector.quarantine import Quarantine
+from collector.ingest.quarantine import Quarantine
 from collector.service import Collector
-from collector.spool import Spool
+from collector.store.spool import Spool
 
 
 @pytest.fixture

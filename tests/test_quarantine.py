@@ -9,9 +9,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from collector import quarantine as quarantine_mod
+from collector.ingest import quarantine as quarantine_mod
+from collector.ingest.quarantine import MAX_REJECTS_PER_ENTRY, Quarantine
 from collector.private_files import open_private
-from collector.quarantine import MAX_REJECTS_PER_ENTRY, Quarantine
 
 
 def bad_message(n: int) -> bytes:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collector.readings import Reading
+from collector.ingest.readings import Reading
 from devices.lineprotocol import encode_line
 
 ids = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)

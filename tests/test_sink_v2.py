@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from collector.config import InfluxSettings
-from collector.sinks import SinkRejected, SinkUnavailable, make_sink
+from collector.store.sinks import SinkRejected, SinkUnavailable, make_sink
 from devstack import Influxd, Mosquitto, free_port
 from tests.collector_support import (
     collector_overrides,

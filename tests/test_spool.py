@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.spool import Spool
+from collector.store.spool import Spool
 
 SEG = 4096
 

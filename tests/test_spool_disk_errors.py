@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bench.sqlite_spool import SqliteSpool
-from collector.spool import Spool
+from collector.store.spool import Spool
 from tests.test_spool import drain, lines_for
 
 SEG = 1 << 20

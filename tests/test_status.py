@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collector.status import Status, StatusError, StatusTracker, parse_status
+from collector.ingest.status import Status, StatusError, StatusTracker, parse_status
 from devices.topics import parse_topic
 
 MPPT = parse_topic("solarwater/IBO-01/solar/mppt1/status")

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from collector import service
-from collector.spool import Chunk, Spool
 from collector.stats_points import collector_point
+from collector.store.spool import Chunk, Spool
 from collector.supervise import Supervisor
 from devstack import Influxd, Mosquitto, collector_http
 from tests.collector_support import (

@@ -9,13 +9,13 @@ from pathlib import Path
 
 from aiohttp import web
 
+from collector.broker.intake import Inbound
 from collector.config import InfluxSettings
-from collector.intake import Inbound
 from collector.metrics import Metrics
-from collector.sinks import Sink
-from collector.sinks.influx_v1 import InfluxV1Sink
-from collector.spool import Spool
-from collector.writer import AckFn, Writer
+from collector.store.sinks import Sink
+from collector.store.sinks.influx_v1 import InfluxV1Sink
+from collector.store.spool import Spool
+from collector.store.writer import AckFn, Writer
 
 
 def one_line_batches(sink: Sink, spool_dir: Path, ack: AckFn, metrics: Metrics) -> Writer:

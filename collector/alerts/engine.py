@@ -17,7 +17,7 @@ from collector.alerts.condition import Fields
 from collector.alerts.fleetclock import FleetClock
 from collector.alerts.model import SILENCE_DEVICE, AlertKey, Transition
 from collector.alerts.rules import SILENCE_RULE, EffectiveRule, RuleSettings
-from collector.readings import Reading
+from collector.ingest.readings import Reading
 from devices.stations import Fleet
 
 

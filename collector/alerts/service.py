@@ -24,7 +24,7 @@ from collector.alerts.pacing import PageBudget, PageGate, StationTable, Window
 from collector.alerts.routing import Router
 from collector.alerts.settings import AlertSettings
 from collector.alerts.store import AlertStore, Silence
-from collector.readings import Reading
+from collector.ingest.readings import Reading
 from collector.supervise import Spawn, unsupervised
 from devices import schema
 from devices.lineprotocol import encode_line

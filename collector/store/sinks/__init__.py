@@ -5,18 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from collector.config import InfluxSettings
-from collector.sinks.base import Sink, SinkRejected, SinkUnavailable
+from collector.store.sinks.base import Sink, SinkRejected, SinkUnavailable
 
 
 def _v1(settings: InfluxSettings) -> Sink:
-    from collector.sinks.influx_v1 import InfluxV1Sink
+    from collector.store.sinks.influx_v1 import InfluxV1Sink
 
     return InfluxV1Sink(settings)
 
 
 def _v2(settings: InfluxSettings) -> Sink:
     # Imported on use: influxdb-client costs ~14 MB of memory a v1 collector never needs.
-    from collector.sinks.influx_v2 import InfluxV2Sink
+    from collector.store.sinks.influx_v2 import InfluxV2Sink
 
     return InfluxV2Sink(settings)
 

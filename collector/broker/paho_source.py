@@ -15,10 +15,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from collector.broker.intake import Inbound, Intake
+from collector.broker.sources import LinkState
+from collector.broker.subscription import credentials, subscription_filters
 from collector.config import MqttSettings
-from collector.intake import Inbound, Intake
-from collector.mqtt.subscription import credentials, subscription_filters
-from collector.sources import LinkState
 
 log = logging.getLogger("collector.mqtt")
 

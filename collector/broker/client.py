@@ -21,13 +21,13 @@ from collections import deque
 from pathlib import Path
 from typing import Any, TypeVar
 
+from collector.broker import codec
+from collector.broker.codec import ConnAck, MalformedPacket, reason_text
+from collector.broker.intake import Inbound, LoopIntake
+from collector.broker.sources import LinkState
+from collector.broker.subscription import credentials, subscription_filters, tls_context
 from collector.config import ConfigError, MqttSettings
-from collector.intake import Inbound, LoopIntake
 from collector.logtext import safe
-from collector.mqtt import codec
-from collector.mqtt.codec import ConnAck, MalformedPacket, reason_text
-from collector.mqtt.subscription import credentials, subscription_filters, tls_context
-from collector.sources import LinkState
 
 log = logging.getLogger("collector.mqtt")
 OUTBOX_MAX = 1000  # our own publishes (alerts) held while disconnected or unacknowledged

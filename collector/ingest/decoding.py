@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeGuard
 import orjson
 from pydantic import ValidationError
 
-from collector.readings import Reading, device_series
+from collector.ingest.readings import Reading, device_series
 from devices.catalogue import get_kind
 from devices.kind import DeviceKind
 from devices.stations import Fleet

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from collector.broker.intake import Inbound, Intake, LoopIntake
+from collector.broker.session_marker import SessionMarker
 from collector.config import MqttSettings
-from collector.intake import Inbound, Intake, LoopIntake
 from collector.logtext import safe
-from collector.mqtt.session_marker import SessionMarker
 from devices.mqtturl import MqttUrl, parse_mqtt_url
 
 log = logging.getLogger("collector.mqtt")
@@ -126,7 +126,7 @@ SourceFactory = Callable[
 def _native(
     settings: MqttSettings, loop: asyncio.AbstractEventLoop, max_items: int, state: Path | None
 ) -> tuple[Source, Feed]:
-    from collector.mqtt.client import NativeMqttSource
+    from collector.broker.client import NativeMqttSource
 
     intake = LoopIntake(loop, max_items)
     return NativeMqttSource(settings, intake, state), intake
@@ -135,7 +135,7 @@ def _native(
 def _paho(
     settings: MqttSettings, loop: asyncio.AbstractEventLoop, max_items: int, state: Path | None
 ) -> tuple[Source, Feed]:
-    from collector.mqtt_source import MqttSource
+    from collector.broker.paho_source import MqttSource
 
     intake = Intake(loop, max_items)
     return MqttSource(settings, intake, state), intake

@@ -8,7 +8,7 @@ from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 
 from collector.config import ConfigError, InfluxSettings, read_secret
-from collector.sinks.base import SinkRejected, SinkUnavailable
+from collector.store.sinks.base import SinkRejected, SinkUnavailable
 
 
 class InfluxV2Sink:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 
 from collector.config import InfluxSettings, read_secret
-from collector.sinks.base import SinkRejected, SinkUnavailable
+from collector.store.sinks.base import SinkRejected, SinkUnavailable
 
 
 class InfluxV1Sink:

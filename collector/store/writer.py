@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from collector.intake import Inbound
+from collector.broker.intake import Inbound
 from collector.metrics import Metrics
-from collector.sinks import Sink, SinkRejected, SinkUnavailable
-from collector.spool import Spool
+from collector.store.sinks import Sink, SinkRejected, SinkUnavailable
+from collector.store.spool import Spool
 from collector.supervise import Spawn, unsupervised
 
 log = logging.getLogger("collector.writer")
