@@ -117,23 +117,6 @@ def run_e2e(run: Run, stack: Stack, root: Path, workers_list: list[int]) -> None
         if target and fig.ratio is not None:
             fig.ok = fig.ratio >= 0.8
         run.add(fig)
-    # The same load through the paho source, for the before/after in one run.
-    r = end_to_end(
-        stack,
-        root / "e2e-paho",
-        messages=run.n(100_000),
-        extra_env={"SOLARWATER_MQTT__CLIENT": "paho"},
-    )
-    run.add(
-        Figure(
-            "collector e2e, 1 reading/msg, --workers 1, paho source",
-            r.rate,
-            "readings/s",
-            "broker",
-            run.limits.get("broker"),
-            note=f"{r.cpu_s / r.readings * 1e6:.0f} µs CPU/reading (mqtt.client: paho)",
-        )
-    )
 
 
 def run_batch(run: Run, stack: Stack, root: Path) -> None:

@@ -8,12 +8,14 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from devices.errors import SolarWaterError
+
 HERE = Path(__file__).resolve().parent
 SOURCES = HERE / "c"
 BUILD = HERE / "build"
 
 
-class BuildError(RuntimeError):
+class BuildError(SolarWaterError, RuntimeError):
     """gcc or libmosquitto-dev is missing, or the sources do not compile."""
 
 

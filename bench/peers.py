@@ -61,7 +61,7 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="extra environment for the collector, e.g. SOLARWATER_MQTT__CLIENT=paho",
+        help="extra environment for the collector, e.g. SOLARWATER_INFLUX__BATCH_SIZE=500",
     )
     p.add_argument("--json", type=Path, help="also write the figures as JSON here")
     p.add_argument("--keep", action="store_true", help="keep the temp folder (logs, data)")

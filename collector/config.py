@@ -26,12 +26,9 @@ from pydantic_settings import (
 
 from collector.alerts.settings import AlertSettings
 from collector.secrets import load_secret, url_has_password
+from devices.errors import ConfigError as ConfigError  # what load_settings raises
 from devices.mqtturl import MqttUrlError, parse_mqtt_url
 from devices.topics import ID_RE
-
-
-class ConfigError(ValueError):
-    """A configuration mistake; the message is one line for the operator."""
 
 
 class Section(BaseModel):
@@ -110,9 +107,6 @@ class MqttSettings(Section):
     no_traffic_warn_s: float = Field(
         900.0, gt=0, description="Watchdog: /healthz warns when connected but silent this long"
     )
-    client: str = Field(
-        "native", description="MQTT client by name: native (asyncio, in the loop) or paho"
-    )
     max_packet_bytes: int = Field(
         256 * 1024,
         ge=4096,
@@ -125,15 +119,6 @@ class MqttSettings(Section):
         le=65535,
         description="Cap on a broker-chosen Server Keep Alive (pings, dead-link detection)",
     )
-
-    @field_validator("client")
-    @classmethod
-    def _known_client(cls, v: str) -> str:
-        from collector.broker.sources import SOURCES
-
-        if v not in SOURCES:
-            raise ValueError(f"unknown MQTT client {v!r}; known: {', '.join(sorted(SOURCES))}")
-        return v
 
     @field_validator("url")
     @classmethod

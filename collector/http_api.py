@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
-if TYPE_CHECKING:
-    from collector.service import Collector
+from collector.alerts import AlertService
+from collector.ingest.quarantine import Quarantine
+from collector.ingest.seqtrack import SeqTracker
+from collector.metrics import Metrics
 
-COLLECTOR_KEY: web.AppKey[Collector] = web.AppKey("collector")
+
+@dataclass(frozen=True, slots=True)
+class HttpParts:
+    """What the routes read: the parts themselves, not the collector that wires them."""
+
+    health: Callable[[], tuple[bool, dict[str, Any]]]
+    metrics: Metrics
+    alerts: AlertService | None
+    quarantine: Quarantine
+    seq: SeqTracker
+
+
+COLLECTOR_KEY: web.AppKey[HttpParts] = web.AppKey("collector")
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -50,10 +66,10 @@ async def devices(request: web.Request) -> web.Response:
     return web.json_response({"devices": request.app[COLLECTOR_KEY].seq.report()})
 
 
-def build_app(collector: Collector) -> web.Application:
+def build_app(parts: HttpParts) -> web.Application:
     """The aiohttp application with the collector's own routes."""
     app = web.Application(client_max_size=64 * 1024)
-    app[COLLECTOR_KEY] = collector
+    app[COLLECTOR_KEY] = parts
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/quarantine", quarantine)

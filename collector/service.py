@@ -6,8 +6,6 @@ import asyncio
 import logging
 import os
 import time
-import urllib.parse
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +13,16 @@ from aiohttp import web
 
 from collector.alert_forward import SOCKET_ENV, AlertForwarder, AlertForwardServer
 from collector.alerts import AlertService
+from collector.alerts.api import AlertApi
 from collector.alerts.rules import fields_by_kind
+from collector.broker.client import make_source
 from collector.broker.intake import Inbound
-from collector.broker.sources import Feed, Source, make_source
+from collector.broker.link import Feed, Source
 from collector.config import ConfigError, Settings
-from collector.http_api import build_app
-from collector.ingest.admission import DeviceAdmission
-from collector.ingest.decoding import DECODERS, DecodeLimits
+from collector.health import HealthParts, health
+from collector.http_api import HttpParts, build_app
+from collector.ingest.pipeline import Ingest
 from collector.ingest.quarantine import Quarantine
-from collector.ingest.seqtrack import SeqTracker
-from collector.ingest.status import StatusError, StatusTracker, parse_status
 from collector.logtext import safe
 from collector.metrics import Metrics
 from collector.private_files import private_dir
@@ -35,24 +33,8 @@ from collector.store.writer import Writer
 from collector.supervise import Supervisor
 from collector.workers import worker_index
 from devices.stations import EMPTY_FLEET, Fleet, load_fleet
-from devices.topics import TopicError, forget_topic, parse_topic
 
 log = logging.getLogger("collector")
-SESSION_LOST_WARN_S = 86400.0  # /healthz names a lost MQTT session this long after the loss
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
-
-
-def redact_url(url: str) -> str:
-    """An HTTP URL with any password in it replaced, for health output and logs."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def load_registry(settings: Settings) -> Fleet:
@@ -81,21 +63,14 @@ class Collector:
             on_write_error=lambda: self.metrics.inc("quarantine_write_errors"),
         )
         self.sink = make_sink(settings.influx)
-        ing = settings.ingest
-        self.limits = DecodeLimits(
-            ing.max_payload_bytes,
-            ing.max_readings_per_message,
-            int(ing.max_future_s * 1000),
-            int(ing.min_timestamp.timestamp() * 1000),
+        self.ingest = Ingest(settings, self.fleet, self.metrics, self.quarantine)
+        # the ingest parts the gauges, the HTTP views and the tests read
+        self.admission, self.seq, self.status = (
+            self.ingest.admission,
+            self.ingest.seq,
+            self.ingest.status,
         )
-        self.decoder = DECODERS[ing.decoder](self.limits, self.fleet)
-        # before every per-device table: it bounds them all
-        self.admission = DeviceAdmission(
-            self.fleet, ing.max_devices_per_station, ing.max_unregistered_stations
-        )
-        self.seq = SeqTracker()
-        self.status = StatusTracker()
-        self.stations_seen: set[str] = set()
+        self.stations_seen = self.ingest.stations_seen
         self.started_at = time.time()
         self._stop = asyncio.Event()
         self.source: Source | None = None
@@ -172,7 +147,7 @@ class Collector:
         await asyncio.gather(*tasks, return_exceptions=True)
         # What was already taken from the intake is in the batch; what is still there
         # stays unacknowledged and comes back through the persistent session.
-        self.writer.add([collector_point(self)], 0, None)
+        self.writer.add([self._collector_point()], 0, None)
         # Bounded: with InfluxDB down and the spool failing, what is held stays unacknowledged
         # and the broker delivers it again after the restart.
         grace = self.settings.influx.timeout_s + 5
@@ -235,9 +210,11 @@ class Collector:
     async def _start_http(self) -> None:
         if not self.settings.http.enabled:
             return
-        app = build_app(self)
+        app = build_app(
+            HttpParts(self.health, self.metrics, self.alerts, self.quarantine, self.seq)
+        )
         if self.alerts is not None:
-            self.alerts.add_routes(app)
+            AlertApi(self.alerts).mount(app)
         self.http_runner = web.AppRunner(app, access_log=None)
         await self.http_runner.setup()
         site = web.TCPSite(self.http_runner, self.settings.http.host, self.settings.http.port)
@@ -326,90 +303,37 @@ class Collector:
                     timeout = max(wait, 0.005)  # look again then (or when the writer is done)
 
     def _handle(self, item: Inbound, now_ms: int) -> None:
-        try:
-            self._decode_and_route(item, now_ms)
-        except Exception as exc:
-            # A bug must cost one message, not the service: quarantine it, keep going.
-            log.exception("internal error on a message from %s", safe(item.topic))
-            assert self.writer is not None
-            acks = self.writer.current.acks
-            if not acks or acks[-1] is not item:  # never ack one message twice
-                self._reject_message(item, "internal_error", f"{type(exc).__name__}: {exc}"[:300])
-
-    def _decode_and_route(self, item: Inbound, now_ms: int) -> None:
+        """Ingest one message, show its readings to the alerts, and batch it with its ack."""
+        out = self.ingest.handle(item.topic, item.payload, item.received_ms, now_ms)
         assert self.writer is not None
-        self.metrics.inc("messages_received")
-        prefix = self.settings.mqtt.prefix
         try:
-            topic = parse_topic(item.topic, prefix)
-        except TopicError as exc:
-            self._reject_message(item, exc.reason, str(exc))
-            return
-        refusal = self.admission.refusal(topic.station, topic.kind, topic.device)
-        if refusal is not None:
-            forget_topic(item.topic)
-            self._reject_message(item, *refusal)
-            return
-        if topic.channel == "status":
-            self._handle_status(item, topic, now_ms)
-            return
-        result = self.decoder.decode(topic, item.payload, item.received_ms, now_ms)
-        for rej in result.rejects:
-            if rej.index < 0:
-                self._reject_message(item, rej.reason, rej.detail)
-                return
-            self.metrics.reject_reading(rej.reason)
-            self.quarantine.add(
-                rej.reason, rej.detail, item.topic, item.payload, item.received_ms, rej.index
-            )
-        for seq in result.seqs:
-            dup, gap = self.seq.observe(topic.station, topic.device, seq)
-            if dup:
-                self.metrics.inc("seq_duplicates")
-            if gap:
-                self.metrics.inc("seq_gaps")
-        readings = result.readings
-        if readings:
-            self.stations_seen.add(topic.station)
-            self.metrics.inc("readings_received", len(readings))
             if self.alerts is not None:
-                self.alerts.observe_many(readings)
-            elif self.forwarder is not None:
-                self.forwarder.add_many(readings)
-        self.writer.add([r.to_line() for r in readings], len(readings), item)
-
-    def _handle_status(self, item: Inbound, topic: Any, now_ms: int) -> None:
-        assert self.writer is not None
-        self.metrics.inc("status_messages")
-        try:
-            status = parse_status(topic, item.payload, self.settings.ingest.max_status_bytes)
-            changes = self.status.update(topic, status, item.received_ms)
-        except StatusError as exc:
-            self._reject_message(item, exc.reason, str(exc))
-            return
-        if self.alerts is not None:
-            for device, online, _ in changes:
-                self.alerts.observe_status(topic.station, device, online, item.received_ms)
-        self.writer.add([line for _, _, line in changes], 0, item)
-
-    def _reject_message(self, item: Inbound, reason: str, detail: str) -> None:
-        assert self.writer is not None
-        self.metrics.reject_message(reason)
-        self.quarantine.add(reason, detail, item.topic, item.payload, item.received_ms, -1)
-        # Settled: the rejection is recorded, and redelivery would not make it valid.
-        self.writer.add([], 0, item)
+                if out.readings:
+                    self.alerts.observe_many(out.readings)
+                for device, online, _ in out.status:
+                    self.alerts.observe_status(out.station, device, online, item.received_ms)
+            elif out.readings and self.forwarder is not None:
+                self.forwarder.add_many(out.readings)
+        except Exception:
+            # the alerts never raise by contract; should they, the message is still stored
+            log.exception("internal error passing a message from %s to alerts", safe(item.topic))
+        self.writer.add(out.lines, len(out.readings), item)
 
     def _sink_rejected(self, detail: str, lines: list[str]) -> None:
         log.error("InfluxDB refused a batch of %d lines: %s", len(lines), safe(detail, 500))
         excerpt = "\n".join(lines[:20]).encode()
         self.quarantine.add("influx_rejected", detail, "", excerpt, int(time.time() * 1000), -1)
 
+    def _collector_point(self) -> str:
+        alert_stats = self.alerts.stats() if self.alerts is not None else {}
+        return collector_point(self.metrics, alert_stats, self.settings.instance)
+
     async def _stats_loop(self) -> None:
         assert self.writer is not None
         next_info = 0.0
         while True:
             now = time.monotonic()
-            lines = [collector_point(self)]
+            lines = [self._collector_point()]
             if now >= next_info:
                 lines += station_info_lines(self.fleet, int(time.time() * 1000))
                 next_info = now + self.settings.station_info_interval_s
@@ -420,65 +344,17 @@ class Collector:
     def health(self) -> tuple[bool, dict[str, Any]]:
         """(healthy, details) for /healthz."""
         assert self.source is not None and self.writer is not None
-        now = time.time()
-        src, w = self.source, self.writer
-        problems = []
-        if not src.connected:
-            problems.append("not connected to the MQTT broker")
-        quiet_for = now - (src.last_message_at or src.connected_since or self.started_at)
-        no_traffic = src.connected and quiet_for > self.settings.mqtt.no_traffic_warn_s
-        if no_traffic:
-            problems.append(f"connected but no traffic for {int(quiet_for)} s")
-        if not w.influx_up:
-            problems.append("InfluxDB unreachable: readings go to the disk spool")
-        if w.spool_blocked:
-            problems.append(f"{w.spool_problem}: acknowledgements held, broker is buffering")
-        if src.session_lost_at and now - src.session_lost_at < SESSION_LOST_WARN_S:
-            problems.append(f"mqtt session lost at {_iso(src.session_lost_at)}")
-        failing = self.supervisor.failing()
-        problems += [f"task {name} failed: {error}" for name, error in failing.items()]
-        if self.quarantine.last_error:
-            problems.append(f"quarantine cannot write: {self.quarantine.last_error}")
-        healthy = src.connected and not w.spool_blocked and not failing
-        return healthy, {
-            "status": "ok" if not problems else ("degraded" if healthy else "failing"),
-            "problems": problems,
-            "instance": self.settings.instance,
-            "uptime_s": round(now - self.started_at, 1),
-            "mqtt": {
-                "url": src.url.redacted(),
-                "connected": src.connected,
-                "connects": src.connects,
-                "seconds_since_last_message": round(quiet_for, 1),
-                "last_error": src.last_error,
-                "packets_too_large": src.packets_too_large,
-                "sessions_lost": src.sessions_lost,
-                "session_lost_at": _iso(src.session_lost_at) if src.session_lost_at else None,
-                "sessions_taken_over": src.sessions_taken_over,
-            },
-            "influx": {
-                "api": self.settings.influx.api,
-                "url": redact_url(self.settings.influx.url),
-                "up": w.influx_up,
-                "seconds_since_last_write": round(now - w.last_write_ok, 1)
-                if w.last_write_ok
-                else None,
-                "last_error": w.last_error,
-            },
-            "spool": {
-                "bytes": self.spool.bytes,
-                "readings": self.spool.readings,
-                "max_bytes": self.spool.max_bytes,
-                "blocked": w.spool_blocked,
-                "append_errors": self.spool.append_errors,
-                "last_error": self.spool.last_error,
-            },
-            "tasks": self.supervisor.report(),
-            "quarantine": {
-                "write_errors": self.quarantine.write_errors,
-                "last_error": self.quarantine.last_error,
-            },
-            "counters": dict(self.metrics.counters),
-            "stations_seen": len(self.stations_seen),
-            "alerts": self.alerts.stats() if self.alerts is not None else None,
-        }
+        return health(
+            HealthParts(
+                self.settings,
+                self.source,
+                self.writer,
+                self.spool,
+                self.quarantine,
+                self.supervisor,
+                self.metrics,
+                self.alerts,
+                self.stations_seen,
+                self.started_at,
+            )
+        )

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
+from collector.metrics import Metrics
 from devices import schema
 from devices.kind import FieldValue
 from devices.lineprotocol import encode_line
 from devices.stations import Fleet
 
-if TYPE_CHECKING:
-    from collector.service import Collector
 
-
-def collector_point(c: Collector) -> str:
+def collector_point(m: Metrics, alert_stats: Mapping[str, float], instance: str) -> str:
     """Cumulative counters (integers) and gauges (floats), tagged with the instance."""
-    m = c.metrics
     fields: dict[str, FieldValue] = {
         "messages_received": m.counters["messages_received"],
         "readings_received": m.counters["readings_received"],
@@ -37,12 +34,11 @@ def collector_point(c: Collector) -> str:
     for name in ("spool_bytes", "spool_readings", "queue_depth", "mqtt_connected", "stations_seen"):
         fn = m.gauges.get(name)
         fields[name] = float(fn()) if fn else 0.0
-    alert_stats = c.alerts.stats() if c.alerts is not None else {}
     fields["alerts_active"] = float(alert_stats.get("alerts_active", 0))
     fields["notifications_sent"] = int(alert_stats.get("notifications_sent", 0))
     fields["notifications_failed"] = int(alert_stats.get("notifications_failed", 0))
     now_ms = int(time.time() * 1000)
-    return encode_line(schema.COLLECTOR, {schema.INSTANCE: c.settings.instance}, fields, now_ms)
+    return encode_line(schema.COLLECTOR, {schema.INSTANCE: instance}, fields, now_ms)
 
 
 def station_info_lines(fleet: Fleet, ts_ms: int) -> list[str]:

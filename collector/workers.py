@@ -19,7 +19,8 @@ from pathlib import Path
 from types import FrameType
 
 from collector.alert_forward import SOCKET_ENV, socket_path
-from collector.config import Settings
+from collector.args import parser, settings_from_args
+from collector.config import ConfigError, Settings
 
 # Marks a child, so a config file or environment that says `workers: N` cannot fork again.
 WORKER_ENV = "SOLARWATER_COLLECTOR_WORKER_INDEX"
@@ -131,9 +132,6 @@ def _reap(children: list[subprocess.Popen[bytes]]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m collector.workers ...`: the same flags as `python -m collector`."""
-    from collector.cli import parser, settings_from_args
-    from collector.config import ConfigError
-
     args_list = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(args_list)
     try:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from dashboards.build import GRAFANA_DASHBOARDS_PATH, write_outputs
+from devices.errors import ConfigError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             influx_version=args.influx_version,
             dashboards_path=args.dashboards_path,
         )
+    except ConfigError as exc:
+        print(f"python -m dashboards: error: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(
             f"python -m dashboards: error: cannot write {args.out}: {exc.strerror or exc}",

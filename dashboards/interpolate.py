@@ -18,6 +18,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from devices.errors import SolarWaterError
+
 UNITS_MS: tuple[tuple[str, int], ...] = (
     ("y", 365 * 86_400_000),
     ("d", 86_400_000),
@@ -31,7 +33,7 @@ _REF = re.compile(r"\$(\w+)|\[\[(\w+)\]\]|\$\{(\w+)\}")
 _REGEX_SPECIAL = re.compile(r"[\\^$*+?.()|\[\]{}/]")
 
 
-class InterpolationError(ValueError):
+class InterpolationError(SolarWaterError, ValueError):
     """A query or variable setting that Grafana could not interpolate either."""
 
 

@@ -13,9 +13,15 @@ import annotated_types
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from devices.fieldinfo import FieldInfo
-from devices.lineprotocol import PLAIN_KEY, PLAIN_TEXT, FieldsText, fields_text, plain_fields_text
+from devices.lineprotocol import (
+    PLAIN_KEY,
+    PLAIN_TEXT,
+    FieldsText,
+    fields_text,
+    plain_fields_text,
+)
+from devices.lineprotocol import FieldValue as FieldValue  # part of the catalogue's own API
 
-FieldValue = float | int | str
 # A compiled checker: the typed field dict, or None when it cannot vouch for the input
 # (the pydantic model then decides, and names the error).
 FastCheck = Callable[[dict[str, Any]], dict[str, FieldValue] | None]

@@ -20,13 +20,11 @@ import math
 import re
 import sys
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
 
 import orjson
 
-if TYPE_CHECKING:  # devices.kind builds its kinds' formatters from this module
-    from devices.kind import FieldValue
-
+# What a field can hold; defined here, below devices.kind, which builds on this module.
+FieldValue = float | int | str
 _MEAS = str.maketrans({",": "\\,", " ": "\\ "})
 _KEY = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "})
 _STR = str.maketrans({'"': '\\"', "\\": "\\\\"})
@@ -112,7 +110,7 @@ def fields_text(fields: Mapping[str, FieldValue]) -> str:
 
 PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # needs no escaping as a key
 PLAIN_TEXT = re.compile(r"[A-Za-z0-9_.-]*")  # needs no escaping in JSON nor in a field string
-FieldsText = Callable[[Mapping[str, "FieldValue"]], str]
+FieldsText = Callable[[Mapping[str, FieldValue]], str]
 
 
 def plain_fields_text(int_fields: frozenset[str]) -> FieldsText:

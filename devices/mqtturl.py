@@ -5,8 +5,10 @@ from __future__ import annotations
 import urllib.parse
 from dataclasses import dataclass
 
+from devices.errors import ConfigError
 
-class MqttUrlError(ValueError):
+
+class MqttUrlError(ConfigError):
     """A broker URL that does not follow the scheme; the message is one line."""
 
 

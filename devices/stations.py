@@ -9,13 +9,14 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
+from devices.errors import ConfigError
 from devices.topics import ID_RE
 
 Chemistry = Literal["lead_acid", "gel", "lifepo4"]
 SAMPLE_FLEET = "cabo-delgado.yaml"
 
 
-class FleetError(ValueError):
+class FleetError(ConfigError):
     """A fleet file that cannot be used; the message is one line."""
 
 

@@ -7,13 +7,15 @@ import sys
 from dataclasses import dataclass
 from typing import Literal
 
+from devices.errors import SolarWaterError
+
 Channel = Literal["telemetry", "status"]
 CHANNELS: tuple[Channel, ...] = ("telemetry", "status")
 ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 DEFAULT_PREFIX = "solarwater"
 
 
-class TopicError(ValueError):
+class TopicError(SolarWaterError, ValueError):
     """A topic that breaks the scheme; `reason` is a short metric label."""
 
     def __init__(self, reason: str, detail: str) -> None:

@@ -13,13 +13,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from devices.errors import SolarWaterError
+
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _LIBC = ctypes.CDLL(None, use_errno=True)
 # Each stops the demo as Ctrl-C does: SIGTERM from `kill` (or make), SIGHUP from a closed terminal.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-class ServiceError(RuntimeError):
+class ServiceError(SolarWaterError, RuntimeError):
     """A local service could not be started."""
 
 

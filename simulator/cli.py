@@ -14,12 +14,11 @@ from typing import NoReturn
 
 from pydantic import ValidationError
 
-from devices.stations import FleetError
+from devices.errors import ConfigError
 from devices.topics import DEFAULT_PREFIX
 from simulator.config import SimulationConfig
 from simulator.runner import SimulationError, run_simulation
 from simulator.scenarios import SCENARIOS
-from simulator.station_model import ModelError
 from simulator.summary import Summary
 from simulator.timefmt import parse_duration, parse_rfc3339
 
@@ -90,7 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _config(args: argparse.Namespace) -> SimulationConfig:
-    start = parse_rfc3339(args.start) if args.start else None
+    try:
+        start = parse_rfc3339(args.start) if args.start else None
+    except ValueError as exc:
+        raise ConfigError(f"--start: {exc}") from None
     return SimulationConfig(
         mqtt_url=args.mqtt_url,
         fleet_file=args.fleet,
@@ -151,21 +153,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         err = exc.errors()[0]
         where = ".".join(str(x) for x in err["loc"])
         parser.error(f"{where}: {err['msg']}" if where else err["msg"])
-    except ValueError as exc:
+    except ConfigError as exc:
         parser.error(str(exc))
     if args.summary_json is not None and not args.summary_json.parent.is_dir():
         parser.error(f"--summary-json: folder {args.summary_json.parent} does not exist")
     _raise_fd_limit()
     try:
         summary = run_simulation(config)
-    except (FleetError, ModelError) as exc:
+    except ConfigError as exc:  # fleet, station model, scenario, credentials, broker URL
         parser.error(str(exc))
     except SimulationError as exc:
         _write_summary(args.summary_json, exc.summary)
         print(f"simulator: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except ValueError as exc:
-        parser.error(str(exc))
     except KeyboardInterrupt:
         print("simulator: interrupted", file=sys.stderr)
         return 130

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import SecretStr
 
+from devices.errors import ConfigError
 from devices.topics import is_valid_id
 
 
@@ -17,25 +18,27 @@ def load_credentials(path: Path) -> dict[str, SecretStr]:
         mode = path.stat().st_mode
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ValueError(f"credentials file {path} does not exist") from None
+        raise ConfigError(f"credentials file {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"cannot read credentials file {path}: {exc}") from None
+        raise ConfigError(f"cannot read credentials file {path}: {exc}") from None
     # a password file others can read is a leak already: refuse it rather than use it
     if stat.S_IMODE(mode) & 0o077:
-        raise ValueError(f"credentials file {path} has mode {stat.S_IMODE(mode):04o}; chmod 600 it")
+        raise ConfigError(
+            f"credentials file {path} has mode {stat.S_IMODE(mode):04o}; chmod 600 it"
+        )
     pairs = _lines(text)
     if pairs is None:
         pairs = _yaml(path, text)
     if not pairs:
-        raise ValueError(f"credentials file {path} names no station")
+        raise ConfigError(f"credentials file {path} names no station")
     out: dict[str, SecretStr] = {}
     for station, password in pairs:
         if not is_valid_id(station):
-            raise ValueError(f"credentials file {path}: bad station id {station[:70]!r}")
+            raise ConfigError(f"credentials file {path}: bad station id {station[:70]!r}")
         if not password:
-            raise ValueError(f"credentials file {path}: station {station} has an empty password")
+            raise ConfigError(f"credentials file {path}: station {station} has an empty password")
         if station in out:
-            raise ValueError(f"credentials file {path}: station {station} is listed twice")
+            raise ConfigError(f"credentials file {path}: station {station} is listed twice")
         out[station] = SecretStr(password)
     return out
 
@@ -59,14 +62,14 @@ def _yaml(path: Path, text: str) -> list[tuple[str, str]]:
         doc = yaml.safe_load(text)
     except yaml.YAMLError:
         # the parser's message may quote the file, passwords included: say where only
-        raise ValueError(
+        raise ConfigError(
             f"credentials file {path} is neither YAML nor 'station password' lines"
         ) from None
     if not isinstance(doc, dict):
-        raise ValueError(f"credentials file {path} must map station ids to passwords")
+        raise ConfigError(f"credentials file {path} must map station ids to passwords")
     pairs = []
     for station, password in doc.items():
         if not isinstance(password, str | int) or isinstance(password, bool):
-            raise ValueError(f"credentials file {path}: station {station}'s password is not text")
+            raise ConfigError(f"credentials file {path}: station {station}'s password is not text")
         pairs.append((str(station), str(password)))
     return pairs

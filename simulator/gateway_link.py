@@ -13,6 +13,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from pydantic import SecretStr
 
+from devices.errors import ConfigError
 from devices.topics import DEFAULT_PREFIX
 from simulator.device_queue import DeviceQueue
 from simulator.mqtt_url import BrokerSettings
@@ -49,7 +50,7 @@ class GatewayLink:
         password: SecretStr | None = None,
     ) -> None:
         if not devices:
-            raise ValueError(f"station {station} has no devices")
+            raise ConfigError(f"station {station} has no devices")
         self.station = station
         self.devices = tuple(devices)
         self.broker = broker

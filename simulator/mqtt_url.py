@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from devices.errors import ConfigError
 from devices.mqtturl import MqttUrlError
 from devices.mqtturl import parse_mqtt_url as parse_url
 
@@ -34,11 +35,11 @@ def parse_mqtt_url(url: str, ca_file: Path | None = None) -> BrokerSettings:
     try:
         parsed = parse_url(url)
     except MqttUrlError as exc:
-        raise ValueError(f"{exc} (got {url.split('@')[-1]!r})") from None
+        raise ConfigError(f"{exc} (got {url.split('@')[-1]!r})") from None
     if ca_file is not None and not parsed.tls:
-        raise ValueError("--ca-file needs an mqtts:// URL")
+        raise ConfigError("--ca-file needs an mqtts:// URL")
     if ca_file is not None and not ca_file.is_file():
-        raise ValueError(f"CA file {ca_file} does not exist")
+        raise ConfigError(f"CA file {ca_file} does not exist")
     return BrokerSettings(
         host=parsed.host,
         port=parsed.port,
@@ -56,6 +57,6 @@ def tls_context(broker: BrokerSettings) -> ssl.SSLContext:
             cafile=str(broker.ca_file) if broker.ca_file is not None else None
         )
     except (ssl.SSLError, OSError) as exc:
-        raise ValueError(f"CA file {broker.ca_file} is not a usable certificate ({exc})") from None
+        raise ConfigError(f"CA file {broker.ca_file} is not a usable certificate ({exc})") from None
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     return ctx

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from devices.errors import ConfigError, SolarWaterError
 from devices.stations import Station, load_fleet
 from simulator.buffer import DiskBuffer
 from simulator.config import SimulationConfig
@@ -30,7 +31,7 @@ PROGRESS_EVERY_S = 2.0
 CLOSE_TIMEOUT_S = 10.0
 
 
-class SimulationError(RuntimeError):
+class SimulationError(SolarWaterError, RuntimeError):
     """A run that could not start or finish; the message is one line, `summary` what got through."""
 
     def __init__(self, message: str, summary: Summary | None = None) -> None:
@@ -57,7 +58,7 @@ def _stations(config: SimulationConfig) -> list[Station]:
     fleet = config.fleet if config.fleet is not None else load_fleet(config.fleet_file)
     chosen = list(fleet.stations[: config.stations] if config.stations else fleet.stations)
     if not chosen:
-        raise ValueError("the fleet has no stations")
+        raise ConfigError("the fleet has no stations")
     return chosen
 
 
@@ -83,7 +84,7 @@ def run_simulation(
     logins = load_credentials(config.credentials_file) if config.credentials_file else None
     missing = [i for i in ids if logins is not None and i not in logins]
     if missing:
-        raise ValueError(f"credentials file has no password for station {missing[0]}")
+        raise ConfigError(f"credentials file has no password for station {missing[0]}")
     # one context for the fleet: the CA file is read once, not once per station
     tls = tls_context(broker) if broker.tls else None
     start = resolve_start(config)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from devices.errors import ConfigError
 from simulator.faults import Effects, Fault, Initial, effects_at
 
 H = 3600.0
 
 
-class ScenarioError(ValueError):
+class ScenarioError(ConfigError):
     """An unknown scenario or a target station outside the run; the message is one line."""
 
 

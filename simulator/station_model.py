@@ -9,6 +9,7 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from devices.catalogue import KINDS
+from devices.errors import ConfigError
 from devices.kind import FieldValue
 from devices.stations import Station
 from simulator.battery import battery_spec
@@ -25,7 +26,7 @@ Fields = dict[str, FieldValue]
 MAX_SUBSTEP_S = 300.0
 
 
-class ModelError(ValueError):
+class ModelError(ConfigError):
     """The model made a reading its kind refuses (a fleet sized beyond the kind's ranges)."""
 
 

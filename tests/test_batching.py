@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from collector.broker.intake import Inbound, Intake, LoopIntake
+from collector.broker.intake import Inbound, LoopIntake
 from devstack import Influxd, Mosquitto
 from tests.collector_support import (
     collector_overrides,
@@ -18,18 +18,15 @@ from tests.collector_support import (
 )
 
 
-async def test_both_intakes_return_nothing_when_the_timeout_passes() -> None:
+async def test_the_intake_returns_nothing_when_the_timeout_passes() -> None:
     loop = asyncio.get_running_loop()
     item = Inbound("t", b"", 1, 1, 0, 0)
-    for intake in (LoopIntake(loop, 10), Intake(loop, 10)):
-        t0 = time.monotonic()
-        assert await intake.get_many(5, timeout=0.05) == []
-        assert 0.04 <= time.monotonic() - t0 < 1
-        if isinstance(intake, LoopIntake):
-            loop.call_later(0.02, intake.put_many, [item])
-        else:
-            loop.call_later(0.02, intake.put, item)
-        assert await intake.get_many(5, timeout=5) == [item]
+    intake = LoopIntake(loop, 10)
+    t0 = time.monotonic()
+    assert await intake.get_many(5, timeout=0.05) == []
+    assert 0.04 <= time.monotonic() - t0 < 1
+    loop.call_later(0.02, intake.put_many, [item])
+    assert await intake.get_many(5, timeout=5) == [item]
 
 
 async def test_batches_grow_under_load_and_a_lone_reading_is_not_held(

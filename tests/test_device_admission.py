@@ -116,7 +116,7 @@ async def test_invented_device_ids_stay_bounded(
         assert collector.admission.devices == cap
         assert len(collector.seq.devices) == cap
         assert len(collector.status.state) == 0
-        assert len(collector.decoder._devices) == cap  # type: ignore[attr-defined]
+        assert len(collector.ingest.decoder._devices) == cap  # type: ignore[attr-defined]
         assert len(collector.stations_seen) == 1
         assert len(topics._PARSED) < 1000  # refused devices' topics are not remembered
         port = collector.http_port

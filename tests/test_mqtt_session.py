@@ -12,7 +12,7 @@ import pytest
 from collector.broker import codec
 from collector.broker.client import NativeMqttSource
 from collector.broker.intake import LoopIntake
-from collector.broker.sources import SESSION_FILE
+from collector.broker.link import SESSION_FILE
 from devstack import Influxd, Mosquitto, collector_http
 from tests.collector_support import collector_overrides, running_collector
 from tests.fault_support import metric

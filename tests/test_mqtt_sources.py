@@ -1,4 +1,4 @@
-"""Both broker sources (`mqtt.client`: native, paho) carry readings to InfluxDB and ack them."""
+"""The broker source carries readings to InfluxDB and acks them; paho is no collector option."""
 
 from __future__ import annotations
 
@@ -15,13 +15,10 @@ from tests.collector_support import collector_overrides, running_collector, wait
 from tests.fault_support import Message, Publisher
 
 
-@pytest.mark.parametrize("client", ["native", "paho"])
-async def test_each_source_lands_every_reading(
-    client: str, mosquitto: Mosquitto, influxd: Influxd, fresh_db: str, prefix: str, tmp_path: Path
+async def test_the_native_source_lands_every_reading(
+    mosquitto: Mosquitto, influxd: Influxd, fresh_db: str, prefix: str, tmp_path: Path
 ) -> None:
-    overrides = collector_overrides(mosquitto, influxd, fresh_db, prefix, tmp_path, **{
-        "mqtt.client": client
-    })  # fmt: skip
+    overrides = collector_overrides(mosquitto, influxd, fresh_db, prefix, tmp_path)
     now = time.time() - 600
     messages = [
         Message(
@@ -32,9 +29,7 @@ async def test_each_source_lands_every_reading(
         for i in range(300)
     ]
     async with running_collector(overrides) as collector:
-        assert type(collector.source).__name__ == (
-            "NativeMqttSource" if client == "native" else "MqttSource"
-        )
+        assert type(collector.source).__name__ == "NativeMqttSource"
         with Publisher(mosquitto.url, f"pub-{prefix}") as pub:
             await asyncio.to_thread(pub.publish_all, messages)
             await asyncio.to_thread(pub.wait_acked, 30)
@@ -42,6 +37,7 @@ async def test_each_source_lands_every_reading(
         await wait_until(lambda: collector.metrics.counters.get("readings_written", 0) >= 300, 10)
 
 
-def test_unknown_client_is_a_one_line_config_error() -> None:
-    with pytest.raises(ConfigError, match="unknown MQTT client 'mosquitto'; known: native, paho"):
-        load_settings(None, {"mqtt.client": "mosquitto"})
+def test_the_removed_client_setting_is_a_one_line_config_error() -> None:
+    # mqtt.client chose between native and paho; a config that still names it is refused
+    with pytest.raises(ConfigError, match=r"mqtt\.client: Extra inputs are not permitted"):
+        load_settings(None, {"mqtt.client": "paho"})

@@ -8,6 +8,7 @@ import itertools
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,11 +92,11 @@ async def test_a_crashed_collector_task_is_logged_counted_shown_and_restarted(
     real_point = collector_point
     faults = {"left": 0}
 
-    def faulty_point(c: service.Collector) -> str:
+    def faulty_point(*args: Any) -> str:
         if faults["left"] > 0:
             faults["left"] -= 1
             raise RuntimeError("injected fault in the stats loop")
-        return real_point(c)
+        return real_point(*args)
 
     monkeypatch.setattr(service, "collector_point", faulty_point)
     overrides = collector_overrides(

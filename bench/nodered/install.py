@@ -7,13 +7,15 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from devices.errors import SolarWaterError
+
 HERE = Path(__file__).resolve().parent
 PACKAGE_JSON = HERE / "package.json"
 INSTALL_DIR = HERE.parent / "build" / "nodered"
 MIN_NODE_MAJOR = 18  # Node-RED 4.x needs Node.js 18 or later
 
 
-class InstallError(RuntimeError):
+class InstallError(SolarWaterError, RuntimeError):
     """Node.js/npm is missing or too old, or npm could not install the packages."""
 
 

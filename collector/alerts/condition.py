@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from devices.catalogue import KINDS
+from devices.errors import ConfigError
 from devices.kind import FieldValue
 
 Fields = Mapping[str, FieldValue]
@@ -40,7 +41,7 @@ _TOKEN = re.compile(
 MAX_LENGTH = 500
 
 
-class ConditionError(ValueError):
+class ConditionError(ConfigError):
     """A condition that cannot be parsed or does not fit its kind; the message is one line."""
 
 

@@ -12,7 +12,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import orjson
-from aiohttp import web
 
 from collector.alerts.dispatch import Dispatcher
 from collector.alerts.engine import RuleEngine
@@ -27,6 +26,7 @@ from collector.alerts.store import AlertStore, Silence
 from collector.ingest.readings import Reading
 from collector.supervise import Spawn, unsupervised
 from devices import schema
+from devices.errors import ConfigError
 from devices.lineprotocol import encode_line
 from devices.stations import Fleet
 
@@ -37,7 +37,7 @@ STATUS_MAX = 100_000  # device statuses held (a fleet has hundreds of devices)
 PRUNE_EVERY_S = 3600.0  # resolved alerts past `history_keep` go while running, not only at start
 
 
-class AlertConfigError(ValueError):
+class AlertConfigError(ConfigError):
     """Alert settings that do not fit the fleet or the collector; the message is one line."""
 
 
@@ -73,7 +73,7 @@ class AlertService:
         for name, ns in settings.notifiers.items():
             try:
                 self.notifiers[name] = build_notifier(name, ns, ctx)
-            except ValueError as exc:
+            except ConfigError as exc:
                 raise AlertConfigError(f"alerts: {exc}") from None
         self.messages = Messages(settings, fleet)
         self.store = AlertStore(state_dir)
@@ -550,12 +550,6 @@ class AlertService:
         self, limit: int, station: str | None, rule: str | None, before: int | None
     ) -> list[Alert]:
         return await self.store.call(lambda s: s.history(limit, station, rule, before))
-
-    def add_routes(self, app: web.Application) -> None:
-        """Mount the alert HTTP API (GET /alerts, /alerts/history, /silences; POST ack...)."""
-        from collector.alerts.api import AlertApi
-
-        AlertApi(self).mount(app)
 
     def prometheus(self) -> str:
         """The per-station counters, as Prometheus text (the rest are in `stats`)."""

@@ -24,10 +24,11 @@ from typing import Any, TypeVar
 from collector.broker import codec
 from collector.broker.codec import ConnAck, MalformedPacket, reason_text
 from collector.broker.intake import Inbound, LoopIntake
-from collector.broker.sources import LinkState
+from collector.broker.link import LinkState
 from collector.broker.subscription import credentials, subscription_filters, tls_context
 from collector.config import ConfigError, MqttSettings
 from collector.logtext import safe
+from devices.errors import SolarWaterError
 
 log = logging.getLogger("collector.mqtt")
 OUTBOX_MAX = 1000  # our own publishes (alerts) held while disconnected or unacknowledged
@@ -223,7 +224,7 @@ class _Link(asyncio.Protocol):
             self.transport.close()
 
 
-class _Refuse(Exception):
+class _Refuse(SolarWaterError):
     def __init__(self, reason: int, detail: str) -> None:
         super().__init__(detail)
         self.reason = reason
@@ -231,7 +232,7 @@ class _Refuse(Exception):
 
 
 class NativeMqttSource(LinkState):
-    """Persistent QoS 1 session in the event loop; the same surface as the paho source."""
+    """Persistent QoS 1 session in the event loop (the Source protocol)."""
 
     def __init__(
         self, settings: MqttSettings, intake: LoopIntake, state_dir: Path | None = None
@@ -513,7 +514,7 @@ class NativeMqttSource(LinkState):
         raise RuntimeError("no free MQTT packet id")  # cannot happen: OUTBOX_MAX < 65535
 
 
-class _LinkClosed(Exception):
+class _LinkClosed(SolarWaterError):
     """The link closed while a reply was awaited."""
 
 
@@ -528,3 +529,17 @@ async def _first(
     if closed in done or reply.cancelled():
         raise _LinkClosed
     raise TimeoutError(f"no {what} from the broker within {timeout:.0f} s")
+
+
+def make_source(
+    settings: MqttSettings,
+    loop: asyncio.AbstractEventLoop,
+    max_items: int,
+    state_dir: Path | None = None,
+) -> tuple[NativeMqttSource, LoopIntake]:
+    """The broker source and the feed its messages arrive on.
+
+    `state_dir` holds the session marker (data_dir); without it only this run's sessions count.
+    """
+    intake = LoopIntake(loop, max_items)
+    return NativeMqttSource(settings, intake, state_dir), intake

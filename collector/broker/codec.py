@@ -9,6 +9,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from devices.errors import SolarWaterError
+
 CONNECT, CONNACK, PUBLISH, PUBACK = 1, 2, 3, 4
 SUBSCRIBE, SUBACK, PINGREQ, PINGRESP, DISCONNECT = 8, 9, 12, 13, 14
 MAX_REMAINING = 268_435_455  # four varint bytes (MQTT 5 §1.5.5)
@@ -88,7 +90,7 @@ REASONS: dict[int, str] = {
 }
 
 
-class MalformedPacket(ValueError):
+class MalformedPacket(SolarWaterError, ValueError):
     """Bytes from the broker that are not a valid MQTT 5 packet; the message is one line."""
 
 

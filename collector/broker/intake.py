@@ -1,9 +1,8 @@
-"""Hand-off of MQTT messages to the event loop: from paho's network thread, or in the loop."""
+"""Hand-off of MQTT messages from the protocol to the consumer, both in the event loop."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,57 +23,6 @@ class Inbound:
     generation: int
 
 
-class Intake:
-    """A deque guarded by a lock; the loop is woken only when it is waiting.
-
-    The broker's window (Receive Maximum) bounds it in practice; should a broker
-    ignore that, the network thread waits here (TCP back-pressure) and it is counted.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, max_items: int) -> None:
-        self._loop = loop
-        self._items: deque[Inbound] = deque()
-        self._cond = threading.Condition()
-        self._waiter: asyncio.Future[None] | None = None
-        self.max_items = max_items
-        self.full_events = 0
-        self.closed = False
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def put(self, item: Inbound) -> None:
-        """Called from the network thread."""
-        with self._cond:
-            if len(self._items) >= self.max_items:
-                self.full_events += 1
-                while len(self._items) >= self.max_items and not self.closed:
-                    self._cond.wait(0.5)
-            self._items.append(item)
-            waiter, self._waiter = self._waiter, None
-        if waiter is not None:
-            self._loop.call_soon_threadsafe(_wake, waiter)
-
-    async def get_many(self, limit: int, timeout: float | None = None) -> list[Inbound]:
-        """At least one item, at most `limit`, in arrival order; none after `timeout`."""
-        while True:
-            with self._cond:
-                if self._items:
-                    n = min(limit, len(self._items))
-                    out = [self._items.popleft() for _ in range(n)]
-                    self._cond.notify_all()
-                    return out
-                waiter = self._loop.create_future()
-                self._waiter = waiter
-            if not await _wait(waiter, timeout):
-                return []
-
-    def close(self) -> None:
-        with self._cond:
-            self.closed = True
-            self._cond.notify_all()
-
-
 async def _wait(waiter: asyncio.Future[None], timeout: float | None) -> bool:
     """Wait for a wake-up; False when `timeout` passed first."""
     if timeout is None:
@@ -93,7 +41,7 @@ def _wake(fut: asyncio.Future[None]) -> None:
 
 
 class LoopIntake:
-    """The native source's hand-off: the protocol and the consumer share the loop, no lock.
+    """The source's hand-off: the protocol and the consumer share the loop, no lock.
 
     Bounded by back-pressure: at `max_items` the source stops reading its socket (TCP then
     holds the broker back) and reads again once the consumer has taken half; counted.

@@ -8,6 +8,7 @@ import orjson
 
 from devices import schema
 from devices.catalogue import get_kind
+from devices.errors import SolarWaterError
 from devices.lineprotocol import encode_line
 from devices.topics import Topic
 
@@ -15,7 +16,7 @@ from devices.topics import Topic
 MAX_DEVICES = 100_000
 
 
-class StatusError(ValueError):
+class StatusError(SolarWaterError, ValueError):
     """A refused status message; `reason` is the metric label."""
 
     def __init__(self, reason: str, detail: str) -> None:

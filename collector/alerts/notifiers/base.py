@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from collector.alerts.model import Notification
+from devices.errors import SolarWaterError
 
 MqttPublish = Callable[[str, bytes, int, bool], None]
 
 
-class DeliveryError(Exception):
+class DeliveryError(SolarWaterError):
     """A failed delivery; a permanent one (e.g. HTTP 400, refused login) is not retried."""
 
     def __init__(self, message: str, permanent: bool = False) -> None:
@@ -65,14 +66,3 @@ def register(type_name: str) -> Callable[[NotifierFactory], NotifierFactory]:
         return factory
 
     return deco
-
-
-def build_notifier(name: str, settings: Any, ctx: NotifierContext) -> Notifier:
-    """The notifier for one `notifiers:` entry, by its `type`."""
-    # imported here so registering stays one line per module and the registry is complete
-    from collector.alerts.notifiers import email, mqtt, webhook  # noqa: F401
-
-    factory = NOTIFIER_TYPES.get(settings.type)
-    if factory is None:
-        raise ValueError(f"notifier {name!r}: unknown type {settings.type!r}")
-    return factory(name, settings, ctx)

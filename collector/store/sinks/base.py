@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from devices.errors import SolarWaterError
 
-class SinkUnavailable(Exception):
+
+class SinkUnavailable(SolarWaterError):
     """The database could not take the batch now (down, timeout, 5xx, auth): spool and retry."""
 
 
-class SinkRejected(Exception):
+class SinkRejected(SolarWaterError):
     """The database refused the data itself (HTTP 400): retrying the same lines cannot help."""
 
 

@@ -1,15 +1,13 @@
-"""Broker sources by name (`mqtt.client`): the asyncio-native client, or paho's."""
+"""The broker link's state and what the collector needs from a source and its feed."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from collector.broker.intake import Inbound, Intake, LoopIntake
+from collector.broker.intake import Inbound
 from collector.broker.session_marker import SessionMarker
 from collector.config import MqttSettings
 from collector.logtext import safe
@@ -59,7 +57,7 @@ class Feed(Protocol):
 
 
 class LinkState:
-    """The broker link's state that both sources keep and report (the Source fields)."""
+    """The broker link's state the source keeps and reports (the Source fields)."""
 
     def __init__(self, settings: MqttSettings, state_dir: Path | None = None) -> None:
         self.settings = settings
@@ -116,42 +114,3 @@ class LinkState:
         if self.marker is not None and self.marker.expected():
             self.session_expected = self.settings.session_expiry_s > 0
             self.session_recorded = True
-
-
-SourceFactory = Callable[
-    [MqttSettings, asyncio.AbstractEventLoop, int, Path | None], tuple[Source, Feed]
-]
-
-
-def _native(
-    settings: MqttSettings, loop: asyncio.AbstractEventLoop, max_items: int, state: Path | None
-) -> tuple[Source, Feed]:
-    from collector.broker.client import NativeMqttSource
-
-    intake = LoopIntake(loop, max_items)
-    return NativeMqttSource(settings, intake, state), intake
-
-
-def _paho(
-    settings: MqttSettings, loop: asyncio.AbstractEventLoop, max_items: int, state: Path | None
-) -> tuple[Source, Feed]:
-    from collector.broker.paho_source import MqttSource
-
-    intake = Intake(loop, max_items)
-    return MqttSource(settings, intake, state), intake
-
-
-SOURCES: dict[str, SourceFactory] = {"native": _native, "paho": _paho}
-
-
-def make_source(
-    settings: MqttSettings,
-    loop: asyncio.AbstractEventLoop,
-    max_items: int,
-    state_dir: Path | None = None,
-) -> tuple[Source, Feed]:
-    """The source named by `settings.client` and the feed its messages arrive on.
-
-    `state_dir` holds the session marker (data_dir); without it only this run's sessions count.
-    """
-    return SOURCES[settings.client](settings, loop, max_items, state_dir)

@@ -1,0 +1,138 @@
+"""The ingest entry: a message in; out, what to write and what alerts see. Refusals recorded."""
+
+from __future__ import annotations
+
+import logging
+
+from collector.config import Settings
+from collector.ingest.admission import DeviceAdmission
+from collector.ingest.decoding import DECODERS, DecodeLimits
+from collector.ingest.quarantine import Quarantine
+from collector.ingest.readings import Reading
+from collector.ingest.seqtrack import SeqTracker
+from collector.ingest.status import StatusError, StatusTracker, parse_status
+from collector.logtext import safe
+from collector.metrics import Metrics
+from devices.stations import Fleet
+from devices.topics import TopicError, forget_topic, parse_topic
+
+log = logging.getLogger("collector")
+# Shared empty lists: an outcome without lines or readings allocates nothing (never mutated).
+_NO_LINES: list[str] = []
+_NO_READINGS: list[Reading] = []
+_NO_STATUS: list[tuple[str, bool, str]] = []
+
+
+class Outcome:
+    """What one message gave; the same object is refilled for every message (no allocation).
+
+    Read it before the next `handle`. A refused message has no lines and is settled all the
+    same: the refusal is in the quarantine, and redelivery would not make it valid.
+    """
+
+    __slots__ = ("lines", "readings", "refused", "station", "status")
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.readings: list[Reading] = _NO_READINGS  # valid readings, for the alert engine
+        self.status: list[tuple[str, bool, str]] = _NO_STATUS  # (device, online, line) changes
+        self.station = ""
+        self.refused = False
+
+
+class Ingest:
+    """Topic, admission, status or decode, seq: the checks a message passes before it is stored."""
+
+    def __init__(
+        self, settings: Settings, fleet: Fleet, metrics: Metrics, quarantine: Quarantine
+    ) -> None:
+        ing = settings.ingest
+        self.prefix = settings.mqtt.prefix
+        self.max_status_bytes = ing.max_status_bytes
+        self.metrics = metrics
+        self.quarantine = quarantine
+        self.limits = DecodeLimits(
+            ing.max_payload_bytes,
+            ing.max_readings_per_message,
+            int(ing.max_future_s * 1000),
+            int(ing.min_timestamp.timestamp() * 1000),
+        )
+        self.decoder = DECODERS[ing.decoder](self.limits, fleet)
+        # before every per-device table: it bounds them all
+        self.admission = DeviceAdmission(
+            fleet, ing.max_devices_per_station, ing.max_unregistered_stations
+        )
+        self.seq = SeqTracker()
+        self.status = StatusTracker()
+        self.stations_seen: set[str] = set()
+        self._out = Outcome()
+
+    def handle(self, topic: str, payload: bytes, received_ms: int, now_ms: int) -> Outcome:
+        """Check and decode one message; never raises (a bug costs this message only)."""
+        out = self._out
+        out.lines = _NO_LINES
+        out.readings = _NO_READINGS
+        out.status = _NO_STATUS
+        out.refused = False
+        try:
+            self._handle(out, topic, payload, received_ms, now_ms)
+        except Exception as exc:
+            log.exception("internal error on a message from %s", safe(topic))
+            out.lines, out.readings, out.status = _NO_LINES, _NO_READINGS, _NO_STATUS
+            detail = f"{type(exc).__name__}: {exc}"[:300]
+            self.refuse(out, "internal_error", detail, topic, payload, received_ms)
+        return out
+
+    def refuse(
+        self, out: Outcome, reason: str, detail: str, topic: str, payload: bytes, received_ms: int
+    ) -> None:
+        """Count and quarantine a whole message."""
+        self.metrics.reject_message(reason)
+        self.quarantine.add(reason, detail, topic, payload, received_ms, -1)
+        out.refused = True
+
+    def _handle(
+        self, out: Outcome, raw_topic: str, payload: bytes, received_ms: int, now_ms: int
+    ) -> None:
+        self.metrics.inc("messages_received")
+        try:
+            topic = parse_topic(raw_topic, self.prefix)
+        except TopicError as exc:
+            self.refuse(out, exc.reason, str(exc), raw_topic, payload, received_ms)
+            return
+        out.station = topic.station
+        refusal = self.admission.refusal(topic.station, topic.kind, topic.device)
+        if refusal is not None:
+            forget_topic(raw_topic)
+            self.refuse(out, *refusal, raw_topic, payload, received_ms)
+            return
+        if topic.channel == "status":
+            self.metrics.inc("status_messages")
+            try:
+                status = parse_status(topic, payload, self.max_status_bytes)
+                changes = self.status.update(topic, status, received_ms)
+            except StatusError as exc:
+                self.refuse(out, exc.reason, str(exc), raw_topic, payload, received_ms)
+                return
+            out.status = changes
+            out.lines = [line for _, _, line in changes]
+            return
+        result = self.decoder.decode(topic, payload, received_ms, now_ms)
+        for rej in result.rejects:
+            if rej.index < 0:
+                self.refuse(out, rej.reason, rej.detail, raw_topic, payload, received_ms)
+                return
+            self.metrics.reject_reading(rej.reason)
+            self.quarantine.add(rej.reason, rej.detail, raw_topic, payload, received_ms, rej.index)
+        for seq in result.seqs:
+            dup, gap = self.seq.observe(topic.station, topic.device, seq)
+            if dup:
+                self.metrics.inc("seq_duplicates")
+            if gap:
+                self.metrics.inc("seq_gaps")
+        readings = result.readings
+        if readings:
+            self.stations_seen.add(topic.station)
+            self.metrics.inc("readings_received", len(readings))
+            out.readings = readings
+            out.lines = [r.to_line() for r in readings]
