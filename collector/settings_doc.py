@@ -1,9 +1,13 @@
-"""`python -m collector.settings_doc`: the README's configuration table, from the models."""
+"""`python -m collector.settings_doc`: the docs' generated tables (settings, kind fields)."""
 
 from __future__ import annotations
 
+import argparse
+import re
 import sys
+from pathlib import Path
 
+import annotated_types
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
@@ -11,9 +15,13 @@ from pydantic_core import PydanticUndefined
 from collector.config import Settings
 from collector.ingest.decoding import DECODERS, DEFAULT_DECODER, DecoderSettings
 from collector.store.sinks import DEFAULT_SINK, SINKS, SinkSettings
+from devices.catalogue import KINDS
+from devices.kind import DeviceKind, field_type, string_choices
 
-# Sections documented in their own README chapter rather than row by row.
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+# Sections documented in their own chapter rather than row by row.
 OWN_CHAPTER = {"alerts"}
+_TYPE_NAMES = {float: "float", int: "integer", str: "string"}
 
 
 def _default(info: FieldInfo) -> str:
@@ -74,7 +82,7 @@ def rows(model: type[BaseModel] = Settings, prefix: str = "") -> list[tuple[str,
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             if dotted in OWN_CHAPTER:
                 env = f"SOLARWATER_{dotted.upper()}__..."
-                out.append((dotted, env, "", "See the Alerts chapter"))
+                out.append((dotted, env, "", "See [alerts.md](alerts.md)"))
             else:
                 out += rows(annotation, dotted + ".")
             continue
@@ -83,10 +91,93 @@ def rows(model: type[BaseModel] = Settings, prefix: str = "") -> list[tuple[str,
 
 
 def markdown() -> str:
+    """The configuration table of docs/configuration.md."""
     lines = ["| setting | environment | default | meaning |", "|---|---|---|---|"]
     lines += [f"| `{d}` | `{e}` | {v} | {m} |" for d, e, v, m in rows()]
     return "\n".join(lines) + "\n"
 
 
+def _number(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _range(kind: DeviceKind, name: str) -> str:
+    choices = string_choices(kind.model, name)
+    if choices is not None:
+        return ", ".join(f"`{c}`" for c in choices)
+    low = high = None
+    for bound in kind.model.model_fields[name].metadata:
+        if isinstance(bound, annotated_types.Ge):
+            low = bound.ge
+        elif isinstance(bound, annotated_types.Le):
+            high = bound.le
+    if low is None and high is None:
+        return "any"
+    if high is None or (field_type(kind.model, name) is int and high == 2**31 - 1):
+        return f"≥ {_number(low)}"
+    if low is None:
+        return f"≤ {_number(high)}"
+    return f"{_number(low)} to {_number(high)}"
+
+
+def kinds_markdown() -> str:
+    """The field table of docs/contract.md, one row per field of every catalogue kind."""
+    lines = [
+        "| kind | field | unit | valid range | meaning | InfluxDB type |",
+        "|---|---|---|---|---|---|",
+    ]
+    for kind in KINDS.values():
+        for name in kind.model.model_fields:
+            info = kind.info[name]
+            meaning = info.label.en
+            unit = info.unit or "–"
+            cells = (kind.name, f"`{name}`", unit, _range(kind, name), meaning)
+            lines.append(f"| {' | '.join(cells)} | {_TYPE_NAMES[field_type(kind.model, name)]} |")
+    return "\n".join(lines) + "\n"
+
+
+# (file under docs/, block name, its generator)
+BLOCKS = (("configuration.md", "settings", markdown), ("contract.md", "kinds", kinds_markdown))
+
+
+def _pattern(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(<!-- BEGIN {name} [^>]*-->\n)(.*?)(<!-- END {name} -->)", re.S)
+
+
+def generated(name: str, text: str) -> str | None:
+    """The generated block `name` as it stands in a document's text, or None without one."""
+    found = _pattern(name).search(text)
+    return found.group(2) if found else None
+
+
+def refresh(docs: Path = DOCS) -> list[str]:
+    """Rewrite every generated block in place; the files that changed."""
+    changed = []
+    for filename, name, make in BLOCKS:
+        path = docs / filename
+        text = path.read_text()
+        found = _pattern(name).search(text)
+        if found is None:
+            raise SystemExit(f"settings_doc: {path} has no <!-- BEGIN {name} --> block")
+        new = text[: found.start(2)] + make() + text[found.end(2) :]
+        if new != text:
+            path.write_text(new)
+            changed.append(filename)
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Refresh the generated tables in docs/, or print the settings table with --stdout."""
+    parser = argparse.ArgumentParser(prog="python -m collector.settings_doc", description=__doc__)
+    parser.add_argument("--stdout", action="store_true", help="print the settings table only")
+    args = parser.parse_args(argv)
+    if args.stdout:
+        sys.stdout.write(markdown())
+        return 0
+    for filename in refresh():
+        print(f"updated docs/{filename}")
+    return 0
+
+
 if __name__ == "__main__":
-    sys.stdout.write(markdown())
+    sys.exit(main())

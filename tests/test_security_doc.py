@@ -1,4 +1,4 @@
-"""The README's security chapter: its commands run as written from a fresh clone."""
+"""The security chapter: its commands run as written from a fresh clone, and say what they do."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTER = ROOT / "docs" / "readme" / "45-security.md"
-MARK = "<!-- runs in tests/test_security_doc.py -->"
+CHAPTER = ROOT / "docs" / "security.md"
+MARK = "<!-- runnable -->"
 TEXT = CHAPTER.read_text()
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI")
