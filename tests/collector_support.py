@@ -63,7 +63,11 @@ async def running_collector(overrides: dict[str, Any]) -> AsyncIterator[Collecto
     collector = Collector(load_settings(None, overrides))
     task = asyncio.create_task(collector.run())
     deadline = time.monotonic() + 15
-    while collector.source is None or not collector.source.connected:
+    # subscribed, not only connected: a message published before the SUBACK of a new session
+    # is not delivered to it
+    while collector.source is None or not (
+        collector.source.connected and getattr(collector.source, "subscriptions", 0)
+    ):
         if task.done():
             task.result()
         if time.monotonic() > deadline:

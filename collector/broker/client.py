@@ -354,14 +354,17 @@ class NativeMqttSource(LinkState):
                 )
                 return False
             keepalive = asyncio.create_task(self._keepalive(link, self._keepalive_s(connack)))
-            if self.check_session(connack.session_present):
-                await asyncio.to_thread(self.record_session)
+            record = self.check_session(connack.session_present)
             # A persistent session keeps subscriptions, but a broker that lost its state
-            # (no persistence, expiry) would not: subscribe every time.
+            # (no persistence, expiry) would not: subscribe every time, and at once (a message
+            # published before the SUBACK of a new session is not ours).
             link.suback_pid = self._pid()
             link.write(codec.subscribe_packet(link.suback_pid, self.filters, 1))
             self._resend_inflight(link)
             codes = await _first(link.suback, link.closed, timeout, "SUBACK")
+            self.subscriptions += 1
+            if record:
+                await asyncio.to_thread(self.record_session)
             refused = [
                 f"{f} ({reason_text(c)})"
                 for f, c in zip(self.filters, codes, strict=False)

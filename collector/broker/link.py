@@ -64,6 +64,7 @@ class LinkState:
         self.url = parse_mqtt_url(settings.url)
         self.connected = False
         self.connects = 0
+        self.subscriptions = 0  # SUBACKs received: the subscription is live
         self.generation = 0
         self.last_message_at = 0.0
         self.connected_since = 0.0
