@@ -81,6 +81,7 @@ def health(p: HealthParts) -> tuple[bool, dict[str, Any]]:
             "url": src.url.redacted(),
             "connected": src.connected,
             "connects": src.connects,
+            "subscriptions": src.subscriptions,
             "seconds_since_last_message": round(quiet_for, 1),
             "last_error": src.last_error,
             "packets_too_large": src.packets_too_large,

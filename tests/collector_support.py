@@ -114,12 +114,20 @@ class CollectorProcess:
         while True:
             try:
                 self.health()
-                return
+                break
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     log_text = self.log_path.read_text()
                     raise RuntimeError("collector did not start:\n" + log_text) from None
                 time.sleep(0.1)
+        # Publishers start right after this: wait (bounded: some tests start it with the broker
+        # down) until the subscription is live, as a message published before a new session's
+        # SUBACK is not delivered.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            if self.health()["mqtt"].get("subscriptions", 0):
+                return
+            time.sleep(0.05)
 
     def health(self) -> dict[str, Any]:
         return collector_http.health(self.http_port)

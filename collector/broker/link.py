@@ -23,6 +23,7 @@ class Source(Protocol):
     url: MqttUrl
     connected: bool
     connects: int
+    subscriptions: int
     generation: int
     last_message_at: float
     connected_since: float
