@@ -16,7 +16,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from collector.ingest.readings import Reading, device_series
-from collector.plugin_settings import PluginSettingsError, validate_plugin
+from collector.plugin_settings import validate_chosen
 from devices.catalogue import get_kind
 from devices.kind import DeviceKind
 from devices.stations import Fleet
@@ -422,14 +422,7 @@ def parse_decoder_settings(values: Any) -> DecoderSettings:
         values = {"type": values}
     if not isinstance(values, dict):
         raise ValueError("must be a decoder name or a mapping with a type")
-    name = values.get("type", DEFAULT_DECODER)
-    plugin = DECODERS.get(name) if isinstance(name, str) else None
-    if plugin is None:
-        known = ", ".join(sorted(DECODERS))
-        raise PluginSettingsError(
-            str(name), [(("type",), f"unknown decoder {name!r}; known: {known}")]
-        )
-    return validate_plugin(plugin.settings, {**values, "type": name}, f"decoder {name}")
+    return validate_chosen(DECODERS, "type", values, DEFAULT_DECODER, "decoder", "decoder")
 
 
 def default_decoder_settings() -> DecoderSettings:

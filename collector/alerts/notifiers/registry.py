@@ -11,7 +11,7 @@ from collector.alerts.notifiers.base import (
     NotifierPlugin,
     NotifierSettings,
 )
-from collector.plugin_settings import PluginSettingsError, validate_plugin
+from collector.plugin_settings import validate_chosen
 
 # One line per notifier type; the config's `type` values come from it.
 NOTIFIERS: dict[str, NotifierPlugin] = {
@@ -25,14 +25,7 @@ def parse_notifier_settings(values: Any) -> NotifierSettings:
         return values
     if not isinstance(values, dict):
         raise ValueError("a notifier must be a mapping with a type")
-    kind = values.get("type")
-    plugin = NOTIFIERS.get(kind) if isinstance(kind, str) else None
-    if plugin is None:
-        known = ", ".join(sorted(NOTIFIERS))
-        raise PluginSettingsError(
-            str(kind), [(("type",), f"unknown type {kind!r}; known: {known}")]
-        )
-    return validate_plugin(plugin.settings, values, f"type {kind}")
+    return validate_chosen(NOTIFIERS, "type", values, None, "type", "type")
 
 
 def build_notifier(name: str, settings: NotifierSettings, ctx: NotifierContext) -> Notifier:

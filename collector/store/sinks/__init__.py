@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.plugin_settings import PluginSettingsError, validate_plugin
+from collector.plugin_settings import validate_chosen
 from collector.store.sinks import influx_v1, influx_v2
 from collector.store.sinks.base import Sink, SinkPlugin, SinkRejected, SinkSettings, SinkUnavailable
 
@@ -19,12 +19,7 @@ def parse_sink_settings(values: Any) -> SinkSettings:
         return values
     if not isinstance(values, dict):
         raise ValueError("must be a mapping")
-    api = values.get("api", DEFAULT_SINK)
-    plugin = SINKS.get(api) if isinstance(api, str) else None
-    if plugin is None:
-        known = ", ".join(sorted(SINKS))
-        raise PluginSettingsError(str(api), [(("api",), f"unknown sink {api!r}; known: {known}")])
-    return validate_plugin(plugin.settings, {**values, "api": api}, f"api {api}")
+    return validate_chosen(SINKS, "api", values, DEFAULT_SINK, "sink", "api")
 
 
 def default_sink_settings() -> SinkSettings:
