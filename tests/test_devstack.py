@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -99,95 +100,71 @@ def demo_args(work: Path) -> list[str]:
     return ["--dir", str(work), "--mqtt-port", "0", "--influx-port", "0", "--http-port", "0"]
 
 
+@contextlib.contextmanager
+def launched(argv: list[str], work: Path, out: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`argv` with its output in `out`; afterwards nothing of the run in `work` survives."""
+    with out.open("wb") as sink:
+        proc = subprocess.Popen(
+            argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT
+        )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        kill_leftovers(work)
+
+
+def demo_command(work: Path) -> list[str]:
+    return [sys.executable, "-m", "devstack.demo", *demo_args(work)]
+
+
 @pytest.mark.slow
 def test_kill_of_make_demo_leaves_nothing_running(tmp_path: Path) -> None:
     work = tmp_path / "demo"
     work.mkdir(mode=0o755)
     out = tmp_path / "make.out"
-    with out.open("wb") as sink:
-        # -o install: the test's venv is installed already; make must not reinstall it
-        make = subprocess.Popen(
-            ["make", "-s", "-o", "install", "demo", "DEMO_ARGS=" + " ".join(demo_args(work))],
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+    # -o install: the test's venv is installed already; make must not reinstall it
+    argv = ["make", "-s", "-o", "install", "demo", "DEMO_ARGS=" + " ".join(demo_args(work))]
+    with launched(argv, work, out) as make:
         wait_for_stack(work, make, out)
         assert stat.S_IMODE(work.stat().st_mode) == 0o700
         make.send_signal(signal.SIGTERM)
         make.wait(90)
         assert_all_gone(work, out)
-    finally:
-        if make.poll() is None:
-            make.kill()
-        kill_leftovers(work)
 
 
 @pytest.mark.slow
 def test_sighup_to_the_demo_stops_it_in_order(tmp_path: Path) -> None:
     work = tmp_path / "demo"
     out = tmp_path / "demo.out"
-    with out.open("wb") as sink:
-        demo = subprocess.Popen(
-            [sys.executable, "-m", "devstack.demo", *demo_args(work)],
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+    with launched(demo_command(work), work, out) as demo:
         wait_for_stack(work, demo, out)
         demo.send_signal(signal.SIGHUP)
         assert demo.wait(90) == 0
         assert_all_gone(work, out)
         assert "stopping (SIGHUP)" in out.read_text()
-    finally:
-        if demo.poll() is None:
-            demo.kill()
-        kill_leftovers(work)
 
 
 @pytest.mark.slow
 def test_demo_stops_everything_when_its_parent_is_killed(tmp_path: Path) -> None:
     work = tmp_path / "demo"
     out = tmp_path / "demo.out"
-    command = " ".join([sys.executable, "-m", "devstack.demo", *demo_args(work)])
-    with out.open("wb") as sink:
-        # `; true` keeps the shell as the demo's parent (no exec): the stand-in for make
-        parent = subprocess.Popen(
-            ["/bin/sh", "-c", f"{command}; true"],
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+    # `; true` keeps the shell as the demo's parent (no exec): the stand-in for make
+    argv = ["/bin/sh", "-c", " ".join(demo_command(work)) + "; true"]
+    with launched(argv, work, out) as parent:
         wait_for_stack(work, parent, out)
         parent.kill()  # SIGKILL: nothing is passed on, only the kernel's PDEATHSIG
         parent.wait(10)
         assert_all_gone(work, out)
         assert "stopping (SIGTERM)" in out.read_text()
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-        kill_leftovers(work)
 
 
 @pytest.mark.slow
 def test_sigterm_while_the_demo_starts_leaves_nothing_running(tmp_path: Path) -> None:
     work = tmp_path / "demo"
     out = tmp_path / "demo.out"
-    with out.open("wb") as sink:
-        demo = subprocess.Popen(
-            [sys.executable, "-m", "devstack.demo", *demo_args(work)],
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+    with launched(demo_command(work), work, out) as demo:
         deadline = time.monotonic() + 60
         while not any("mosquitto" in p for p in processes_of(str(work))):
             assert demo.poll() is None and time.monotonic() < deadline, out.read_text()
@@ -197,10 +174,6 @@ def test_sigterm_while_the_demo_starts_leaves_nothing_running(tmp_path: Path) ->
         assert processes_of(str(work)) == []  # stopped and waited for, not left to PDEATHSIG
         text = out.read_text()
         assert "stopping (SIGTERM)" in text and "did not start" not in text, text
-    finally:
-        if demo.poll() is None:
-            demo.kill()
-        kill_leftovers(work)
 
 
 def test_busy_demo_port_is_named_and_another_used(capsys: pytest.CaptureFixture[str]) -> None:
