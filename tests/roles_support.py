@@ -84,7 +84,8 @@ class HostProcess:
         ]  # fmt: skip
 
     def start(self) -> None:
-        """Start and wait until connected to the broker (blocking: call it in a thread)."""
+        """Start and wait until subscribed (blocking: call it in a thread): a message published
+        after CONNACK but before a new session's SUBACK would not be delivered to it."""
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 self.command(), env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
@@ -92,7 +93,7 @@ class HostProcess:
         deadline = time.monotonic() + 30
         while True:
             try:
-                if self.health()["mqtt"]["connected"]:
+                if self.health()["mqtt"]["subscriptions"]:
                     return
             except OSError:
                 pass
