@@ -51,6 +51,49 @@ def broker_rate(stack: Stack, messages: int, client: str = "c") -> float:
     return messages / (float(got["last"]) - float(started))
 
 
+def layout_rate(stack: Stack, messages: int, members: int) -> float:
+    """Messages/s when the broker delivers as it does to `--workers N`: N shared, 1 plain.
+
+    The ingest workers share one subscription (`$share/...`, each message to one member) and
+    the alert engine has its own, so the broker sends every message twice. C counters stand in
+    for all of them; the rate runs from the first publish to the last arrival at any of them.
+    """
+    prefix = new_prefix()
+    mq = stack.mosquitto
+    topic_filter = f"{prefix}/+/+/+/telemetry"
+    filters = [f"$share/bench/{topic_filter}"] * members + [topic_filter]
+    # a member cannot know its share: it stops after 2 s without a message
+    subs = [
+        subprocess.Popen(
+            [str(stack.tools["swsub"]), mq.host, str(mq.port), f, str(messages), "300", idle],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for f, idle in zip(filters, ["2"] * members + ["0"], strict=True)
+    ]
+    for sub in subs:
+        assert sub.stdout is not None
+        if sub.stdout.readline().strip() != "ready":
+            for s in subs:
+                s.kill()
+            raise RuntimeError("swsub did not subscribe")
+    pub = subprocess.run(
+        publish_cmd(stack.tools["swpub"], mq.host, mq.port, prefix, messages),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    got = [parse_last_json(sub.communicate(timeout=300)[0]) for sub in subs]
+    started = float(parse_last_json(pub.stdout)["start"])
+    shared = sum(int(g["messages"]) for g in got[:members])
+    if shared != messages or int(got[-1]["messages"]) != messages:
+        raise RuntimeError(
+            f"shared members got {shared}, the plain subscriber {got[-1]['messages']},"
+            f" of {messages}"
+        )
+    return messages / (max(float(g["last"]) for g in got) - started)
+
+
 def solar_lines(count: int, offset: int, stations: int = 1000) -> list[bytes]:
     """Points shaped like the collector's (measurement, 3 tags, 8 fields), unique timestamps."""
     base_ms = int(time.time() * 1000) - 86_400_000

@@ -1,6 +1,8 @@
 /* QoS 1 counting subscriber: the broker's delivery rate to a lean client.
- * usage: swsub HOST PORT FILTER COUNT TIMEOUT_S
- * Prints "ready" once subscribed, then one JSON line with the first/last arrival times. */
+ * usage: swsub HOST PORT FILTER COUNT TIMEOUT_S [IDLE_S]
+ * Prints "ready" once subscribed, then one JSON line with the first/last arrival times.
+ * IDLE_S > 0: also stop once IDLE_S pass without a message after the first, for a member of a
+ * shared subscription, which cannot know how many of the messages the broker will give it. */
 #include <mosquitto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,9 +31,10 @@ static void on_message(struct mosquitto *m, void *o, const struct mosquitto_mess
 }
 
 int main(int argc, char **argv) {
-    if (argc != 6) { fprintf(stderr, "usage: swsub HOST PORT FILTER COUNT TIMEOUT_S\n"); return 2; }
+    if (argc != 6 && argc != 7) { fprintf(stderr, "usage: swsub HOST PORT FILTER COUNT TIMEOUT_S [IDLE_S]\n"); return 2; }
     want = atol(argv[4]);
     double timeout = atof(argv[5]);
+    double idle = argc == 7 ? atof(argv[6]) : 0;
     mosquitto_lib_init();
     char id[64];
     snprintf(id, sizeof id, "swsub-%d", (int)getpid());
@@ -45,11 +48,14 @@ int main(int argc, char **argv) {
     while (!subscribed && now_s() < deadline) mosquitto_loop(m, 100, 1);
     printf("ready\n");
     fflush(stdout);
-    while (got < want && now_s() < deadline) mosquitto_loop(m, 100, 1);
+    while (got < want && now_s() < deadline) {
+        mosquitto_loop(m, 100, 1);
+        if (idle > 0 && got > 0 && now_s() - last > idle) break;
+    }
     printf("{\"messages\":%ld,\"first\":%.6f,\"last\":%.6f}\n", got, first, last);
     fflush(stdout);
     mosquitto_disconnect(m);
     mosquitto_destroy(m);
     mosquitto_lib_cleanup();
-    return got == want ? 0 : 1;
+    return got == want || idle > 0 ? 0 : 1;
 }

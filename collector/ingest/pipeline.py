@@ -65,6 +65,8 @@ class Ingest:
         self.seq = SeqTracker()
         self.status = StatusTracker()
         self.stations_seen: set[str] = set()
+        # the alert engine's own copy of the stream is never written: no lines to build
+        self.build_lines = settings.role != "alerts"
         self._out = Outcome()
 
     def handle(self, topic: str, payload: bytes, received_ms: int, now_ms: int) -> Outcome:
@@ -135,4 +137,5 @@ class Ingest:
             self.stations_seen.add(topic.station)
             self.metrics.inc("readings_received", len(readings))
             out.readings = readings
-            out.lines = [r.to_line() for r in readings]
+            if self.build_lines:
+                out.lines = [r.to_line() for r in readings]
