@@ -8,6 +8,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests, demo and benchmarks run for real.
 APT_PACKAGES := mosquitto mosquitto-clients influxdb influxdb-client libmosquitto-dev
 PYTEST_ARGS ?=
+# test files run in parallel, a whole file to one process (its fixtures stay together); the
+# tests mostly wait on real servers, so 3 processes fit 2 cores
+PYTEST_WORKERS ?= 3
 # e.g. make demo DEMO_ARGS='--speed 60 --duration 6h'
 DEMO_ARGS ?=
 
@@ -44,7 +47,7 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 test: install lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m bench
