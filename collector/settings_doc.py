@@ -13,7 +13,8 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from collector.config import Settings
-from collector.ingest.decoding import DECODERS, DEFAULT_DECODER, DecoderSettings
+from collector.ingest.decoded import DecoderSettings
+from collector.ingest.decoding import DECODERS, DEFAULT_DECODER
 from collector.store.sinks import DEFAULT_SINK, SINKS, SinkSettings
 from devices.catalogue import KINDS
 from devices.kind import DeviceKind, field_type, string_choices
