@@ -154,13 +154,14 @@ class SenmlDecoder:
         rejects: list[Reject],
     ) -> Reading | None:
         """The group's reading; a field the model refuses is refused alone, not its neighbours."""
-        first = min(group.index_of.values())
+        # a refusal of the time, or of the reading as a whole, is one per record: each counted
         if group.ts_ms > now_ms + self.limits.max_future_ms:
-            rejects.append(Reject("ts_in_future", f"t {group.ts_ms} ms is ahead", first))
+            detail = f"t {group.ts_ms} ms is ahead of the collector clock"
+            rejects += [Reject("ts_in_future", detail, i) for i in group.index_of.values()]
             return None
         if group.ts_ms < self.limits.min_ts_ms:
             detail = f"t {group.ts_ms} ms is before the plausible start"
-            rejects.append(Reject("ts_before_plausible", detail, first))
+            rejects += [Reject("ts_before_plausible", detail, i) for i in group.index_of.values()]
             return None
         values = dict(group.values)
         while values:
@@ -171,7 +172,7 @@ class SenmlDecoder:
                 loc = exc.errors()[0]["loc"]
                 name = str(loc[0]) if loc else ""
                 if name not in values:  # not one field's fault: the reading as a whole
-                    rejects.append(Reject(reason, detail, first))
+                    rejects += [Reject(reason, detail, group.index_of[n]) for n in values]
                     return None
                 rejects.append(Reject(reason, detail, group.index_of[name]))
                 del values[name]
