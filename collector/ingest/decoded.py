@@ -72,4 +72,7 @@ class DecoderSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: str = Field(description="Payload decoder by name")
+    type: str = Field(
+        description="Payload decoder by name, for its channel; every other reading channel"
+        " keeps its own (telemetry: `json`, senml: `senml`)"
+    )
