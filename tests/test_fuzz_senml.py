@@ -91,7 +91,7 @@ def test_arbitrary_bytes(payload: bytes, kind: str) -> None:
     check(DECODER.decode(topic(kind), payload, NOW_MS, NOW_MS))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(pack=st.lists(record, min_size=1, max_size=10), kind=kind_names)
 def test_arbitrary_packs(pack: list[dict[str, Any]], kind: str) -> None:
     payload = json.dumps(pack).encode()
