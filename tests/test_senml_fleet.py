@@ -11,11 +11,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from devices.catalogue import KINDS
 from devices.stations import Fleet, load_fleet
 from devstack import Influxd, Mosquitto
 from simulator import SimulationConfig, Summary, run_simulation
-from tests.collector_support import collector_overrides, running_collector, wait_until
+from tests.collector_support import (
+    collector_overrides,
+    publish_all,
+    publisher,
+    running_collector,
+    wait_until,
+)
 
 START = datetime(2026, 1, 15, 6, 0, tzinfo=UTC)
 
@@ -67,6 +75,32 @@ async def test_native_and_senml_stations_land_the_same_measurements_and_fields(
 
         await wait_until(landed, timeout=30)
         rejected = collector.metrics.rejected_by_reason()
+        # a logger's pack with bad records beside a good one, through the broker
+        station = fleet.stations[3].id
+        topic = f"{prefix}/{station}/tank/tank1/senml"
+        bt = START.timestamp() + 11 * 3600
+        pack = [
+            {"bn": "urn:dev:imei:356938035643809:", "bt": bt, "n": "level", "u": "/", "v": 0.5},
+            {"n": "level_pct", "u": "%", "v": 50},  # the full name takes its own unit only
+            {"n": "flow", "u": "l/s", "v": 1},  # no such tank field
+        ]
+        client = publisher(mosquitto)
+        try:
+            publish_all(client, [(topic, orjson.dumps(pack))])
+        finally:
+            client.disconnect()
+            client.loop_stop()
+        await wait_until(lambda: sum(influxd.count(k, fresh_db) for k in KINDS) > total)
+        await wait_until(lambda: collector.quarantine.total == 2)
+        reasons = collector.metrics.rejected_by_reason()
+        entry = collector.quarantine.query()
+    assert {(e["index"], e["reason"]) for e in entry} == {(1, "wrong_unit"), (2, "unknown_field")}
+    assert reasons == {"wrong_unit": 1, "unknown_field": 1}
+    level = influxd.query(
+        f"SELECT level_pct FROM tank WHERE station = '{station}' AND time = {int(bt * 1000)}ms",
+        db=fresh_db,
+    )
+    assert [row["level_pct"] for row in level] == [50.0]
     counts = summary.to_json()["by_dialect"]
     assert set(counts) == {"native", "senml"}
     assert counts["native"]["readings"] + counts["senml"]["readings"] == total
@@ -75,7 +109,7 @@ async def test_native_and_senml_stations_land_the_same_measurements_and_fields(
     assert not rejected, rejected
 
     points = _points(influxd, fresh_db)
-    assert len(points) == total
+    assert len(points) == total + 1  # the hand-written pack's one good reading
     dialect = {s.id: s.dialect for s in fleet.stations}
     fields_by: dict[tuple[str, str], set[frozenset[str]]] = {}
     for rec in summary.records:
