@@ -158,6 +158,9 @@ def test_bad_records_are_refused_with_reasons_and_their_neighbours_land(ingest: 
         (b'{"n":"battery_voltage_v","v":25}', "bad_senml"),
         (b'[{"bn":5,"n":"battery_voltage_v","v":25}]', "bad_senml"),
         (b"\xff\xfe", "bad_senml"),
+        # a label twice: which value was meant is not for the collector to guess
+        (b'[{"n":"battery_voltage_v","v":25,"v":26}]', "bad_senml"),
+        (b'[{"n":"battery_voltage_v","v":NaN}]', "bad_senml"),
     ],
 )  # fmt: skip
 def test_packs_refused_whole_are_counted_quarantined_and_write_nothing(
