@@ -150,7 +150,8 @@ def _units(spec: FieldName) -> str:
 
 def senml_markdown() -> str:
     """The SenML names table of docs/contract.md: what each field's records may be called."""
-    lines = ["| kind | field | SenML name: units | value |", "|---|---|---|---|"]
+    # field first: the kinds table above keeps the `| kind | field |` rows to itself
+    lines = ["| field | kind | SenML name: units | value |", "|---|---|---|---|"]
     for kind in KINDS.values():
         by_field: dict[str, list[str]] = {}
         for senml_name, spec in names_of(kind.name).items():
@@ -158,7 +159,7 @@ def senml_markdown() -> str:
         for name in kind.field_names:
             spec = names_of(kind.name)[name]
             value = "`vs`" if spec.text else "`v` or `vb`" if spec.switch else "`v`"
-            lines.append(f"| {kind.name} | `{name}` | {'; '.join(by_field[name])} | {value} |")
+            lines.append(f"| `{name}` | {kind.name} | {'; '.join(by_field[name])} | {value} |")
     return "\n".join(lines) + "\n"
 
 
