@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 
 import orjson
+import pytest
 
 from collector.ingest.decoded import DecodeLimits
 from collector.ingest.senml import SenmlDecoder
 from devices.stations import load_fleet
 from devices.topics import Topic
-from simulator.cli import _config, build_parser
+from simulator.cli import _config, build_parser, main
 from simulator.scenarios import build_scenario
 from simulator.senml_pack import BACKLOG_READINGS
 from simulator.station_model import StationModel
@@ -66,3 +67,15 @@ def test_dialect_flag_overrides_the_fleet_for_the_run() -> None:
     args = build_parser().parse_args(["--mqtt-url", "mqtt://localhost", "--dialect", "senml"])
     assert _config(args).dialect == "senml"
     assert _config(build_parser().parse_args(["--mqtt-url", "mqtt://x"])).dialect is None
+
+
+def test_a_dialect_the_simulator_cannot_speak_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["--mqtt-url", "mqtt://127.0.0.1:1", "--dialect", "venus", "--duration", "1h"]
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "simulator: error: station PEMBA-01: the simulator cannot speak 'venus' yet"
+    ]
