@@ -11,7 +11,8 @@ import argparse
 import time
 import timeit
 
-from collector.ingest.decoding import DecodeLimits, JsonDecoder
+from collector.ingest.decoded import DecodeLimits
+from collector.ingest.decoding import JsonDecoder
 from devices.stations import load_fleet
 from devices.topics import Topic
 

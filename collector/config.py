@@ -27,11 +27,8 @@ from pydantic_settings import (
 )
 
 from collector.alerts.settings import AlertSettings
-from collector.ingest.decoding import (
-    DecoderSettings,
-    default_decoder_settings,
-    parse_decoder_settings,
-)
+from collector.ingest.decoded import DecoderSettings
+from collector.ingest.decoding import default_decoder_settings, parse_decoder_settings
 from collector.plugin_settings import PluginSettingsError
 from collector.secrets import load_secret, url_has_password
 from collector.store.sinks import (

@@ -13,7 +13,9 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from collector.config import Settings
-from collector.ingest.decoding import DECODERS, DEFAULT_DECODER, DecoderSettings
+from collector.ingest.decoded import DecoderSettings
+from collector.ingest.decoding import DECODERS, DEFAULT_DECODER
+from collector.ingest.senml_fields import FieldName, names_of
 from collector.store.sinks import DEFAULT_SINK, SINKS, SinkSettings
 from devices.catalogue import KINDS
 from devices.kind import DeviceKind, field_type, string_choices
@@ -136,8 +138,37 @@ def kinds_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _units(spec: FieldName) -> str:
+    """`V`, `mV` (× 1/1000): the SenML units a name takes, each with its factor unless 1."""
+    parts = []
+    for unit, factor in spec.units.items():
+        if unit is not None:
+            parts.append(f"`{unit}`" + ("" if factor == 1 else f" (× {factor})"))
+    none = "no unit" if None in spec.units else ""
+    return ", ".join(([none] if none else []) + parts)
+
+
+def senml_markdown() -> str:
+    """The SenML names table of docs/contract.md: what each field's records may be called."""
+    # field first: the kinds table above keeps the `| kind | field |` rows to itself
+    lines = ["| field | kind | SenML name: units | value |", "|---|---|---|---|"]
+    for kind in KINDS.values():
+        by_field: dict[str, list[str]] = {}
+        for senml_name, spec in names_of(kind.name).items():
+            by_field.setdefault(spec.field, []).append(f"`{senml_name}`: {_units(spec)}")
+        for name in kind.field_names:
+            spec = names_of(kind.name)[name]
+            value = "`vs`" if spec.text else "`v` or `vb`" if spec.switch else "`v`"
+            lines.append(f"| `{name}` | {kind.name} | {'; '.join(by_field[name])} | {value} |")
+    return "\n".join(lines) + "\n"
+
+
 # (file under docs/, block name, its generator)
-BLOCKS = (("configuration.md", "settings", markdown), ("contract.md", "kinds", kinds_markdown))
+BLOCKS = (
+    ("configuration.md", "settings", markdown),
+    ("contract.md", "kinds", kinds_markdown),
+    ("contract.md", "senml", senml_markdown),
+)
 
 
 def _pattern(name: str) -> re.Pattern[str]:

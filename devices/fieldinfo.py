@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Literal
+
+from devices.senml_units import units_of
 
 Lang = Literal["pt", "en"]
 LANGS: tuple[Lang, ...] = ("pt", "en")
@@ -59,6 +62,13 @@ class FieldInfo:
     colors: Mapping[str, str] = field(default_factory=dict)  # a state string -> its colour
     chart: Chart = Chart()
     description: Text | None = None
+    # SenML unit symbols this field takes, with the exact factor to `unit`; None: the usual
+    # ones of `unit` (devices/senml_units.py). A field says so only where it differs.
+    senml: Mapping[str, Fraction] | None = None
+
+    def senml_units(self) -> Mapping[str, Fraction]:
+        """SenML symbol -> exact factor to this field's unit ({}: the field takes no unit)."""
+        return units_of(self.unit) if self.senml is None else self.senml
 
     def sms_unit(self) -> str:
         """The unit as an SMS writes it after a number: '%', ' V', ' C' (GSM-7 has no °)."""

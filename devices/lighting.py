@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from devices.fieldinfo import Chart, FieldInfo, Text
 from devices.kind import DeviceKind, KindFields
+from devices.senml_units import COUNT, SWITCH
 
 
 class LightingReading(KindFields):
@@ -31,19 +32,19 @@ class LightingSizes(BaseModel):
 INFO = {
     "lights_on": FieldInfo(
         "", "none", Text("Luzes ligadas", "Lights switched on"), Text("luzes", "lights"),
-        0, 1, steps=(("text", None), ("yellow", 1.0)), chart=Chart(agg="max"),
+        0, 1, steps=(("text", None), ("yellow", 1.0)), chart=Chart(agg="max"), senml=SWITCH,
         description=Text("1 = a fotocélula ligou o circuito (do anoitecer ao amanhecer).",
                          "1 = the photocell switched the circuit on (dusk to dawn)."),
     ),
     "lamps_lit": FieldInfo(
         "", "none", Text("Lâmpadas acesas", "Lamps lit"), Text("lâmpadas acesas", "lamps lit"),
-        0, 20, chart=Chart(agg="min", with_field="lamps_failed", headline="stat"),
+        0, 20, chart=Chart(agg="min", with_field="lamps_failed", headline="stat"), senml=COUNT,
     ),
     "lamps_failed": FieldInfo(
         "", "none", Text("Lâmpadas avariadas", "Lamps failed"),
         Text("lâmpadas avariadas", "lamps failed"), 0, 20,
         steps=(("green", None), ("yellow", 1.0), ("red", 3.0)),
-        chart=Chart(agg="max", fleet="max"),
+        chart=Chart(agg="max", fleet="max"), senml=COUNT,
     ),
     "load_power_w": FieldInfo(
         "W", "watt", Text("Consumo da iluminação", "Lighting load"),
@@ -52,7 +53,7 @@ INFO = {
     "circuit_fault": FieldInfo(
         "", "none", Text("Falha do circuito", "Circuit fault"),
         Text("falha circuito", "circuit fault"), 0, 1,
-        steps=(("green", None), ("red", 1.0)), chart=Chart(agg="max"),
+        steps=(("green", None), ("red", 1.0)), chart=Chart(agg="max"), senml=SWITCH,
         description=Text("1 = disjuntor disparado ou fuga à terra.",
                          "1 = breaker tripped or earth leakage."),
     ),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from devices.fieldinfo import Chart, FieldInfo, Text
 from devices.kind import DeviceKind, KindFields
+from devices.senml_units import units_of
 
 ChargeState = Literal["off", "bulk", "absorption", "float", "equalize", "fault"]
 Chemistry = Literal["lead_acid", "gel", "lifepo4"]
@@ -69,6 +71,8 @@ INFO = {
         "%", "percent", Text("SoC da bateria", "Battery SoC"), Text("SoC", "SoC"), 0, 100,
         steps=SOC_STEPS,
         chart=Chart(with_field="battery_temp_c", headline="gauge", fleet="min"),
+        # RFC 8428's "%EL" is exactly this: remaining battery energy level in percent
+        senml={**units_of("%"), "%EL": Fraction(1)},
         description=Text("Estado de carga mais recente (vermelho abaixo de 30 %, amarelo"
                          " abaixo de 50 %).",
                          "Latest state of charge (red below 30 %, yellow below 50 %)."),

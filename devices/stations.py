@@ -22,9 +22,20 @@ from devices.errors import ConfigError
 from devices.solar import Chemistry
 from devices.topics import ID_RE
 
-__all__ = ["Chemistry", "Device", "Fleet", "FleetError", "Station", "load_fleet"]
+__all__ = [
+    "DIALECTS",
+    "Chemistry",
+    "Device",
+    "Dialect",
+    "Fleet",
+    "FleetError",
+    "Station",
+    "load_fleet",
+]
 SAMPLE_FLEET = "cabo-delgado.yaml"
 SizeValue = float | int | str | bool
+Dialect = Literal["native", "venus", "senml"]
+DIALECTS: tuple[Dialect, ...] = ("native", "venus", "senml")
 
 
 class FleetError(ConfigError):
@@ -84,6 +95,8 @@ class Station(BaseModel):
     longitude: float = Field(ge=-180, le=180)
     kind: Literal["police_station", "border_post", "community"] = "police_station"
     people: int = Field(20, ge=0, le=1000)
+    # what the station's loggers speak on the wire (design §9)
+    dialect: Dialect = "native"
     devices: tuple[Device, ...] = Field(default_factory=default_devices, max_length=64)
 
     @field_validator("devices")

@@ -9,8 +9,10 @@ from typing import Literal
 
 from devices.errors import SolarWaterError
 
-Channel = Literal["telemetry", "status"]
-CHANNELS: tuple[Channel, ...] = ("telemetry", "status")
+Channel = Literal["telemetry", "senml", "status"]
+CHANNELS: tuple[Channel, ...] = ("telemetry", "senml", "status")
+# The channels that carry readings (a decoder each); `status` is the device's retained state.
+READING_CHANNELS: tuple[Channel, ...] = ("telemetry", "senml")
 ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 DEFAULT_PREFIX = "solarwater"
 
@@ -76,6 +78,9 @@ def forget_topic(topic: str) -> None:
     _PARSED.pop(topic, None)
 
 
+_CHANNEL: dict[str, Channel] = {c: c for c in CHANNELS}
+
+
 def _parse_topic(topic: str, prefix: str) -> Topic:
     """parse_topic without the cache."""
     head = prefix + "/"
@@ -89,7 +94,7 @@ def _parse_topic(topic: str, prefix: str) -> Topic:
         raise TopicError("bad_id", f"topic {topic[:200]!r} has an id breaking the id rule")
     if channel not in CHANNELS:
         raise TopicError("bad_topic", f"topic {topic[:200]!r} has unknown channel {channel[:64]!r}")
-    ch: Channel = "telemetry" if channel == "telemetry" else "status"
+    ch = _CHANNEL[channel]
     # kind and device names repeat across a fleet: one string each, not one per cached topic
     return Topic(prefix, station, sys.intern(kind), sys.intern(device), ch)
 
@@ -97,6 +102,11 @@ def _parse_topic(topic: str, prefix: str) -> Topic:
 def telemetry_filter(prefix: str = DEFAULT_PREFIX) -> str:
     """Subscription filter for every device's telemetry."""
     return f"{prefix}/+/+/+/telemetry"
+
+
+def reading_filters(prefix: str = DEFAULT_PREFIX) -> list[str]:
+    """Subscription filters for every channel that carries readings (telemetry, senml)."""
+    return [f"{prefix}/+/+/+/{channel}" for channel in READING_CHANNELS]
 
 
 def status_filter(prefix: str = DEFAULT_PREFIX) -> str:

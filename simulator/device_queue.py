@@ -13,8 +13,7 @@ from devices.topics import format_topic
 from simulator.buffer import DiskBuffer
 from simulator.summary import RecordedReading, Summary
 from simulator.timefmt import format_rfc3339
-
-BACKLOG_BATCH = 100
+from simulator.wire import WIRE_FORMATS
 
 
 @dataclass(slots=True)
@@ -39,12 +38,15 @@ class DeviceQueue:
         buffer: DiskBuffer,
         summary: Summary,
         record: bool,
+        dialect: str = "native",
     ) -> None:
         self.station, self.kind, self.device = station, kind, device
+        self.dialect = dialect
+        self.wire = WIRE_FORMATS[dialect]
         self.buffer = buffer
         self.summary = summary
         self.record = record
-        self.telemetry_topic = format_topic(prefix, station, kind, device, "telemetry")
+        self.telemetry_topic = format_topic(prefix, station, kind, device, self.wire.channel)
         self.status_topic = format_topic(prefix, station, kind, device, "status")
         self.seq = 0
         self.inflight: deque[InFlight] = deque()
@@ -71,9 +73,14 @@ class DeviceQueue:
     def next_payload(self) -> tuple[bytes, int, bool]:
         """The next message to publish: (payload, readings in it, is a backlog batch)."""
         if self.sent < self.backlog_until:
-            lines = self.buffer.read(self.sent, min(BACKLOG_BATCH, self.backlog_until - self.sent))
-            return b'{"readings":[' + b",".join(lines) + b"]}", len(lines), True
-        return self.buffer.read(self.sent, 1)[0], 1, False
+            batch = min(self.wire.backlog_readings, self.backlog_until - self.sent)
+            lines = self.buffer.read(self.sent, batch)
+            backlog = True
+        else:
+            lines = self.buffer.read(self.sent, 1)
+            backlog = False
+        payload = self.wire.payload(self.station, self.kind, self.device, lines)
+        return payload, len(lines), backlog
 
     def published(self, mid: int, readings: int, backlog: bool) -> None:
         """The message went to the client under `mid`."""
@@ -119,6 +126,7 @@ class DeviceQueue:
         s = self.summary
         s.readings.add(self.station, self.kind, done.readings)
         s.messages.add(self.station, self.kind)
+        s.count_dialect(self.dialect, done.readings)
         if done.backlog:
             s.backlog_messages += 1
         if self.record and done.readings:

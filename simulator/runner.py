@@ -24,6 +24,7 @@ from simulator.scenarios import build_scenario
 from simulator.station_model import StationModel
 from simulator.summary import Summary
 from simulator.timefmt import epoch_of, format_rfc3339
+from simulator.wire import WIRE_FORMATS
 
 PROGRESS_EVERY_S = 2.0
 CLOSE_TIMEOUT_S = 10.0
@@ -102,6 +103,9 @@ def run_simulation(
     sims: list[_Station] = []
     try:
         for st in stations:
+            dialect = config.dialect or st.dialect
+            if dialect not in WIRE_FORMATS:
+                raise ConfigError(f"station {st.id}: the simulator cannot speak {dialect!r} yet")
             model = StationModel(
                 st, config.seed, scenario, interval_s=config.interval_s, start=start
             )
@@ -114,6 +118,7 @@ def run_simulation(
                     DiskBuffer(state_dir / f"{st.id}-{device}.jsonl", config.buffer_max),
                     summary,
                     record,
+                    dialect,
                 )
                 # the devices the registry lists for the station, each on its own topic
                 for kind, device in ((d.kind, d.id) for d in st.devices)

@@ -54,6 +54,13 @@ class Summary:
         default_factory=lambda: {"buffer_full": 0, "silent": 0, "not_acknowledged": 0}
     )
     records: list[RecordedReading] = field(default_factory=list)
+    # acknowledged readings and messages by the dialect that carried them
+    by_dialect: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def count_dialect(self, dialect: str, readings: int, messages: int = 1) -> None:
+        per = self.by_dialect.setdefault(dialect, {"readings": 0, "messages": 0})
+        per["readings"] += readings
+        per["messages"] += messages
 
     def to_json(self) -> dict[str, Any]:
         """The `--summary-json` document."""
@@ -62,6 +69,7 @@ class Summary:
             "messages": self.messages.to_json(),
             "backlog_messages": self.backlog_messages,
             "status_messages": self.status_messages,
+            "by_dialect": {d: dict(c) for d, c in self.by_dialect.items()},
             "dropped": dict(self.dropped),
             "start": self.start,
             "end": self.end,

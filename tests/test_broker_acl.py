@@ -121,15 +121,20 @@ def test_station_publishes_only_under_its_own_id(
     broker: ShippedBroker, clients: list[Client]
 ) -> None:
     collector = connect(broker, clients, "collector")
-    collector.subscribe("solarwater/+/+/+/telemetry", "solarwater/+/+/+/status")
+    collector.subscribe(
+        "solarwater/+/+/+/telemetry", "solarwater/+/+/+/senml", "solarwater/+/+/+/status"
+    )
     a = connect(broker, clients, "PEMBA-01")
     assert a.rc == 0
     # the forbidden message goes first: when the allowed one arrives, the other would have too
     assert a.publish("solarwater/PEMBA-02/solar/mppt1/telemetry", b'{"fake":1}') == NOT_AUTHORIZED
+    assert a.publish("solarwater/PEMBA-02/solar/mppt1/senml", b"[]") == NOT_AUTHORIZED
     assert a.publish("solarwater/PEMBA-01/solar/mppt1/telemetry", b'{"own":1}') == 0
+    assert a.publish("solarwater/PEMBA-01/solar/mppt1/senml", b'[{"own":1}]') == 0
     assert a.publish("solarwater/PEMBA-01/tank/tank1/status", b'{"state":"online"}') == 0
     got = collector.received(1.0)
     assert ("solarwater/PEMBA-01/solar/mppt1/telemetry", b'{"own":1}') in got
+    assert ("solarwater/PEMBA-01/solar/mppt1/senml", b'[{"own":1}]') in got
     assert ("solarwater/PEMBA-01/tank/tank1/status", b'{"state":"online"}') in got
     assert not [t for t, _ in got if "PEMBA-02" in t], got
     # nor may it pose as the collector

@@ -280,6 +280,7 @@ def test_broker_config_is_the_shipped_one_with_auth_and_big_queues() -> None:
     acl = (ROOT / mounts[stations["acl_file"]]).read_text()
     assert [line for line in acl.splitlines() if line and not line.startswith("#")] == [
         "pattern write solarwater/%u/+/+/telemetry",
+        "pattern write solarwater/%u/+/+/senml",
         "pattern write solarwater/%u/+/+/status",
     ]
     entry = SERVICES["mosquitto"]["entrypoint"]

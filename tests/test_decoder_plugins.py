@@ -24,6 +24,11 @@ from devices.stations import Fleet, load_fleet
 from devices.topics import Topic, parse_topic
 
 LIMITS = DecodeLimits(64 * 1024, 1000, 600_000, 1_577_836_800_000)
+# One SoC reading a minute old, as each reading channel carries it.
+SAMPLE_PAYLOADS = {
+    "telemetry": lambda now_s: {"ts": now_s - 60, "battery_soc_pct": 61.5},
+    "senml": lambda now_s: [{"bt": now_s - 60, "n": "battery_soc_pct", "v": 61.5}],
+}
 
 
 @pytest.mark.parametrize("name", sorted(DECODERS))
@@ -35,9 +40,9 @@ def test_every_decoder_sample_validates_and_decodes(name: str, tmp_path: Path) -
     settings = load_settings(cfg)
     assert type(settings.ingest.decoder) is plugin.settings
     decoder = make_decoder(settings.ingest.decoder, LIMITS, load_fleet())
-    topic = parse_topic("solarwater/PEMBA-01/solar/mppt1/telemetry")
+    topic = parse_topic(f"solarwater/PEMBA-01/solar/mppt1/{plugin.channel}")
     now_ms = int(time.time() * 1000)
-    payload = orjson.dumps({"ts": now_ms / 1000 - 60, "battery_soc_pct": 61.5})
+    payload = orjson.dumps(SAMPLE_PAYLOADS[plugin.channel](now_ms / 1000))
     result = decoder.decode(topic, payload, now_ms, now_ms)
     assert [r.fields for r in result.readings] == [{"battery_soc_pct": 61.5}]
     assert result.rejects == []
@@ -50,7 +55,7 @@ def test_a_decoder_name_alone_still_configures_it(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(ConfigError) as err:
         load_settings()
     assert str(err.value) == (
-        "config error: ingest.decoder.type: unknown decoder 'cbor'; known: json"
+        "config error: ingest.decoder.type: unknown decoder 'cbor'; known: json, senml"
     )
 
 

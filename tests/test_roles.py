@@ -21,9 +21,16 @@ def test_the_engine_subscribes_alone_to_everything_whatever_the_shared_config_sa
         None, {"role": "alerts", "mqtt.shared_group": "g", "mqtt.subscribe_status": False}
     )
     assert s.mqtt.shared_group is None
-    assert subscription_filters(s.mqtt) == ["solarwater/+/+/+/telemetry", "solarwater/+/+/+/status"]
+    assert subscription_filters(s.mqtt) == [
+        "solarwater/+/+/+/telemetry",
+        "solarwater/+/+/+/senml",
+        "solarwater/+/+/+/status",
+    ]
     ingest = load_settings(None, {"role": "ingest", "mqtt.shared_group": "g"})
-    assert subscription_filters(ingest.mqtt)[0] == "$share/g/solarwater/+/+/+/telemetry"
+    assert subscription_filters(ingest.mqtt)[:2] == [
+        "$share/g/solarwater/+/+/+/telemetry",
+        "$share/g/solarwater/+/+/+/senml",
+    ]
 
 
 def test_default_client_ids_differ_across_hosts_and_between_the_roles(

@@ -6,18 +6,18 @@ import ssl
 
 from collector.config import MqttSettings, read_secret
 from devices.mqtturl import MqttUrl
-from devices.topics import status_filter, telemetry_filter
+from devices.topics import reading_filters, status_filter
 
 
 def subscription_filters(settings: MqttSettings) -> list[str]:
-    """Telemetry (shared when a group is set) and, unless told otherwise, status."""
+    """Every reading channel (shared when a group is set) and, unless told otherwise, status."""
     prefix = settings.prefix
-    telemetry = telemetry_filter(prefix)
+    readings = reading_filters(prefix)
     if settings.shared_group:
-        telemetry = f"$share/{settings.shared_group}/{telemetry}"
+        readings = [f"$share/{settings.shared_group}/{f}" for f in readings]
     # Retained status is never sent to shared subscriptions (MQTT 5 §4.8.2): one
     # process subscribes to it directly.
-    return [telemetry, status_filter(prefix)] if settings.subscribe_status else [telemetry]
+    return [*readings, status_filter(prefix)] if settings.subscribe_status else readings
 
 
 def credentials(settings: MqttSettings, url: MqttUrl) -> tuple[str | None, str | None]:

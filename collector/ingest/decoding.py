@@ -8,19 +8,27 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol, TypeGuard
+from typing import Any, Literal, TypeGuard
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from collector.ingest.readings import Reading, device_series
+from collector.ingest.decoded import (
+    DecodeLimits,
+    Decoder,
+    DecodeResult,
+    DecoderSettings,
+    Reject,
+    validation_reason,
+)
+from collector.ingest.device_table import Device, DeviceTable
+from collector.ingest.readings import Reading
+from collector.ingest.senml import SENML_SAMPLE, SenmlDecoder, SenmlDecoderSettings
 from collector.plugin_settings import validate_chosen
-from devices.catalogue import get_kind
-from devices.kind import DeviceKind
 from devices.stations import Fleet
-from devices.topics import Topic
+from devices.topics import READING_CHANNELS, Channel, Topic
 
 _INF = float("inf")
 _SEQ_MAX = 2**63 - 1
@@ -31,67 +39,6 @@ _RFC3339 = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?"
     r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Reject:
-    """Why one reading (index >= 0) or the whole message (index -1) was refused."""
-
-    reason: str
-    detail: str
-    index: int = -1
-
-
-@dataclass(slots=True)
-class DecodeResult:
-    """What one telemetry message held."""
-
-    readings: list[Reading] = field(default_factory=list)
-    rejects: list[Reject] = field(default_factory=list)
-    batch: bool = False
-    # every usable seq in message order, refused readings' too: a refused reading is not a gap
-    seqs: list[int] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class DecodeLimits:
-    """The limits a decoder enforces (from IngestSettings)."""
-
-    max_payload_bytes: int
-    max_readings: int
-    max_future_ms: int
-    min_ts_ms: int
-
-
-class Decoder(Protocol):
-    """Turns one telemetry payload into readings."""
-
-    def decode(self, topic: Topic, payload: bytes, received_ms: int, now_ms: int) -> DecodeResult:
-        """Decode; never raises for bad input."""
-        ...
-
-
-def _error_reason(exc: ValidationError) -> tuple[str, str]:
-    err = exc.errors()[0]
-    kind = err["type"]
-    where = ".".join(str(x) for x in err["loc"])
-    if kind == "extra_forbidden":
-        reason = "unknown_field"
-    elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-        reason = "out_of_range"
-    elif kind == "finite_number":
-        reason = "not_finite"
-    elif kind == "value_error":
-        reason = "no_fields"
-    else:
-        reason = "wrong_type"
-    return reason, f"{where}: {err['msg']}"[:300]
-
-
-# What the decoder keeps of one device: its kind, its district from the registry and its
-# escaped series key (None when the line protocol refuses it: to_line then raises as usual).
-_Device = tuple[DeviceKind, str | None, str | None]
-_DEVICES_MAX = 65_536  # far more than a fleet has; once full, new devices are looked up each time
 
 
 def _refused(reason: str, detail: str) -> DecodeResult:
@@ -190,29 +137,10 @@ class JsonDecoder:
     def __init__(self, limits: DecodeLimits, fleet: Fleet) -> None:
         self.limits = limits
         self.fleet = fleet
-        # Fleet is frozen: its districts once, a dict lookup per message instead of
-        # Fleet.district_of's pydantic private-attribute access (~8% at one reading/msg).
-        self._districts = {s.id: s.district for s in fleet.stations}
-        # Each device's entry by (kind, station, device): one lookup a message in place of the
-        # kind's, the district's and the series key's (each line starts with it).
-        self._devices: dict[tuple[str, str, str], _Device] = {}
-
-    def _look_up_device(self, key: tuple[str, str, str]) -> _Device | None:
-        """The `_devices` entry for (kind, station, device), looked up; None for an unknown kind."""
-        kind_name, station, device = key
-        kind = get_kind(kind_name)
-        if kind is None:
-            return None
-        district = self._districts.get(station)
-        series: str | None
-        try:
-            series = device_series(kind.name, station, device, district)
-        except ValueError:
-            series = None
-        entry = (kind, district, series)
-        if len(self._devices) < _DEVICES_MAX:
-            self._devices[key] = entry
-        return entry
+        self._table = DeviceTable(fleet)
+        # the table's own dict and lookup: the hot path skips a method call per message
+        self._devices = self._table.entries
+        self._look_up_device = self._table.look_up
 
     def decode(
         self, topic: Topic, payload: bytes, received_ms: int, now_ms: int, careful: bool = False
@@ -250,7 +178,7 @@ class JsonDecoder:
     def _readings(
         self,
         topic: Topic,
-        entry: _Device,
+        entry: Device,
         doc: Any,
         received_ms: int,
         now_ms: int,
@@ -308,7 +236,7 @@ class JsonDecoder:
             try:
                 fields = fields_of(values)
             except ValidationError as exc:
-                reason, detail = _error_reason(exc)
+                reason, detail = validation_reason(exc)
                 rejects.append(Reject(reason, detail, index))
                 continue
             line = None if series is None else f"{series} {text_of(fields)} {ts_ms}"
@@ -370,14 +298,6 @@ def _first_per_timestamp(readings: list[Reading], rejects: list[Reject]) -> list
     return kept
 
 
-class DecoderSettings(BaseModel):
-    """What every `ingest.decoder` has; a decoder's model adds its own settings."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    type: str = Field(description="Payload decoder by name")
-
-
 class JsonDecoderSettings(DecoderSettings):
     """The JSON wire format of design §3; its limits are the `ingest:` ones every decoder obeys."""
 
@@ -395,21 +315,30 @@ DecoderFactory = Callable[[Any, DecodeLimits, Fleet], Decoder]
 
 @dataclass(frozen=True)
 class DecoderPlugin:
-    """One payload decoder: its settings model, its factory and a sample config block."""
+    """One payload decoder: its settings model, its factory, a sample config block, its channel."""
 
     name: str
     settings: type[DecoderSettings]
     factory: DecoderFactory
     sample: str
+    channel: Channel = "telemetry"  # the topic channel whose payloads it decodes
 
 
 def _make_json(settings: JsonDecoderSettings, limits: DecodeLimits, fleet: Fleet) -> Decoder:
     return JsonDecoder(limits, fleet)
 
 
+def _make_senml(settings: SenmlDecoderSettings, limits: DecodeLimits, fleet: Fleet) -> Decoder:
+    return SenmlDecoder(limits, fleet)
+
+
 # One line per decoder; the `ingest.decoder` values come from it.
 DECODERS: dict[str, DecoderPlugin] = {
-    p.name: p for p in (DecoderPlugin("json", JsonDecoderSettings, _make_json, JSON_SAMPLE),)
+    p.name: p
+    for p in (
+        DecoderPlugin("json", JsonDecoderSettings, _make_json, JSON_SAMPLE),
+        DecoderPlugin("senml", SenmlDecoderSettings, _make_senml, SENML_SAMPLE, "senml"),
+    )
 }
 DEFAULT_DECODER = "json"
 
@@ -433,3 +362,20 @@ def default_decoder_settings() -> DecoderSettings:
 def make_decoder(settings: DecoderSettings, limits: DecodeLimits, fleet: Fleet) -> Decoder:
     """The decoder these settings name."""
     return DECODERS[settings.type].factory(settings, limits, fleet)
+
+
+def make_decoders(
+    settings: DecoderSettings, limits: DecodeLimits, fleet: Fleet
+) -> dict[str, Decoder]:
+    """A decoder for each reading channel: the one `settings` name for its own channel, and
+    for every other channel the first registered decoder of it, with its default settings."""
+    chosen = DECODERS[settings.type]
+    out: dict[str, Decoder] = {}
+    for channel in READING_CHANNELS:
+        if channel == chosen.channel:
+            out[channel] = chosen.factory(settings, limits, fleet)
+            continue
+        plugin = next((p for p in DECODERS.values() if p.channel == channel), None)
+        if plugin is not None:
+            out[channel] = plugin.factory(parse_decoder_settings(plugin.name), limits, fleet)
+    return out

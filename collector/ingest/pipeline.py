@@ -6,7 +6,8 @@ import logging
 
 from collector.config import Settings
 from collector.ingest.admission import DeviceAdmission
-from collector.ingest.decoding import DecodeLimits, make_decoder
+from collector.ingest.decoded import DecodeLimits
+from collector.ingest.decoding import make_decoders
 from collector.ingest.quarantine import Quarantine
 from collector.ingest.readings import Reading
 from collector.ingest.seqtrack import SeqTracker
@@ -57,7 +58,9 @@ class Ingest:
             int(ing.max_future_s * 1000),
             int(ing.min_timestamp.timestamp() * 1000),
         )
-        self.decoder = make_decoder(ing.decoder, self.limits, fleet)
+        # one decoder per reading channel (telemetry: ingest.decoder; senml: SenML packs)
+        self.decoders = make_decoders(ing.decoder, self.limits, fleet)
+        self.decoder = self.decoders["telemetry"]
         # before every per-device table: it bounds them all
         self.admission = DeviceAdmission(
             fleet, ing.max_devices_per_station, ing.max_unregistered_stations
@@ -119,7 +122,12 @@ class Ingest:
             out.status = changes
             out.lines = [line for _, _, line in changes]
             return
-        result = self.decoder.decode(topic, payload, received_ms, now_ms)
+        decoder = self.decoders.get(topic.channel)
+        if decoder is None:
+            detail = f"no decoder reads the {topic.channel} channel"
+            self.refuse(out, "no_decoder", detail, raw_topic, payload, received_ms)
+            return
+        result = decoder.decode(topic, payload, received_ms, now_ms)
         for rej in result.rejects:
             if rej.index < 0:
                 self.refuse(out, rej.reason, rej.detail, raw_topic, payload, received_ms)
