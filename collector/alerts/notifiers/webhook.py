@@ -8,6 +8,7 @@ To/From/Body, one request per phone) and `africastalking` (POST form username/to
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -138,11 +139,12 @@ class WebhookNotifier:
         if settings.api_key is not None:  # africastalking
             self._headers.update(apiKey=settings.api_key.get_secret_value())
             self._headers.setdefault("Accept", "application/json")
-        self._auth: aiohttp.BasicAuth | None = None
         if settings.preset == "twilio":
             assert settings.account_sid is not None and settings.auth_token is not None
-            token = settings.auth_token.get_secret_value()
-            self._auth = aiohttp.BasicAuth(settings.account_sid, token)
+            user_pass = f"{settings.account_sid}:{settings.auth_token.get_secret_value()}"
+            self._headers["Authorization"] = (
+                "Basic " + base64.b64encode(user_pass.encode()).decode()
+            )
         s = settings
         budget = SmsBudget(s.daily_budget, s.budget_stations, language) if s.daily_budget else None
         self.gate = BudgetedSender(name, budget, self._deliver)
@@ -184,7 +186,7 @@ class WebhookNotifier:
         assert self.settings.url is not None
         try:
             async with self._session.post(
-                self.settings.url, data=body, headers=self._headers, auth=self._auth,
+                self.settings.url, data=body, headers=self._headers,
                 timeout=timeout,
             ) as resp:  # fmt: skip
                 if resp.status < 300:
