@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import re
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from aiohttp import web
 
 from collector.alerts import AlertConfigError, AlertService, AlertSettings
@@ -31,7 +34,10 @@ from collector.alerts.replies import parse_ok
 from collector.config import ConfigError, load_settings
 from collector.ingest.readings import Reading
 from devices.stations import load_fleet
+from devices.topics import format_topic
+from devstack import Influxd, Mosquitto
 from devstack.ports import free_port
+from tests.collector_support import CollectorProcess, publish_all, publisher
 from tests.sms_support import GAMMU_SMSD, GammuSmsd
 
 FLEET = load_fleet()
@@ -346,3 +352,61 @@ def test_a_missing_spool_directory_is_refused_at_start(tmp_path: Path) -> None:
     )
     with pytest.raises(AlertConfigError, match=r"^alerts: notifier 'm': outbox .*nope is not a"):
         AlertService(s, FLEET, tmp_path, write_lines=lambda lines: None, mqtt_publish=None)
+
+
+# --- the collector as a subprocess, gammu-smsd, Mosquitto and InfluxDB ---------------------
+
+
+def get_json(port: int, path: str) -> Any:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+@needs_gammu
+async def test_collector_pages_by_modem_and_a_reply_acknowledges(
+    gammu: GammuSmsd, tmp_path: Path, mosquitto: Mosquitto, influxd: Influxd, fresh_db: str,
+    prefix: str,
+) -> None:  # fmt: skip
+    config = tmp_path / "collector.yaml"
+    alerts = {
+        "evaluate_interval_s": 0.05, "min_page_interval": 0, "repeat_interval": "1h",
+        "rules": {"station_silent": {"enabled": False}},
+        "notifiers": {"modem": {"type": "sms_modem", "outbox": str(gammu.outbox),
+                                "inbox": str(gammu.inbox), "poll_interval_s": 0.1,
+                                "settle_s": 0, "daily_budget": 5}},
+        "routes": [{"name": "pemba", "districts": ["Pemba"], "notifiers": ["modem"],
+                    "recipients": {"phones": PEMBA}}],
+    }  # fmt: skip
+    config.write_text(yaml.safe_dump({"alerts": alerts}))
+    env = {
+        "SOLARWATER_MQTT__URL": mosquitto.url, "SOLARWATER_MQTT__PREFIX": prefix,
+        "SOLARWATER_MQTT__CLIENT_ID": f"sms-{prefix}", "SOLARWATER_INFLUX__URL": influxd.url,
+        "SOLARWATER_INFLUX__DB": fresh_db, "SOLARWATER_INFLUX__FLUSH_INTERVAL_S": "0.2",
+    }  # fmt: skip
+    proc = CollectorProcess(tmp_path, env, ["--config", str(config), "--data-dir", str(tmp_path)])
+    await asyncio.to_thread(proc.start)
+    try:
+        now = time.time()
+        readings = [
+            {"ts": now - 60 * (6 - m), "seq": m, "battery_soc_pct": 20.0,
+             "battery_voltage_v": 24.0, "charge_state": "bulk", "error_code": 0}
+            for m in range(7)
+        ]  # fmt: skip
+        client = publisher(mosquitto)
+        topic = format_topic(prefix, "PEMBA-01", "solar", "mppt1", "telemetry")
+        publish_all(client, [(topic, json.dumps({"readings": readings}).encode())])
+        client.loop_stop()
+        client.disconnect()
+        await until(lambda: len(list(gammu.sent.iterdir())) == 2, 20)
+        (alert,) = get_json(proc.http_port, "/alerts")["alerts"]
+        for p in gammu.sent.iterdir():
+            assert p.read_bytes().decode("utf-16").endswith(f"#{alert['id']}")
+
+        gammu.receive(PEMBA[0], f"Ok {alert['id']}")
+        await until(lambda: get_json(proc.http_port, "/alerts")["alerts"][0]["acked_by"], 15)
+        (acked,) = get_json(proc.http_port, "/alerts")["alerts"]
+        assert acked["acked_by"] == PEMBA[0] and acked["id"] == alert["id"]
+        assert "solarwater_sms_replies_acked_total 1.0" in proc.metrics()
+        assert "solarwater_sms_written_total 2.0" in proc.metrics()
+    finally:
+        assert await asyncio.to_thread(proc.stop) == 0
