@@ -233,6 +233,10 @@ async def test_sms_over_the_daily_budget_is_summed_up_in_one_message(tmp_path: P
     ]
     await n.gate.summaries()
     assert len(list(out.iterdir())) == 5 and n.stats()["sms_budget_summaries"] == 1
+    # a held alert's reminder in the new window goes out, and then so does its resolution
+    await n.send(note("reminder", alert_id=4, rule="tank_empty", phones=one))
+    await n.send(note("resolved", alert_id=4, rule="tank_empty", phones=one))
+    assert len(list(out.iterdir())) == 7 and n.stats()["sms_over_budget"] == 3
 
 
 # --- the HTTP SMS gateway presets, against a real server ------------------------------------
@@ -344,6 +348,23 @@ def test_bad_sms_settings_are_one_line(notifier: dict[str, Any], message: str) -
     with pytest.raises(ConfigError) as err:
         load_settings(None, {"alerts.notifiers": {"sms": notifier}})
     assert "\n" not in str(err.value) and message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "notifier",
+    [{"type": "sms_modem"},
+     {"type": "webhook", "preset": "africastalking", "username": "u", "api_key": "k"}],
+)  # fmt: skip
+def test_an_sms_notifier_on_a_route_without_phones_is_one_line(notifier: dict[str, Any]) -> None:
+    over = {
+        "alerts.notifiers": {"sms": notifier},
+        "alerts.fallback": {"notifiers": ["sms"], "recipients": {"emails": ["a@example.org"]}},
+    }
+    with pytest.raises(ConfigError) as err:
+        load_settings(None, over)
+    assert str(err.value).endswith(
+        "fallback: notifier 'sms' sends SMS but no phones are listed"
+    ) and "\n" not in str(err.value)
 
 
 def test_a_missing_spool_directory_is_refused_at_start(tmp_path: Path) -> None:

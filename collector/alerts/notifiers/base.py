@@ -91,6 +91,10 @@ class NotifierSettings(Retry):
     # True: a route using this notifier must list email addresses
     needs_emails: ClassVar[bool] = False
 
+    def needs_phones(self) -> bool:
+        """True: a route using this notifier must list phone numbers (SMS)."""
+        return False
+
 
 NotifierFactory = Callable[[str, Any, NotifierContext], Notifier]
 

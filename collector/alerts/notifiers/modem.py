@@ -70,6 +70,9 @@ class ModemSettings(NotifierSettings, SmsBudgetSettings):
     settle_s: float = Field(1.0, ge=0, le=60, description="an inbox file this old is complete")
     max_replies_per_poll: int = Field(100, ge=1, le=10_000)
 
+    def needs_phones(self) -> bool:
+        return True
+
     @model_validator(mode="after")
     def _defaults(self) -> ModemSettings:
         out, inbox = DEFAULT_DIRS[self.daemon]
@@ -120,6 +123,8 @@ class ModemNotifier:
         )  # fmt: skip
 
     async def send(self, n: Notification) -> None:
+        if not n.phones:
+            raise DeliveryError("no phone numbers", permanent=True)
         await self.gate.send(n)
 
     async def _write(self, n: Notification) -> None:

@@ -75,6 +75,7 @@ class SmsBudget:
             self._hold(n)
             return False
         if self.budget.take(n.station, now_ms):
+            self.held_ids.discard(n.alert_id)  # sent after all (a reminder): so is its end
             return True
         if n.event == "firing" and len(self.held_ids) < MAX_HELD_IDS:
             self.held_ids.add(n.alert_id)

@@ -63,7 +63,8 @@ def write_atomic(directory: Path, name: str, body: bytes, tmp_dir: Path | None =
     """`body` as `directory/name`, appearing whole: a temp file synced, then renamed."""
     tmp = (tmp_dir or directory) / f"{TMP_PREFIX}{secrets.token_hex(6)}.tmp"
     final = directory / name
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    # readable by the daemon's user, which is not ours (Debian: gammu, smsd)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(body)

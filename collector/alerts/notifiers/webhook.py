@@ -62,6 +62,9 @@ class WebhookSettings(NotifierSettings, SmsBudgetSettings):
     api_key_file: Path | None = None
     sender: str | None = Field(None, alias="from", description="sender number or id")
 
+    def needs_phones(self) -> bool:
+        return self.preset != "json"
+
     @model_validator(mode="after")
     def _check(self) -> WebhookSettings:
         self.bearer_token = load_secret(self.bearer_token, self.bearer_token_file, "bearer_token")
