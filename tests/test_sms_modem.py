@@ -239,6 +239,22 @@ async def test_sms_over_the_daily_budget_is_summed_up_in_one_message(tmp_path: P
     assert len(list(out.iterdir())) == 7 and n.stats()["sms_over_budget"] == 3
 
 
+async def test_a_retry_after_a_full_outbox_writes_the_rest_once_within_the_budget(
+    tmp_path: Path,
+) -> None:
+    n = modem(tmp_path, daily_budget=1, max_queued=1)
+    out = tmp_path / "out"
+    with pytest.raises(DeliveryError, match="holds 1 files"):
+        await n.send(note())  # the first phone's file fills the outbox
+    (first,) = out.iterdir()
+    first.rename(tmp_path / first.name)  # the daemon sent it
+    await n.send(note())  # the dispatcher's retry: the second phone only, no second slot taken
+    (second,) = out.iterdir()
+    assert PEMBA[0] in first.name and PEMBA[1] in second.name
+    st = n.stats()
+    assert (st["sms_written"], st["sms_outbox_full"], st["sms_over_budget"]) == (2, 1, 0)
+
+
 # --- the HTTP SMS gateway presets, against a real server ------------------------------------
 
 
@@ -248,11 +264,16 @@ class Gateway:
     def __init__(self) -> None:
         self.requests: list[tuple[str, dict[str, str], dict[str, str]]] = []
         self.status = 201
+        self.fail_request: int | None = None  # this request (counted from 1) gets a 503
+        self.seen = 0
         self.port = free_port()
         self.runner: web.AppRunner | None = None
 
     async def handle(self, request: web.Request) -> web.Response:
         form = {k: str(v) for k, v in (await request.post()).items()}
+        self.seen += 1
+        if self.seen == self.fail_request:
+            return web.json_response({"status": "busy"}, status=503)
         self.requests.append((request.path, dict(request.headers), form))
         return web.json_response({"status": "queued"}, status=self.status)
 
@@ -287,7 +308,10 @@ async def test_twilio_preset_posts_one_form_per_phone_with_basic_auth(gateway: G
         "from": "+258840000000",
         "url": f"http://127.0.0.1:{gateway.port}/2010-04-01/Accounts/{{account_sid}}/Messages.json",
     })  # fmt: skip
+    gateway.fail_request = 2  # the second phone's request fails once: the retry sends only it
     try:
+        with pytest.raises(DeliveryError):
+            await n.send(note())
         await n.send(note())
     finally:
         await n.close()

@@ -25,6 +25,7 @@ RULE = "sms_budget"  # the rule name a summary carries
 MAX_RULES = 8  # rule names listed in one summary; more are counted, not named
 MAX_PHONES = 20  # recipients one summary goes to
 MAX_HELD_IDS = 10_000  # alerts whose SMS was held, so their resolution is held too
+MAX_ADMITTED = 1000  # SMS let through whose delivery failed: a retry takes no second slot
 
 TEXTS = {
     "pt": "SolarWater: {count} SMS de {station} retidos (limite {budget}/dia): {rules}",
@@ -137,15 +138,24 @@ class BudgetedSender:
         self.deliver = deliver
         self.clock: Callable[[], float] = time.time
         self.counts = {"sms_over_budget": 0, "sms_budget_summaries": 0}
+        self._admitted: set[tuple[int, str, int, str]] = set()
 
     async def send(self, n: Notification) -> None:
-        now_ms = int(self.clock() * 1000)
-        if self.budget is not None:
+        if self.budget is None:
+            await self.deliver(n)
+            return
+        key = (n.alert_id, n.event, n.ts_ms, n.station)
+        if key not in self._admitted:
+            now_ms = int(self.clock() * 1000)
             await self.summaries(now_ms)
             if not self.budget.take(n, now_ms):
                 self.counts["sms_over_budget"] += 1
                 return
-        await self.deliver(n)
+            if len(self._admitted) >= MAX_ADMITTED:
+                self._admitted.clear()  # bounded: at worst a retry takes a second slot
+            self._admitted.add(key)
+        await self.deliver(n)  # a failure keeps the key: the dispatcher's retry comes back
+        self._admitted.discard(key)
 
     async def summaries(self, now_ms: int | None = None) -> None:
         """Send the summaries that are due; one that fails is logged, not retried."""

@@ -30,6 +30,7 @@ from collector.alerts.notifiers.sms_budget import BudgetedSender, SmsBudget, Sms
 from collector.secrets import load_secret
 
 SUMMARY_CHECK_S = 60.0  # how often ended budget windows are looked for
+MAX_PARTIAL = 1000  # notifications remembered as sent to some of their phones
 Preset = Literal["json", "twilio", "africastalking"]
 PRESET_URLS: dict[Preset, str] = {
     "twilio": "https://api.twilio.com/2010-04-01/Accounts/{account_sid}/Messages.json",
@@ -151,6 +152,7 @@ class WebhookNotifier:
         s = settings
         budget = SmsBudget(s.daily_budget, s.budget_stations, language) if s.daily_budget else None
         self.gate = BudgetedSender(name, budget, self._deliver)
+        self._partial: dict[tuple[int, str, int, str], int] = {}
 
     def requests(self, n: Notification) -> list[Any]:
         """The request bodies for `n`: the JSON payload, or the preset's forms."""
@@ -179,8 +181,17 @@ class WebhookNotifier:
         return {k: float(v) for k, v in self.gate.counts.items()}
 
     async def _deliver(self, n: Notification) -> None:
-        for body in self.requests(n):
-            await self._post(body)
+        key = (n.alert_id, n.event, n.ts_ms, n.station)
+        done = self._partial.pop(key, 0)  # requests sent before a failure part way
+        for i, body in enumerate(self.requests(n)):
+            if i < done:
+                continue  # not sent twice on the dispatcher's retry
+            try:
+                await self._post(body)
+            except DeliveryError:
+                if i and len(self._partial) < MAX_PARTIAL:
+                    self._partial[key] = i
+                raise
 
     async def _post(self, body: Any) -> None:
         if self._session is None:
