@@ -79,7 +79,7 @@ def test_user_rules_merge_over_the_defaults() -> None:
           "routes": [{"name": "r", "districts": ["Pemba"], "notifiers": ["m"]}]},
          "no emails are listed"),
         ({"notifiers": {"p": {"type": "pager"}}},
-         "unknown type 'pager'; known: email, mqtt, webhook"),
+         "unknown type 'pager'; known: email, mqtt, sms_modem, webhook"),
         ({"notifiers": {"w": {"type": "webhook", "url": "ftp://x"}}}, "must be http"),
         ({"fallback": {"recipients": {"phones": ["12ab"]}}}, "not a phone number"),
         ({"language": "fr"}, "language must be one of pt, en"),

@@ -18,8 +18,9 @@ from collector.alerts.engine import RuleEngine
 from collector.alerts.messages import Messages
 from collector.alerts.model import Alert, AlertKey, Event, Notification, Transition
 from collector.alerts.notifiers import DeliveryError, Notifier, NotifierContext, build_notifier
-from collector.alerts.notifiers.base import MqttPublish
+from collector.alerts.notifiers.base import Background, MqttPublish
 from collector.alerts.pacing import PageBudget, PageGate, StationTable, Window
+from collector.alerts.replies import PhoneReplies
 from collector.alerts.routing import Router
 from collector.alerts.settings import AlertSettings
 from collector.alerts.store import AlertStore, Silence
@@ -68,7 +69,8 @@ class AlertService:
         problems = self.router.unknown_names() + self._unknown_override_names()
         if problems:
             raise AlertConfigError(f"alerts: {problems[0]} is not in the fleet")
-        ctx = NotifierContext(prefix, mqtt_publish)
+        self.replies = PhoneReplies(settings, self.router, self.find, self.ack)
+        ctx = NotifierContext(prefix, mqtt_publish, self.replies.handle, settings.language)
         self.notifiers: dict[str, Notifier] = {}
         for name, ns in settings.notifiers.items():
             try:
@@ -113,6 +115,7 @@ class AlertService:
         )
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._background: list[asyncio.Task[None]] = []  # notifiers' own loops (SMS replies)
         self._last_snapshot = 0.0
         self._last_prune = 0.0
         self._lock = asyncio.Lock()  # one tick or API change at a time
@@ -180,6 +183,9 @@ class AlertService:
 
             await self.store.call(save)
         self.dispatcher.start(spawn)
+        for name, nf in self.notifiers.items():
+            if isinstance(nf, Background):
+                self._background.append(spawn(f"alert-notifier-{name}", nf.run))
         for job_id, notifier, body in outbox:
             if notifier not in self.notifiers:
                 await self._job_done(job_id)
@@ -203,6 +209,10 @@ class AlertService:
                 if isinstance(exc, Exception):
                     log.error("alert evaluation had failed: %s", exc)
             self._task = None
+        for t in self._background:
+            t.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        self._background.clear()
         await self._snapshot()
         await self.dispatcher.stop(self.settings.drain_timeout_s)
         await self.store.aclose()
@@ -557,7 +567,13 @@ class AlertService:
 
     def stats(self) -> dict[str, float]:
         d = self.dispatcher
+        own: dict[str, float] = self.replies.stats()
+        for n in self.notifiers.values():
+            if isinstance(n, Background):  # summed over the notifiers of a kind
+                for k, v in n.stats().items():
+                    own[k] = own.get(k, 0.0) + v
         return {
+            **own,
             "alerts_active": float(len(self.active)),
             "alerts_fired": float(self.counts["alerts_fired"]),
             "alerts_resolved": float(self.counts["alerts_resolved"]),

@@ -187,6 +187,8 @@ class AlertSettings(BaseModel):
                     raise ValueError(
                         f"{where}: notifier {n!r} sends email but no emails are listed"
                     )
+                if self.notifiers[n].needs_phones() and not recipients.phones:
+                    raise ValueError(f"{where}: notifier {n!r} sends SMS but no phones are listed")
         for r in self.routes:
             if not r.districts and not r.stations:
                 raise ValueError(f"route {r.name!r}: list its districts and/or stations")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,6 +13,8 @@ from collector.alerts.model import Notification
 from devices.errors import SolarWaterError
 
 MqttPublish = Callable[[str, bytes, int, bool], None]
+# (sender's number, text) of an SMS received -> what became of it ("acked", "bad_text", ...)
+SmsReply = Callable[[str, str], Awaitable[str]]
 
 
 class DeliveryError(SolarWaterError):
@@ -36,12 +38,27 @@ class Notifier(Protocol):
     async def close(self) -> None: ...
 
 
+@runtime_checkable
+class Background(Protocol):
+    """A notifier with work of its own besides sending (reading replies, budget summaries)."""
+
+    async def run(self) -> None:
+        """Run until cancelled; errors inside are counted, never raised."""
+        ...
+
+    def stats(self) -> dict[str, float]:
+        """Its counters, summed over notifiers of one kind in the alert stats."""
+        ...
+
+
 @dataclass(frozen=True)
 class NotifierContext:
     """What notifiers may use from the collector."""
 
     prefix: str
     mqtt_publish: MqttPublish | None
+    reply: SmsReply | None = None  # where SMS replies go (the alert service's `OK <id>` handler)
+    language: str = "pt"
 
 
 def iso(ts_ms: int) -> str:
@@ -73,6 +90,10 @@ class NotifierSettings(Retry):
     type: str
     # True: a route using this notifier must list email addresses
     needs_emails: ClassVar[bool] = False
+
+    def needs_phones(self) -> bool:
+        """True: a route using this notifier must list phone numbers (SMS)."""
+        return False
 
 
 NotifierFactory = Callable[[str, Any, NotifierContext], Notifier]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.alerts.notifiers import email, mqtt, webhook
+from collector.alerts.notifiers import email, modem, mqtt, webhook
 from collector.alerts.notifiers.base import (
     Notifier,
     NotifierContext,
@@ -15,7 +15,7 @@ from collector.plugin_settings import validate_chosen
 
 # One line per notifier type; the config's `type` values come from it.
 NOTIFIERS: dict[str, NotifierPlugin] = {
-    p.name: p for p in (webhook.PLUGIN, email.PLUGIN, mqtt.PLUGIN)
+    p.name: p for p in (webhook.PLUGIN, email.PLUGIN, mqtt.PLUGIN, modem.PLUGIN)
 }
 
 
