@@ -89,7 +89,7 @@ class Technicians:
     def __init__(self, inline: tuple[TechnicianSettings, ...], path: Path | None) -> None:
         self.inline = inline
         self.path = path
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self._from_file: list[TechnicianSettings] = []
         self.reload_errors = 0
         if path is not None:
@@ -101,9 +101,9 @@ class Technicians:
             return
         try:
             st = self.path.stat()
-            stamp = (st.st_mtime_ns, st.st_size)
+            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)  # the CLI replaces the file
         except FileNotFoundError:
-            stamp = (0, 0)
+            stamp = (0, 0, 0)
         if stamp == self._stamp:
             return
         try:
