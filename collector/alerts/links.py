@@ -18,13 +18,14 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from collector.private_files import open_private, private_dir, write_all
+from devices.errors import SolarWaterError
 
 SIG_CHARS = 16
 SECRET_FILE = "link_secret"
 TOKEN_RE = re.compile(r"([1-9][0-9]{0,17})\.([0-9a-z]{1,13})\.([A-Za-z0-9_-]{16})")
 
 
-class LinkRefused(Exception):
+class LinkRefused(SolarWaterError):
     """A link that is not ours (`expired` False) or is past its expiry (`expired` True)."""
 
     def __init__(self, expired: bool) -> None:

@@ -87,7 +87,7 @@ def compose(n: Notification, sender: str) -> EmailMessage:
         f"alert id: {n.alert_id} (acknowledge: POST /alerts/{n.alert_id}/ack)",
     ]
     if n.link:
-        lines[1:1] = [f"{n.link}", ""]
+        lines[1:1] = ["", n.link]  # the phone's way to acknowledge: right under the text
     msg.set_content("\n".join(lines) + "\n")
     return msg
 
