@@ -13,6 +13,7 @@ from pydantic import SecretStr, ValidationError
 from collector.alerts import AlertConfigError, AlertService, AlertSettings
 from collector.alerts.links import LinkRefused, LinkSigner, load_or_create_secret
 from collector.alerts.messages import Messages
+from collector.alerts.technician_tokens import main as technicians_cli
 from collector.alerts.technicians import Technicians, TechnicianSettings, token_hash
 from collector.alerts.windows import MaintenanceWindow, WindowSettings
 from devices.stations import load_fleet
@@ -155,3 +156,26 @@ def test_names_the_fleet_lacks_are_one_line_at_start(
             write_lines=lambda lines: None, mqtt_publish=None,
         )  # fmt: skip
     assert str(exc.value) == f"alerts: {says}"
+
+
+def test_the_token_cli_adds_rotates_lists_and_removes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "technicians.yaml"
+    args = ["--file", str(path)]
+    assert technicians_cli([*args, "add", "Ana"]) == 2  # a new one needs a district
+    assert "needs --district" in capsys.readouterr().err
+    assert technicians_cli([*args, "add", "Ana", "--district", "Pemba"]) == 0
+    first = capsys.readouterr().out.strip()
+    assert technicians_cli([*args, "add", "Ana"]) == 0  # rotate: districts kept
+    second = capsys.readouterr().out.strip()
+    techs = Technicians((), path)
+    assert techs.identify(first) is None
+    found = techs.identify(second)
+    assert found is not None and found.districts == frozenset({"Pemba"})
+    assert technicians_cli([*args, "list"]) == 0
+    assert capsys.readouterr().out == "Ana: Pemba\n"
+    assert technicians_cli([*args, "remove", "Ana"]) == 0
+    assert technicians_cli([*args, "remove", "Ana"]) == 2
+    techs.refresh()
+    assert techs.identify(second) is None

@@ -17,7 +17,7 @@ import aiohttp
 import orjson
 import pytest
 
-from collector.alerts.technicians import main as technicians_cli
+from collector.alerts.technician_tokens import main as technicians_cli
 from devices.topics import format_topic
 from devstack import Influxd, Mosquitto
 from tests.alert_support import Hook

@@ -131,7 +131,8 @@ class AlertSettings(BaseModel):
     link_ttl: Duration = Field(7 * 86400.0, gt=0, description="how long a page's link works")
     technicians: tuple[TechnicianSettings, ...] = ()
     technicians_file: Path | None = Field(
-        None, description="technicians with hashed tokens (python -m collector.alerts.technicians)"
+        None,
+        description="technicians with hashed tokens (python -m collector.alerts.technician_tokens)",
     )
     maintenance: tuple[WindowSettings, ...] = ()
     rules: dict[str, RuleSettings] = Field(default_factory=lambda: _default_rules())
