@@ -29,6 +29,7 @@ from collector.alerts.windows import MaintenanceWindow, WindowSettings
 from devices.topics import ID_RE
 
 MAX_SILENCE_S = 366 * 86400
+MAX_WINDOWS = 1000  # open and coming windows made through the API
 
 
 class SilenceRequest(BaseModel):
@@ -265,7 +266,7 @@ class AlertApi:
 
     async def list_windows(self, request: web.Request) -> web.Response:
         now = self._now_ms()
-        rows = [w for w in self.svc.windows if not w.ended(now)]
+        rows = [w for w in self.svc.maintenance.windows if not w.ended(now)]
         return web.json_response({"windows": [window_json(w) for w in rows]})
 
     async def add_window(self, request: web.Request) -> web.Response:
@@ -280,8 +281,14 @@ class AlertApi:
         for r in w.rules:
             if r not in self.svc.settings.rules:
                 raise _error(web.HTTPBadRequest, f"unknown rule {r!r}")
+        now = self._now_ms()
+        if (
+            sum(x.id is not None and not x.ended(now) for x in self.svc.maintenance.windows)
+            >= MAX_WINDOWS
+        ):
+            raise _error(web.HTTPConflict, f"at most {MAX_WINDOWS} windows: remove some first")
         by, via = self._who(who, None)
-        created = await self.svc.add_window(w, by or "admin", via)
+        created = await self.svc.maintenance.add(w, by or "admin", via)
         return web.json_response(window_json(created), status=201)
 
     async def delete_window(self, request: web.Request) -> web.Response:
@@ -290,12 +297,12 @@ class AlertApi:
             wid = int(request.match_info["id"])
         except ValueError:
             raise _error(web.HTTPNotFound, "no such window") from None
-        found = next((w for w in self.svc.windows if w.id == wid), None)
+        found = self.svc.maintenance.find(wid)
         if found is None:
             raise _error(web.HTTPNotFound, f"no window {wid} (config windows are not removable)")
         self._scope(who, found.s.station)
         by, via = self._who(who, None)
-        await self.svc.delete_window(wid, by or "admin", via)
+        await self.svc.maintenance.delete(wid, by or "admin", via)
         return web.json_response({"deleted": wid})
 
 

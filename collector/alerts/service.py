@@ -18,6 +18,7 @@ from collector.alerts.actions import Action
 from collector.alerts.dispatch import Dispatcher
 from collector.alerts.engine import RuleEngine
 from collector.alerts.links import LinkSigner, load_or_create_secret
+from collector.alerts.maintenance import Maintenance
 from collector.alerts.messages import Messages
 from collector.alerts.model import Alert, AlertKey, Event, Notification, Transition
 from collector.alerts.notifiers import DeliveryError, Notifier, NotifierContext, build_notifier
@@ -27,7 +28,6 @@ from collector.alerts.routing import Router
 from collector.alerts.settings import AlertSettings
 from collector.alerts.store import AlertStore, Silence
 from collector.alerts.technicians import Technicians
-from collector.alerts.windows import MaintenanceWindow, WindowSettings
 from collector.ingest.readings import Reading
 from collector.supervise import Spawn, unsupervised
 from devices import schema
@@ -94,8 +94,7 @@ class AlertService:
         self.unpaged: set[int] = set()  # active/owed alerts whose firing page went over budget
         self.silences: list[Silence] = []
         self.state_dir = state_dir
-        self.tz = self.messages.tz
-        self.windows = [MaintenanceWindow(w, self.tz) for w in settings.maintenance]
+        self.maintenance = Maintenance(settings.maintenance, self.messages.tz, self.store, clock)
         self.signer: LinkSigner | None = None  # made at start: the secret may live on disk
         self.status: dict[tuple[str, str], bool] = {}
         self.fleet_now: int | None = None
@@ -184,7 +183,7 @@ class AlertService:
         ) -> tuple[object, list[Alert], list[Silence], list[tuple[int, str, bytes]]]:
             s.prune(int((self.clock() - self.settings.history_keep) * 1000))
             actions.create(s)
-            self.windows += [MaintenanceWindow(w, self.tz, i) for i, w in actions.windows(s)]
+            self.maintenance.load(s)
             return s.get("engine"), s.open_alerts(), s.silences(), s.outbox()
 
         snap, open_alerts, silences, outbox = await self.store.call(load)
@@ -361,9 +360,8 @@ class AlertService:
 
     # notifications
     def silenced(self, station: str, rule: str, now_ms: int) -> bool:
-        return any(s.matches(station, rule, now_ms) for s in self.silences) or any(
-            w.matches(station, rule, now_ms) for w in self.windows
-        )
+        silences = any(s.matches(station, rule, now_ms) for s in self.silences)
+        return silences or self.maintenance.holds(station, rule, now_ms)
 
     def _due(self, a: Alert, now_ms: int) -> Event | None:
         if self.silenced(a.station, a.rule, now_ms):
@@ -612,36 +610,6 @@ class AlertService:
 
             found = await self.store.call(delete)
             self.silences = [s for s in self.silences if s.id != silence_id]
-            return found
-
-    async def add_window(self, w: WindowSettings, by: str, via: str) -> MaintenanceWindow:
-        async with self._lock:
-            now = int(self.clock() * 1000)
-
-            def add(s: AlertStore) -> int:
-                wid = actions.add_window(s, w, now, by)
-                actions.record(s, Action(0, now, "window", by, via, window_id=wid,
-                                         station=w.station, comment=w.comment))  # fmt: skip
-                return wid
-
-            window = MaintenanceWindow(w, self.tz, await self.store.call(add))
-            self.windows.append(window)
-            return window
-
-    async def delete_window(self, window_id: int, by: str, via: str) -> bool:
-        async with self._lock:
-            now = int(self.clock() * 1000)
-            station = next((w.s.station for w in self.windows if w.id == window_id), None)
-
-            def delete(s: AlertStore) -> bool:
-                found = actions.delete_window(s, window_id)
-                if found:
-                    act = Action(0, now, "unwindow", by, via, window_id=window_id, station=station)
-                    actions.record(s, act)
-                return found
-
-            found = await self.store.call(delete)
-            self.windows = [w for w in self.windows if w.id is None or w.id != window_id]
             return found
 
     async def actions(
