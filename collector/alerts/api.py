@@ -246,7 +246,7 @@ class AlertApi:
     async def list_actions(self, request: web.Request) -> web.Response:
         """Who acknowledged and silenced what, newest first (?station=, ?limit=, ?before=)."""
         limit, before = _paging(request)
-        rows = await self.svc.actions(limit, None, request.query.get("station"), before)
+        rows = await self.svc.action_history(limit, None, request.query.get("station"), before)
         return web.json_response({"actions": [action_json(a) for a in rows]})
 
     async def alert_history(self, request: web.Request) -> web.Response:
@@ -258,7 +258,7 @@ class AlertApi:
         if a is None:
             raise _error(web.HTTPNotFound, f"no alert {alert_id}")
         limit, before = _paging(request)
-        rows = await self.svc.actions(limit, alert_id, None, before)
+        rows = await self.svc.action_history(limit, alert_id, None, before)
         silenced = self.svc.silenced(a.station, a.rule, self._now_ms())
         return web.json_response(
             {"alert": alert_json(a, silenced), "actions": [action_json(x) for x in rows]}

@@ -75,7 +75,9 @@ class AlertService:
         except ValueError as exc:
             raise AlertConfigError(f"alerts: {exc}") from None
         problems = (
-            self.router.unknown_names() + self._unknown_override_names() + self._unknown_e_names()
+            self.router.unknown_names()
+            + self._unknown_override_names()
+            + self._unknown_access_names()
         )
         if problems:
             raise AlertConfigError(f"alerts: {problems[0]} is not in the fleet")
@@ -141,7 +143,7 @@ class AlertService:
             bad += [f"rules.{name}.districts: {d!r}" for d in rs.districts if d not in districts]
         return bad
 
-    def _unknown_e_names(self) -> list[str]:
+    def _unknown_access_names(self) -> list[str]:
         """Names in maintenance windows and technicians that the fleet or the rules lack."""
         districts = {s.district for s in self.fleet.stations}
         bad = [f"maintenance: rule {r!r}" for w in self.settings.maintenance for r in w.rules
@@ -612,7 +614,7 @@ class AlertService:
             self.silences = [s for s in self.silences if s.id != silence_id]
             return found
 
-    async def actions(
+    async def action_history(
         self, limit: int, alert_id: int | None, station: str | None, before: int | None
     ) -> list[Action]:
         return await self.store.call(lambda s: actions.history(s, limit, alert_id, station, before))
