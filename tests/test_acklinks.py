@@ -144,8 +144,9 @@ async def test_technician_acks_through_the_link_in_a_real_email(
                 page = await resp.text()
             assert "Confirmado por Ana &lt;Técnica&gt;" in page and "<form" not in page
 
-            # reminders stop (one already handed to a notifier may still land)
-            await asyncio.sleep(0.5)
+            # reminders stop (one already handed to a notifier may still land: wait it out)
+            await wait_until(lambda: proc.health()["alerts"]["notifications_queued"] == 0, 10)
+            await asyncio.sleep(0.5)  # one in delivery lands (local receivers: milliseconds)
             after = len(hook.posts) + len(box.messages)
             await asyncio.sleep(2.5)  # 2.5 repeat intervals
             assert len(hook.posts) + len(box.messages) == after
