@@ -88,5 +88,5 @@ class Messages:
         return text if len(to_gsm7(text)) <= SMS_MAX else text[: text.rindex(" (")]
 
     @staticmethod
-    def sms(text: str) -> str:
-        return sms_text(text)
+    def sms(text: str, link: str = "") -> str:
+        return sms_text(text, f" {link}" if link else "")

@@ -97,3 +97,4 @@ class Notification:
     route: str
     emails: tuple[str, ...] = field(default=())
     phones: tuple[str, ...] = field(default=())
+    link: str = ""  # the signed link to the alert's page (empty without alerts.public_url)

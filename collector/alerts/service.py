@@ -13,8 +13,12 @@ from pathlib import Path
 
 import orjson
 
+from collector.alerts import actions
+from collector.alerts.actions import Action
 from collector.alerts.dispatch import Dispatcher
 from collector.alerts.engine import RuleEngine
+from collector.alerts.links import LinkSigner, load_or_create_secret
+from collector.alerts.maintenance import Maintenance
 from collector.alerts.messages import Messages
 from collector.alerts.model import Alert, AlertKey, Event, Notification, Transition
 from collector.alerts.notifiers import DeliveryError, Notifier, NotifierContext, build_notifier
@@ -24,6 +28,7 @@ from collector.alerts.replies import PhoneReplies
 from collector.alerts.routing import Router
 from collector.alerts.settings import AlertSettings
 from collector.alerts.store import AlertStore, Silence
+from collector.alerts.technicians import Technicians
 from collector.ingest.readings import Reading
 from collector.supervise import Spawn, unsupervised
 from devices import schema
@@ -66,7 +71,15 @@ class AlertService:
             settings.rules, fleet, settings.stale_after, settings.max_devices_per_station
         )
         self.router = Router(settings, fleet)
-        problems = self.router.unknown_names() + self._unknown_override_names()
+        try:
+            self.technicians = Technicians(settings.technicians, settings.technicians_file)
+        except ValueError as exc:
+            raise AlertConfigError(f"alerts: {exc}") from None
+        problems = (
+            self.router.unknown_names()
+            + self._unknown_override_names()
+            + self._unknown_access_names()
+        )
         if problems:
             raise AlertConfigError(f"alerts: {problems[0]} is not in the fleet")
         self.replies = PhoneReplies(settings, self.router, self.find, self.ack)
@@ -84,6 +97,9 @@ class AlertService:
         self.per_station: dict[str, int] = {}  # active alerts of each station (capped)
         self.unpaged: set[int] = set()  # active/owed alerts whose firing page went over budget
         self.silences: list[Silence] = []
+        self.state_dir = state_dir
+        self.maintenance = Maintenance(settings.maintenance, self.messages.tz, self.store, clock)
+        self.signer: LinkSigner | None = None  # made at start: the secret may live on disk
         self.status: dict[tuple[str, str], bool] = {}
         self.fleet_now: int | None = None
         self.counts = dict.fromkeys(
@@ -130,6 +146,19 @@ class AlertService:
             bad += [f"rules.{name}.districts: {d!r}" for d in rs.districts if d not in districts]
         return bad
 
+    def _unknown_access_names(self) -> list[str]:
+        """Names in maintenance windows and technicians that the fleet or the rules lack."""
+        districts = {s.district for s in self.fleet.stations}
+        bad = [f"maintenance: rule {r!r}" for w in self.settings.maintenance for r in w.rules
+               if r not in self.settings.rules]  # fmt: skip
+        if not self.fleet.stations:
+            return bad
+        bad += [f"maintenance: station {w.station!r}" for w in self.settings.maintenance
+                if not self.fleet.get(w.station)]  # fmt: skip
+        bad += [f"technician {t.name!r}: district {d!r}" for t in self.technicians.all()
+                for d in t.districts if d not in districts]  # fmt: skip
+        return bad
+
     # hot path
     def observe(self, reading: Reading) -> None:
         """Feed one valid reading (sync, no I/O)."""
@@ -158,9 +187,16 @@ class AlertService:
             s: AlertStore,
         ) -> tuple[object, list[Alert], list[Silence], list[tuple[int, str, bytes]]]:
             s.prune(int((self.clock() - self.settings.history_keep) * 1000))
+            actions.create(s)
+            self.maintenance.load(s)
             return s.get("engine"), s.open_alerts(), s.silences(), s.outbox()
 
         snap, open_alerts, silences, outbox = await self.store.call(load)
+        if self.settings.public_url is not None:
+            secret = await asyncio.to_thread(
+                load_or_create_secret, self.settings.link_secret, self.state_dir
+            )
+            self.signer = LinkSigner(secret, self.settings.public_url, self.settings.link_ttl)
         if isinstance(snap, dict):
             self.engine.restore(snap)
         self.silences = silences
@@ -245,7 +281,12 @@ class AlertService:
         if self.fleet_now is not None:
             now_ms = min(now_ms, self.fleet_now)  # resolved_ms is fleet time: the older clock
         before_ms = now_ms - int(self.settings.history_keep * 1000)
-        removed = await self.store.call(lambda s: s.prune(before_ms))
+
+        def prune(s: AlertStore) -> int:
+            actions.prune(s, before_ms)
+            return s.prune(before_ms)
+
+        removed = await self.store.call(prune)
         if removed:
             log.info("alert history: pruned %d resolved alerts", removed)
         return removed
@@ -331,7 +372,8 @@ class AlertService:
 
     # notifications
     def silenced(self, station: str, rule: str, now_ms: int) -> bool:
-        return any(s.matches(station, rule, now_ms) for s in self.silences)
+        silences = any(s.matches(station, rule, now_ms) for s in self.silences)
+        return silences or self.maintenance.holds(station, rule, now_ms)
 
     def _due(self, a: Alert, now_ms: int) -> Event | None:
         if self.silenced(a.station, a.rule, now_ms):
@@ -504,6 +546,7 @@ class AlertService:
             text = self.messages.text(event, a, duration, ts)
         station = self.fleet.get(a.station)
         targets = self.router.targets(a.station, a.severity)
+        link = self.signer.url(a.id, self.clock()) if self.signer is not None else ""
         out = []
         for target in targets:
             for name in target.notifiers:
@@ -514,8 +557,8 @@ class AlertService:
                     station_name=station.name if station else None, district=a.district,
                     device=a.device, rule=a.rule, severity=a.severity, value=value,
                     threshold=a.threshold, since_ms=a.since_ms, ts_ms=ts, duration_s=duration,
-                    text=text, sms=self.messages.sms(text), route=target.route,
-                    emails=target.emails, phones=target.phones,
+                    text=text, sms=self.messages.sms(text, link), route=target.route,
+                    emails=target.emails, phones=target.phones, link=link,
                 )  # fmt: skip
                 out.append((name, n))
         if not targets:
@@ -532,7 +575,7 @@ class AlertService:
                 return a
         return None
 
-    async def ack(self, alert_id: int, by: str | None) -> Alert | None:
+    async def ack(self, alert_id: int, by: str | None, via: str = "admin") -> Alert | None:
         """Acknowledge an active alert (stops its reminders); None when it is not active."""
         async with self._lock:
             a = self.find(alert_id)
@@ -540,21 +583,55 @@ class AlertService:
                 return None
             if a.acked_ms is None:
                 a.acked_ms, a.acked_by = int(self.clock() * 1000), by
-                await self.store.call(lambda s: s.update_alert(a))
+                act = Action(0, a.acked_ms, "ack", by or via, via, a.id, station=a.station,
+                             rule=a.rule)  # fmt: skip
+
+                def save(s: AlertStore) -> None:
+                    s.update_alert(a)
+                    actions.record(s, act)
+
+                await self.store.call(save)
             return a
 
-    async def add_silence(self, s: Silence) -> Silence:
+    async def add_silence(self, s: Silence, via: str = "admin") -> Silence:
         async with self._lock:
-            new_id = await self.store.call(lambda st: st.add_silence(s))
-            created = dataclasses.replace(s, id=new_id)
+            act = Action(0, s.created_ms, "silence", s.created_by or via, via, station=s.station,
+                         rule=s.rule, comment=s.comment)  # fmt: skip
+
+            def add(st: AlertStore) -> int:
+                new_id = st.add_silence(s)
+                actions.record(st, dataclasses.replace(act, silence_id=new_id))
+                return new_id
+
+            created = dataclasses.replace(s, id=await self.store.call(add))
             self.silences.append(created)
             return created
 
-    async def delete_silence(self, silence_id: int) -> bool:
+    async def delete_silence(self, silence_id: int, by: str = "admin", via: str = "admin") -> bool:
         async with self._lock:
-            found = await self.store.call(lambda s: s.delete_silence(silence_id))
+            gone = next((s for s in self.silences if s.id == silence_id), None)
+            where = (gone.station, gone.rule) if gone else (None, None)
+            act = Action(0, int(self.clock() * 1000), "unsilence", by, via, silence_id=silence_id,
+                         station=where[0], rule=where[1])  # fmt: skip
+
+            def delete(s: AlertStore) -> bool:
+                found = s.delete_silence(silence_id)
+                if found:
+                    actions.record(s, act)
+                return found
+
+            found = await self.store.call(delete)
             self.silences = [s for s in self.silences if s.id != silence_id]
             return found
+
+    async def action_history(
+        self, limit: int, alert_id: int | None, station: str | None, before: int | None
+    ) -> list[Action]:
+        return await self.store.call(lambda s: actions.history(s, limit, alert_id, station, before))
+
+    async def get_alert(self, alert_id: int) -> Alert | None:
+        """The alert, active or from the history."""
+        return self.find(alert_id) or await self.store.call(lambda s: s.get_alert(alert_id))
 
     async def history(
         self, limit: int, station: str | None, rule: str | None, before: int | None

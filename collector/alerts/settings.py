@@ -20,7 +20,9 @@ from pydantic import (
 from collector.alerts.durations import Duration
 from collector.alerts.notifiers import NotifierSettings, parse_notifier_settings
 from collector.alerts.rules import RuleSettings, merge_rules
+from collector.alerts.technicians import TechnicianSettings
 from collector.alerts.templates import LANGUAGES, check_templates
+from collector.alerts.windows import WindowSettings
 from collector.plugin_settings import PluginSettingsError
 from collector.secrets import load_secret, token_weakness
 
@@ -119,6 +121,20 @@ class AlertSettings(BaseModel):
     history_keep: Duration = 90 * 86400.0
     api_token: SecretStr | None = None
     api_token_file: Path | None = None
+    public_url: str | None = Field(
+        None, description="base URL of the collector as phones reach it; pages carry links to it"
+    )
+    link_secret: SecretStr | None = Field(
+        None, description="HMAC key of the links (default: made once, 0600, in the data folder)"
+    )
+    link_secret_file: Path | None = None
+    link_ttl: Duration = Field(7 * 86400.0, gt=0, description="how long a page's link works")
+    technicians: tuple[TechnicianSettings, ...] = ()
+    technicians_file: Path | None = Field(
+        None,
+        description="technicians with hashed tokens (python -m collector.alerts.technician_tokens)",
+    )
+    maintenance: tuple[WindowSettings, ...] = ()
     rules: dict[str, RuleSettings] = Field(default_factory=lambda: _default_rules())
     notifiers: dict[str, SerializeAsAny[NotifierSettings]] = Field(default_factory=dict)
     routes: tuple[RouteSettings, ...] = ()
@@ -171,6 +187,12 @@ class AlertSettings(BaseModel):
                 f"api_token {weakness}; generate one with: openssl rand -hex 24"
                 " (SOLARWATER_ALERTS__API_TOKEN or alerts.api_token_file)"
             )
+        self.link_secret = load_secret(self.link_secret, self.link_secret_file, "link_secret")
+        self.link_secret_file = None
+        if self.link_secret is not None and len(self.link_secret.get_secret_value()) < 24:
+            raise ValueError("link_secret: use at least 24 characters (openssl rand -hex 24)")
+        if self.public_url is not None and not re.match(r"^https?://[^\s/]+", self.public_url):
+            raise ValueError(f"public_url {self.public_url!r} must be http:// or https://")
         check_templates(self.language, self.templates)
         names = [r.name for r in self.routes]
         for dup in {n for n in names if names.count(n) > 1}:

@@ -128,10 +128,10 @@ def to_gsm7(text: str) -> str:
     return "".join(out)
 
 
-def sms_text(text: str) -> str:
-    """`text` folded to GSM-7 and cut to one SMS."""
-    folded = to_gsm7(text)
-    return folded if len(folded) <= SMS_MAX else folded[: SMS_MAX - 2].rstrip() + ".."
+def sms_text(text: str, suffix: str = "") -> str:
+    """`text` folded to GSM-7 and cut so that it and `suffix` (a link, kept whole) fit one SMS."""
+    folded, room = to_gsm7(text), max(SMS_MAX - len(suffix), 20)
+    return (folded if len(folded) <= room else folded[: room - 2].rstrip() + "..") + suffix
 
 
 def render(lang: Language, overrides: Mapping[str, str], event: str, ctx: Mapping[str, str]) -> str:

@@ -86,6 +86,8 @@ def compose(n: Notification, sender: str) -> EmailMessage:
         f"since: {iso(n.since_ms)}   at: {iso(n.ts_ms)}",
         f"alert id: {n.alert_id} (acknowledge: POST /alerts/{n.alert_id}/ack)",
     ]
+    if n.link:
+        lines[1:1] = ["", n.link]  # the phone's way to acknowledge: right under the text
     msg.set_content("\n".join(lines) + "\n")
     return msg
 
