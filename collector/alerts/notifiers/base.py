@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -73,6 +73,8 @@ class NotifierSettings(Retry):
     type: str
     # True: a route using this notifier must list email addresses
     needs_emails: ClassVar[bool] = False
+    # which of a route's recipients it reaches; the routing matrix shows those
+    addresses: ClassVar[Literal["emails", "phones", "none"]] = "phones"
 
 
 NotifierFactory = Callable[[str, Any, NotifierContext], Notifier]

@@ -37,6 +37,7 @@ class EmailSettings(NotifierSettings):
     password_file: Path | None = None
     sender: str = Field("solarwater@localhost", alias="from")
     needs_emails: ClassVar[bool] = True
+    addresses: ClassVar[Literal["emails", "phones", "none"]] = "emails"
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

@@ -8,7 +8,7 @@ retained message already stands).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import orjson
 
@@ -31,6 +31,7 @@ class MqttNotifierSettings(NotifierSettings):
     type: Literal["mqtt"]
     qos: Literal[0, 1, 2] = 1
     retain: bool = True
+    addresses: ClassVar[Literal["emails", "phones", "none"]] = "none"  # a topic, no person
 
 
 SAMPLE = """\
