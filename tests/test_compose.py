@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
+from collector.alerts import routes_from_fleet
 from collector.alerts.coverage import SEVERITIES, hole_message, matrix
 from collector.alerts.notifiers import NOTIFIERS
 from collector.alerts.routes_from_fleet import build, load_contacts
@@ -27,6 +29,7 @@ from collector.alerts.routing import Router
 from collector.alerts.settings import AlertSettings, Recipients
 from collector.config import Settings, load_settings
 from collector.store.sinks import SINKS, SinkSettings
+from devices.errors import ConfigError
 from devices.stations import load_fleet
 from tests.broker_support import make_certs
 from tests.conftest import SHARED_SCHEMAS
@@ -236,8 +239,9 @@ def test_collector_environment_names_are_real_settings(
     for key, value in env.items():
         monkeypatch.setenv(key, interpolate(str(value)))
     argv, _ = shipped_collector(tmp_path)
-    generate = argv[-1].split(" && ")[0]  # the generated config is the collector's --config
-    subprocess.run(["/bin/sh", "-c", generate], check=True, cwd=ROOT)
+    generate = shlex.split(argv[-1].split(" && ")[0])  # makes the collector's --config
+    assert generate[1:3] == ["-m", "collector.alerts.routes_from_fleet"]
+    assert routes_from_fleet.main(generate[3:]) == 0
     settings = load_settings(tmp_path / "alerts.yaml")
     assert settings.mqtt.url == "mqtts://mosquitto:8884"
     assert settings.mqtt.username == "collector"
@@ -434,29 +438,35 @@ def test_the_contacts_files_example_makes_a_route_per_district(tmp_path: Path) -
 
 
 @pytest.mark.parametrize(
-    ("contacts", "coordination", "message"),
+    ("contacts", "message"),
     [
         ({"technicians": [{"name": "T", "districts": ["Palm"], "phones": ["+258841110001"]}]},
-         "c@example.org", "technician 'T': district 'Palm' is not in the fleet (did you mean"
-         " 'Palma'?)"),
-        ({}, "", "no coordination contact"),
-        ({"technicians": [{"name": "T", "districts": ["Palma"]}]}, "c@example.org",
+         "technician 'T': district 'Palm' is not in the fleet (did you mean 'Palma'?)"),
+        ({"technicians": [{"name": "T", "districts": ["Palma"]}]},
          "technician 'T' has no emails and no phones"),
         ({"technicians": [{"name": "T", "districts": ["Palma"], "phones": ["12ab"]}]},
-         "c@example.org", "technicians.0.phones: '12ab' is not a phone number"),
+         "technicians.0.phones: '12ab' is not a phone number"),
+        ({"coordination": {"emails": []}, "extra": 1}, "extra: Extra inputs are not permitted"),
     ],
 )  # fmt: skip
-def test_the_generator_refuses_bad_contacts_in_one_line(
-    tmp_path: Path, contacts: dict[str, Any], coordination: str, message: str
+def test_the_generator_refuses_bad_contacts_with_a_reason(
+    tmp_path: Path, contacts: dict[str, Any], message: str
 ) -> None:
     path = tmp_path / "contacts.yaml"
     path.write_text(yaml.safe_dump(contacts))
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        build(load_fleet(), load_contacts(path), Recipients(emails=("c@example.org",)))
+
+
+def test_the_generator_without_a_coordination_is_one_line_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "collector.alerts.routes_from_fleet", "--contacts", str(path),
-         "--coordination-emails", coordination, "--out", str(tmp_path / "out.yaml")],
+        [sys.executable, "-m", "collector.alerts.routes_from_fleet", "--coordination-emails", "",
+         "--out", str(tmp_path / "out.yaml")],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 2
     (line,) = proc.stderr.strip().splitlines()
-    assert line.startswith("routes_from_fleet: ") and message in line, line
+    assert line.startswith("routes_from_fleet: contacts: no coordination contact"), line
     assert not (tmp_path / "out.yaml").exists()
