@@ -172,9 +172,13 @@ def write(path: Path, text: str) -> None:
     """Whole or not at all: the collector never reads half a config."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -197,8 +201,12 @@ def main(argv: list[str] | None = None) -> int:
     ) + yaml.safe_dump(config, allow_unicode=True, sort_keys=False, default_flow_style=None)
     if args.out is None:
         sys.stdout.write(text)
-    else:
+        return 0
+    try:
         write(args.out, text)
+    except OSError as exc:
+        print(f"routes_from_fleet: --out {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -13,6 +13,7 @@ from collector.alerts.model import Notification
 from devices.errors import SolarWaterError
 
 MqttPublish = Callable[[str, bytes, int, bool], None]
+Addresses = Literal["emails", "phones", "none"]  # which of a route's recipients a notifier uses
 
 
 class DeliveryError(SolarWaterError):
@@ -74,7 +75,7 @@ class NotifierSettings(Retry):
     # True: a route using this notifier must list email addresses
     needs_emails: ClassVar[bool] = False
     # which of a route's recipients it reaches; the routing matrix shows those
-    addresses: ClassVar[Literal["emails", "phones", "none"]] = "phones"
+    addresses: ClassVar[Addresses] = "phones"
 
 
 NotifierFactory = Callable[[str, Any, NotifierContext], Notifier]

@@ -14,6 +14,7 @@ import orjson
 
 from collector.alerts.model import Notification
 from collector.alerts.notifiers.base import (
+    Addresses,
     DeliveryError,
     MqttPublish,
     Notifier,
@@ -31,7 +32,7 @@ class MqttNotifierSettings(NotifierSettings):
     type: Literal["mqtt"]
     qos: Literal[0, 1, 2] = 1
     retain: bool = True
-    addresses: ClassVar[Literal["emails", "phones", "none"]] = "none"  # a topic, no person
+    addresses: ClassVar[Addresses] = "none"  # a topic, no person
 
 
 SAMPLE = """\
