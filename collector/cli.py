@@ -29,6 +29,7 @@ async def _serve(settings: Settings) -> None:
 def check_config(settings: Settings) -> int:
     """Everything start-up checks, without touching the network or the data folder."""
     from collector.alerts import AlertService
+    from collector.alerts.coverage import matrix_lines
     from collector.service import load_registry
     from collector.store.sinks import make_sink
 
@@ -44,6 +45,7 @@ def check_config(settings: Settings) -> int:
                 write_lines=lambda lines: None,
                 mqtt_publish=lambda topic, payload, qos, retain: None,
             )
+        print("\n".join(matrix_lines(settings.alerts, fleet)), flush=True)
     print(f"config ok: {len(fleet.stations)} stations in the registry", flush=True)
     return 0
 

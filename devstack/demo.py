@@ -17,6 +17,7 @@ from typing import Any
 
 from devstack.influxd import Influxd
 from devstack.mosquitto import Mosquitto
+from devstack.page_catcher import PageCatcher
 from devstack.ports import free_port, port_or_free
 from devstack.process import (
     STOP_SIGNALS,
@@ -28,6 +29,16 @@ from devstack.process import (
 
 ROOT = Path(__file__).resolve().parents[1]
 COLLECTOR_STOP_S = 30.0  # its flush is bounded by influx.timeout_s + 5 (15 s by default)
+# Who the demo pages: a technician for the district of the default scenario's ageing battery,
+# the coordination for every other district; all of it lands in the demo's own receivers.
+DEMO_CONTACTS = """\
+technicians:
+  - name: Técnico Pemba
+    districts: [Pemba, Metuge, Mecúfi]
+    emails: [tecnico.pemba@demo.solarwater]
+    phones: ["+258841110001"]
+"""
+COORDINATION = ("coordenacao@demo.solarwater", "+258849990000")
 
 
 # A BaseException, like KeyboardInterrupt, so no `except Exception` on the way (a server
@@ -130,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     children: list[subprocess.Popen[bytes]] = []
     broker: Mosquitto | None = None
     influx: Influxd | None = None
+    catcher: PageCatcher | None = None
     try:
         work.mkdir(parents=True, exist_ok=True)
         work.chmod(0o700)  # logs and data of the demo are nobody else's business
@@ -141,17 +153,29 @@ def main(argv: list[str] | None = None) -> int:
         broker.start()
         influx.start()
         influx.create_db("solarwater")
+        catcher = PageCatcher(work / "pages.log")
+        catcher.start()
         env = {
             **os.environ,
             "SOLARWATER_MQTT__URL": broker.url,
             "SOLARWATER_INFLUX__URL": influx.url,
             "SOLARWATER_HTTP__LISTEN": f"127.0.0.1:{http_port}",
+            **paging_env(catcher),
         }
+        config = alerts_config(work)
         with (work / "collector.log").open("ab") as log, stop_signals_held():
             children.append(
                 subprocess.Popen(
                     # --data-dir on the command line names this run in `ps` (and the tests)
-                    [sys.executable, "-m", "collector", "--data-dir", str(work / "collector")],
+                    [
+                        sys.executable,
+                        "-m",
+                        "collector",
+                        "--data-dir",
+                        str(work / "collector"),
+                        "--config",
+                        str(config),
+                    ],
                     env=env,
                     cwd=ROOT,
                     stdin=subprocess.DEVNULL,
@@ -195,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
         print_guide(influx, api, work)
-        watch(api, children[1])
+        watch(api, children[1], catcher)
     except (Stop, KeyboardInterrupt) as exc:
         shutdown.begin()
         say(f"\nstopping ({exc or 'SIGINT'}) ...")
@@ -205,13 +229,16 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         shutdown.begin()
-        stop_all(children, broker, influx)
+        stop_all(children, broker, influx, catcher)
     say(f"stopped cleanly; data kept in {work} (delete it to start afresh)")
     return 0
 
 
 def stop_all(
-    children: list[subprocess.Popen[bytes]], broker: Mosquitto | None, influx: Influxd | None
+    children: list[subprocess.Popen[bytes]],
+    broker: Mosquitto | None,
+    influx: Influxd | None,
+    catcher: PageCatcher | None = None,
 ) -> None:
     """The collector first (it flushes to InfluxDB), then the simulator, then the servers."""
     for i, child in enumerate(children):  # children[0] is the collector
@@ -219,6 +246,40 @@ def stop_all(
     for server in (broker, influx):
         if server is not None:
             server.stop()
+    if catcher is not None:  # after the collector: its last pages still land
+        catcher.stop()
+
+
+def paging_env(catcher: PageCatcher) -> dict[str, str]:
+    """The generated config's `mail` and `sms` notifiers pointed at the demo's receivers."""
+    mail = "SOLARWATER_ALERTS__NOTIFIERS__MAIL__"
+    return {
+        # simulated time runs hundreds of times faster: 10 s between evaluations would be
+        # most of a simulated hour
+        "SOLARWATER_ALERTS__EVALUATE_INTERVAL_S": "1",
+        mail + "HOST": "127.0.0.1",
+        mail + "PORT": str(catcher.smtp_port),
+        mail + "SECURITY": "none",
+        mail + "FROM": "alertas@demo.solarwater",
+        mail + "BACKOFF_S": "0.2",
+        "SOLARWATER_ALERTS__NOTIFIERS__SMS__URL": catcher.sms_url,
+        "SOLARWATER_ALERTS__NOTIFIERS__SMS__BACKOFF_S": "0.2",
+    }
+
+
+def alerts_config(work: Path) -> Path:
+    """Routes per district from the fleet, made as the compose stack makes them."""
+    contacts, out = work / "contacts.yaml", work / "collector-alerts.yaml"
+    contacts.write_text(DEMO_CONTACTS, encoding="utf-8")
+    emails, phones = COORDINATION
+    done = subprocess.run(
+        [sys.executable, "-m", "collector.alerts.routes_from_fleet", "--contacts", str(contacts),
+         "--coordination-emails", emails, "--coordination-phones", phones, "--out", str(out)],
+        cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise ServiceError(f"alerts config: {done.stderr.strip()}")
+    return out
 
 
 def print_guide(influx: Influxd, api: str, work: Path) -> None:
@@ -233,12 +294,14 @@ def print_guide(influx: Influxd, api: str, work: Path) -> None:
         f'--data-urlencode "q={q}"\n'
         f"  dashboards: .venv/bin/python -m dashboards build --out {work}/grafana  "
         "(import into Grafana)\n"
+        f"  pages:      {work}/pages.log (e-mail and SMS, caught by the demo's own receivers;"
+        f" routes in {work}/collector-alerts.yaml)\n"
         f"  logs:       {work}/collector.log, {work}/simulator.log\n"
         f"Ctrl-C (or kill {os.getpid()}) stops everything.\n"
     )
 
 
-def watch(api: str, simulator: subprocess.Popen[bytes]) -> None:
+def watch(api: str, simulator: subprocess.Popen[bytes], catcher: PageCatcher) -> None:
     last: dict[str, float] = {}
     last_t = time.monotonic()
     sim_done_said = False
@@ -250,6 +313,7 @@ def watch(api: str, simulator: subprocess.Popen[bytes]) -> None:
             say("\rcollector not answering ...", end="")
             continue
         m = metric_values(text)
+        mails, sms = catcher.counts()
         health: dict[str, Any] = json.loads(health_text)
         now = time.monotonic()
         written = m.get("solarwater_readings_written_total", 0.0)
@@ -261,7 +325,8 @@ def watch(api: str, simulator: subprocess.Popen[bytes]) -> None:
         line = (
             f"readings/s {rate:7.0f} | written {written:8.0f} | stations seen "
             f"{m.get('solarwater_stations_seen', 0):3.0f} | rejects {rejects:5.0f} | spool "
-            f"{m.get('solarwater_spool_readings', 0):5.0f} | {health['status']}"
+            f"{m.get('solarwater_spool_readings', 0):5.0f} | pages mail {mails:3d} sms {sms:3d} | "
+            f"{health['status']}"
         )
         say("\r" + line, end="")
         if simulator.poll() is not None and not sim_done_said:

@@ -590,3 +590,21 @@ async def test_unregistered_station_goes_to_the_fallback(
     assert "NEW-99 (?)" in p["sms"]
     retained = mqtt_watch.retained(f"{prefix}/alerts/NEW-99/tank_empty")
     assert retained is not None and orjson.loads(retained)["event"] == "firing"
+
+
+async def test_a_route_limited_to_critical_lets_warnings_fall_through_to_the_fallback(
+    make: Callable[..., Any], hook: Hook
+) -> None:
+    norte = {"name": "norte", "districts": ["Palma"], "severities": ["critical"],
+             "notifiers": ["sms"], "recipients": {"phones": ["+258842220009"]}}  # fmt: skip
+    base = base_config(hook, 0)["routes"]
+    h: Harness = await make(routes=[*base, norte], rules={"tank_low": {"for": 0}})
+    h.feed([Reading("PALMA-01", None, "tank", "tank1", T0, None, {"level_pct": 15.0})])
+    await wait_for(lambda: len(hook.posts) == 1, 3)
+    h.feed([Reading("PALMA-01", None, "tank", "tank1", T0 + 60_000, None, {"level_pct": 1.0})])
+    await wait_for(lambda: len(hook.posts) == 2, 3)
+    got = [(p["rule"], p["severity"], p["route"], p["phones"]) for p in hook.posts]
+    assert got == [
+        ("tank_low", "warning", "fallback", [FALLBACK_PHONE]),
+        ("tank_empty", "critical", "norte", ["+258842220009"]),
+    ]

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +21,16 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from collector.config import Settings
+from collector.alerts import routes_from_fleet
+from collector.alerts.coverage import SEVERITIES, hole_message, matrix
+from collector.alerts.notifiers import NOTIFIERS
+from collector.alerts.routes_from_fleet import build, load_contacts
+from collector.alerts.routing import Router
+from collector.alerts.settings import AlertSettings, Recipients
+from collector.config import Settings, load_settings
 from collector.store.sinks import SINKS, SinkSettings
+from devices.errors import ConfigError
+from devices.stations import load_fleet
 from tests.broker_support import make_certs
 from tests.conftest import SHARED_SCHEMAS
 
@@ -161,6 +171,8 @@ def test_env_example_has_placeholders_only() -> None:
 
 def _field(model: type[BaseModel], path: list[str]) -> bool:
     name = path[0].lower()
+    by_alias = {f.alias: n for n, f in model.model_fields.items() if f.alias}
+    name = by_alias.get(name, name)
     if name not in model.model_fields:
         return False
     if len(path) == 1:
@@ -168,10 +180,54 @@ def _field(model: type[BaseModel], path: list[str]) -> bool:
     sub = model.model_fields[name].annotation
     if sub is SinkSettings:  # a setting of some sink plugin; Settings() below checks the one used
         return any(_field(p.settings, path[1:]) for p in SINKS.values())
+    if model is AlertSettings and name == "notifiers":  # <name>__<setting of some plugin>
+        return len(path) == 3 and any(_field(p.settings, path[2:]) for p in NOTIFIERS.values())
     return isinstance(sub, type) and issubclass(sub, BaseModel) and _field(sub, path[1:])
 
 
-def test_collector_environment_names_are_real_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+# what each `${VAR:?}` of the compose file stands for here: a value its setting accepts
+STAND_INS = {
+    "ALERTS_EMAILS": "coordenacao@example.org,chefe@example.org",
+    "ALERTS_PHONES": "+258849990000",
+    "SMTP_HOST": "smtp.example.org",
+    "ALERTS_FROM": "alertas@example.org",
+    "SMS_GATEWAY_URL": "https://sms-gateway.example.org/solarwater",
+}
+TOKEN_STAND_IN = "9c4f1e7a2b8d3f6a0c5e1b7d"  # passes the alert API token rule (24+ random chars)
+INTERPOLATION = re.compile(r"\$\$|\$\{([A-Z_][A-Z0-9_]*)(?::([-?])([^}]*))?\}")
+
+
+def interpolate(text: str) -> str:
+    """Compose's interpolation with nothing set: defaults as they ship, stand-ins for required
+    values, `$$` to `$` (no nesting: the collector's values have none)."""
+
+    def one(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        name, op, arg = m.groups()
+        return arg if op == "-" else STAND_INS.get(name, TOKEN_STAND_IN)
+
+    return INTERPOLATION.sub(one, text)
+
+
+def shipped_collector(tmp_path: Path, *extra: str) -> tuple[list[str], dict[str, str]]:
+    """The collector service's command and environment as compose would run them, with the
+    container's mounted paths mapped to the repository's files and --check-config-able."""
+    command = interpolate(SERVICES["collector"]["command"][0])
+    env = {k: interpolate(str(v)) for k, v in SERVICES["collector"]["environment"].items()}
+    for target, source in _mounts("collector").items():
+        if source.startswith(".") and not source.startswith(CERTS):
+            command = command.replace(target, str(ROOT / source))
+            env = {k: v.replace(target, str(ROOT / source)) for k, v in env.items()}
+    command = command.replace("/tmp/solarwater-alerts.yaml", str(tmp_path / "alerts.yaml"))
+    command = command.replace("python -m ", f"{sys.executable} -m ")
+    entrypoint = SERVICES["collector"]["entrypoint"]
+    return [*entrypoint, " ".join([command, *extra])], env
+
+
+def test_collector_environment_names_are_real_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     env = SERVICES["collector"]["environment"]
     names = [k for k in env if k.startswith("SOLARWATER_")]
     assert len(names) == len(env)
@@ -181,9 +237,12 @@ def test_collector_environment_names_are_real_settings(monkeypatch: pytest.Monke
         if key.startswith("SOLARWATER_"):
             monkeypatch.delenv(key)
     for key, value in env.items():
-        # a stand-in for each ${VAR} that passes the alert API token rule (24+ random chars)
-        monkeypatch.setenv(key, "9c4f1e7a2b8d3f6a0c5e1b7d" if "${" in str(value) else str(value))
-    settings = Settings()
+        monkeypatch.setenv(key, interpolate(str(value)))
+    argv, _ = shipped_collector(tmp_path)
+    generate = shlex.split(argv[-1].split(" && ")[0])  # makes the collector's --config
+    assert generate[1:3] == ["-m", "collector.alerts.routes_from_fleet"]
+    assert routes_from_fleet.main(generate[3:]) == 0
+    settings = load_settings(tmp_path / "alerts.yaml")
     assert settings.mqtt.url == "mqtts://mosquitto:8884"
     assert settings.mqtt.username == "collector"
     assert settings.mqtt.ca_file is not None
@@ -194,6 +253,8 @@ def test_collector_environment_names_are_real_settings(monkeypatch: pytest.Monke
     fleet = _mounts("collector")["/etc/solarwater/fleet.yaml"]
     assert str(settings.fleet) == "/etc/solarwater/fleet.yaml" and (ROOT / fleet).is_file()
     assert "/var/lib/solarwater" in _mounts("collector")
+    assert settings.alerts.notifiers["mail"].host == "smtp.example.org"  # type: ignore[attr-defined]
+    assert settings.alerts.notifiers["sms"].bearer_token is not None  # type: ignore[attr-defined]
 
 
 def test_grafana_is_provisioned_with_the_influxdb_service() -> None:
@@ -335,3 +396,78 @@ def test_dockerfiles_install_the_package_on_python_311_slim(name: str) -> None:
     assert "\nUSER " in text, "runs as root"
     for copied in re.findall(r"^COPY (\S+) ", text, flags=re.M):
         assert (ROOT / copied).exists() or copied == "pyproject.toml"
+
+
+def test_the_shipped_alerts_config_passes_check_config_and_pages_every_pair(
+    tmp_path: Path,
+) -> None:
+    argv, env = shipped_collector(tmp_path, "--check-config")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SOLARWATER_")}
+    proc = subprocess.run(
+        argv, env={**clean, **env}, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = re.findall(r"^  (\S.*?)\s+(warning|critical)\s+-> (.*)$", proc.stdout, re.M)
+    fleet = yaml.safe_load((ROOT / _mounts("collector")["/etc/solarwater/fleet.yaml"]).read_text())
+    districts = {s["district"] for s in fleet["stations"]} | {"(unregistered)"}
+    assert {(d, sev) for d, sev, _ in rows} == {(d, s) for d in districts for s in SEVERITIES}
+    # nobody listed in the shipped contacts file: the coordination of .env takes every pair
+    want = "fallback: mail:coordenacao@example.org,chefe@example.org sms:+258849990000"
+    assert {reach for _, _, reach in rows} == {want}
+    assert "config ok: 19 stations" in proc.stdout
+
+
+def test_the_contacts_files_example_makes_a_route_per_district(tmp_path: Path) -> None:
+    shipped = (ROOT / _mounts("collector")["/etc/solarwater/contacts.yaml"]).read_text()
+    example = re.sub(r"^technicians: \[\]\n", "", shipped, flags=re.M)
+    example = re.sub(r"^# ?(technicians:|  )", r"\1", example, flags=re.M)
+    contacts = tmp_path / "contacts.yaml"
+    contacts.write_text(example)
+    config = build(load_fleet(), load_contacts(contacts), Recipients(emails=("c@example.org",)))
+    routes = {r["name"]: r for r in config["alerts"]["routes"]}
+    assert set(routes) == {"pemba", "metuge", "mecufi", "palma", "mocimboa-da-praia", "nangade",
+                           "mueda"}  # fmt: skip
+    assert routes["pemba"]["notifiers"] == ["mail", "sms"]
+    assert routes["palma"]["severities"] == ["critical"] and routes["palma"]["notifiers"] == ["sms"]
+    settings = AlertSettings.model_validate(
+        {**config["alerts"], "notifiers": {"mail": {"type": "email", "host": "h"},
+                                           "sms": {"type": "webhook", "url": "http://h/"}}}
+    )  # fmt: skip
+    router = Router(settings, load_fleet())
+    assert [t.route for t in router.targets("PALMA-01", "warning")] == ["fallback"]
+    assert hole_message(matrix(settings, load_fleet())) is None
+
+
+@pytest.mark.parametrize(
+    ("contacts", "message"),
+    [
+        ({"technicians": [{"name": "T", "districts": ["Palm"], "phones": ["+258841110001"]}]},
+         "technician 'T': district 'Palm' is not in the fleet (did you mean 'Palma'?)"),
+        ({"technicians": [{"name": "T", "districts": ["Palma"]}]},
+         "technician 'T' has no emails and no phones"),
+        ({"technicians": [{"name": "T", "districts": ["Palma"], "phones": ["12ab"]}]},
+         "technicians.0.phones: '12ab' is not a phone number"),
+        ({"coordination": {"emails": []}, "extra": 1}, "extra: Extra inputs are not permitted"),
+    ],
+)  # fmt: skip
+def test_the_generator_refuses_bad_contacts_with_a_reason(
+    tmp_path: Path, contacts: dict[str, Any], message: str
+) -> None:
+    path = tmp_path / "contacts.yaml"
+    path.write_text(yaml.safe_dump(contacts))
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        build(load_fleet(), load_contacts(path), Recipients(emails=("c@example.org",)))
+
+
+def test_the_generator_without_a_coordination_is_one_line_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "collector.alerts.routes_from_fleet", "--coordination-emails", "",
+         "--out", str(tmp_path / "out.yaml")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("routes_from_fleet: contacts: no coordination contact"), line
+    assert not (tmp_path / "out.yaml").exists()

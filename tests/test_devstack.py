@@ -134,16 +134,50 @@ def test_kill_of_make_demo_leaves_nothing_running(tmp_path: Path) -> None:
         assert_all_gone(work, out)
 
 
+PAGE_LINE = re.compile(r"^\d\d:\d\d:\d\d (mail|sms ) to (\S+): (.+)$", re.M)
+STATUS_PAGES = re.compile(r"\| pages mail +(\d+) sms +(\d+) \|")
+
+
+def wait_for_pages(work: Path, demo: subprocess.Popen[bytes], out: Path) -> list[tuple[str, ...]]:
+    """Until the demo's own receivers caught a page by e-mail and one by SMS, and its status
+    line counts them."""
+    log = work / "pages.log"
+    deadline = time.monotonic() + 120
+    while True:
+        pages = PAGE_LINE.findall(log.read_text()) if log.exists() else []
+        counted = STATUS_PAGES.findall(out.read_text(errors="replace"))
+        drawn = bool(counted) and counted[-1] != ("0", "0")
+        if drawn and {channel for channel, _, _ in pages} == {"mail", "sms "}:
+            return pages
+        assert demo.poll() is None, out.read_text(errors="replace")[-2000:]
+        assert time.monotonic() < deadline, (pages, out.read_text(errors="replace")[-2000:])
+        time.sleep(0.5)
+
+
 @pytest.mark.slow
-def test_sighup_to_the_demo_stops_it_in_order(tmp_path: Path) -> None:
+def test_sighup_to_the_demo_stops_it_in_order_and_its_pages_land_in_its_receivers(
+    tmp_path: Path,
+) -> None:
     work = tmp_path / "demo"
     out = tmp_path / "demo.out"
-    with launched(demo_command(work), work, out) as demo:
+    # PEMBA-01's tank starts low and no link fault disconnects a station before the stop
+    argv = [*demo_command(work), "--scenario", "dry-spell", "--speed", "1440"]
+    with launched(argv, work, out) as demo:
         wait_for_stack(work, demo, out)
+        pages = wait_for_pages(work, demo, out)
         demo.send_signal(signal.SIGHUP)
         assert demo.wait(90) == 0
         assert_all_gone(work, out)
-        assert "stopping (SIGHUP)" in out.read_text()
+        text = out.read_text()
+        assert "stopping (SIGHUP)" in text
+    # routed as the generated config says: Pemba's technician, by e-mail and SMS
+    for channel, to, page in pages:
+        want = "tecnico.pemba@demo.solarwater" if channel == "mail" else "+258841110001"
+        assert to == want and "PEMBA-01" in page, (channel, to, page)
+    counted = [tuple(map(int, m)) for m in STATUS_PAGES.findall(text)]
+    mails = sum(1 for channel, _, _ in pages if channel == "mail")
+    assert counted and counted[-1][0] >= mails >= 1 and counted[-1][1] >= 1, counted[-3:]
+    assert "pages.log" in text  # the guide says where the pages go
 
 
 @pytest.mark.slow

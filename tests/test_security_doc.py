@@ -48,14 +48,14 @@ def test_the_marked_blocks_run_in_a_fresh_clone(clone: Path) -> None:
         assert done.returncode == 0, f"{block}\n{done.stderr}"
         outputs.append(done.stdout)
     assert "kept the server certificate" in outputs[0]
-    assert outputs[1].strip() == "5"  # what the chapter's comment says
+    assert outputs[1].strip() == "7"  # what the chapter's comment says
     env = dict(
         line.split("=", 1)
         for line in (clone / ".env").read_text().splitlines()
         if line and not line.startswith("#")
     )
     secrets = [v for k, v in env.items() if re.search("PASSWORD|TOKEN", k)]
-    assert len(secrets) == len(set(secrets)) == 5 and all(len(v) >= 24 for v in secrets)
+    assert len(secrets) == len(set(secrets)) == 7 and all(len(v) >= 24 for v in secrets)
 
 
 def test_its_add_station_commands_are_what_the_tool_takes(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ class Target:
 
 
 class Router:
-    """Routes that name the station or its district; the fallback when none does."""
+    """Routes that name the station or its district at the severity; the fallback when none does."""
 
     def __init__(self, settings: AlertSettings, fleet: Fleet) -> None:
         self.settings = settings
@@ -39,18 +39,17 @@ class Router:
         return bad
 
     def targets(self, station: str, severity: str) -> list[Target]:
+        """Every route that names the station or its district and takes the severity; else
+        the fallback, when it takes the severity (docs/alerts.md, "Routing")."""
         district = self.fleet.district_of(station)
-        named = [
-            r
+        matched = [
+            Target(r.name, r.notifiers, r.recipients.emails, r.recipients.phones)
             for r in self.settings.routes
-            if station in r.stations or (district is not None and district in r.districts)
+            if severity in r.severities
+            and (station in r.stations or (district is not None and district in r.districts))
         ]
-        if named:
-            return [
-                Target(r.name, r.notifiers, r.recipients.emails, r.recipients.phones)
-                for r in named
-                if severity in r.severities
-            ]
+        if matched:
+            return matched
         fb = self.settings.fallback
         if not fb.notifiers or severity not in fb.severities:
             return []

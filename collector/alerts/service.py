@@ -15,6 +15,7 @@ import orjson
 
 from collector.alerts import actions
 from collector.alerts.actions import Action
+from collector.alerts.coverage import routing_notes, routing_problem
 from collector.alerts.dispatch import Dispatcher
 from collector.alerts.engine import RuleEngine
 from collector.alerts.links import LinkSigner, load_or_create_secret
@@ -92,6 +93,9 @@ class AlertService:
                 self.notifiers[name] = build_notifier(name, ns, ctx)
             except ConfigError as exc:
                 raise AlertConfigError(f"alerts: {exc}") from None
+        hole = routing_problem(settings, fleet)
+        if hole:
+            raise AlertConfigError(f"alerts: {hole}")
         self.messages = Messages(settings, fleet)
         self.store = AlertStore(state_dir)
         self.active: dict[AlertKey, Alert] = {}
@@ -183,6 +187,8 @@ class AlertService:
     # life cycle
     async def start(self, spawn: Spawn = unsupervised) -> None:
         """Open state, restore it, start the evaluation loop and the notifier workers."""
+        for level, note in routing_notes(self.settings, self.fleet):
+            log.log(level, "alerts: %s", note)
         await self.store.call(lambda s: s.open())
 
         def load(

@@ -68,7 +68,11 @@ class RouteSettings(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     districts: tuple[str, ...] = ()
     stations: tuple[str, ...] = ()
-    severities: tuple[Literal["warning", "critical"], ...] = ("warning", "critical")
+    severities: tuple[Literal["warning", "critical"], ...] = Field(
+        ("warning", "critical"),
+        min_length=1,
+        description="the severities it takes; the others fall through to later routes/fallback",
+    )
     notifiers: tuple[str, ...] = Field(min_length=1)
     recipients: Recipients = Recipients()
 

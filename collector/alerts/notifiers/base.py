@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,6 +15,7 @@ from devices.errors import SolarWaterError
 MqttPublish = Callable[[str, bytes, int, bool], None]
 # (sender's number, text) of an SMS received -> what became of it ("acked", "bad_text", ...)
 SmsReply = Callable[[str, str], Awaitable[str]]
+Addresses = Literal["emails", "phones", "none"]  # which of a route's recipients a notifier uses
 
 
 class DeliveryError(SolarWaterError):
@@ -90,6 +91,8 @@ class NotifierSettings(Retry):
     type: str
     # True: a route using this notifier must list email addresses
     needs_emails: ClassVar[bool] = False
+    # which of a route's recipients it reaches; the routing matrix shows those
+    addresses: ClassVar[Addresses] = "phones"
 
     def needs_phones(self) -> bool:
         """True: a route using this notifier must list phone numbers (SMS)."""

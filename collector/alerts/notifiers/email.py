@@ -13,6 +13,7 @@ from pydantic import ConfigDict, Field, SecretStr, model_validator
 
 from collector.alerts.model import Notification
 from collector.alerts.notifiers.base import (
+    Addresses,
     DeliveryError,
     Notifier,
     NotifierContext,
@@ -37,6 +38,7 @@ class EmailSettings(NotifierSettings):
     password_file: Path | None = None
     sender: str = Field("solarwater@localhost", alias="from")
     needs_emails: ClassVar[bool] = True
+    addresses: ClassVar[Addresses] = "emails"
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

@@ -8,12 +8,13 @@ retained message already stands).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import orjson
 
 from collector.alerts.model import Notification
 from collector.alerts.notifiers.base import (
+    Addresses,
     DeliveryError,
     MqttPublish,
     Notifier,
@@ -31,6 +32,7 @@ class MqttNotifierSettings(NotifierSettings):
     type: Literal["mqtt"]
     qos: Literal[0, 1, 2] = 1
     retain: bool = True
+    addresses: ClassVar[Addresses] = "none"  # a topic, no person
 
 
 SAMPLE = """\
