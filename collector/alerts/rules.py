@@ -48,6 +48,13 @@ DEFAULT_RULES: dict[str, dict[str, Any]] = {
         "for": "0s",
         "severity": "critical",
     },
+    "tank_sensor_fault": {
+        "kind": "tank",
+        "condition": "sensor_status != 0",
+        "clear": "sensor_status == 0",
+        "for": "0s",
+        "severity": "warning",
+    },
     "controller_fault": {
         "kind": "solar",
         "condition": 'charge_state == "fault" or error_code != 0',

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import Sequence
 
 from collector.config import MqttSettings, read_secret
 from devices.mqtturl import MqttUrl
 from devices.topics import status_filter, telemetry_filter
 
 
-def subscription_filters(settings: MqttSettings) -> list[str]:
-    """Telemetry (shared when a group is set) and, unless told otherwise, status."""
+def subscription_filters(settings: MqttSettings, direct: Sequence[str] = ()) -> list[str]:
+    """Telemetry (shared when a group is set) and, unless told otherwise, status and `direct`.
+
+    `direct` (a gateway's own topics) goes with status: a gateway's values of one device
+    must reach one process, which assembles them into a reading."""
     prefix = settings.prefix
     telemetry = telemetry_filter(prefix)
     if settings.shared_group:
         telemetry = f"$share/{settings.shared_group}/{telemetry}"
     # Retained status is never sent to shared subscriptions (MQTT 5 §4.8.2): one
     # process subscribes to it directly.
-    return [telemetry, status_filter(prefix)] if settings.subscribe_status else [telemetry]
+    if not settings.subscribe_status:
+        return [telemetry]
+    return [telemetry, status_filter(prefix), *direct]
 
 
 def credentials(settings: MqttSettings, url: MqttUrl) -> tuple[str | None, str | None]:

@@ -13,9 +13,12 @@ from datetime import datetime
 from typing import Any, Literal, Protocol, TypeGuard
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
+from collector.ingest.decoder_settings import DecoderSettings as DecoderSettings
+from collector.ingest.gateway import GatewayDecoder
 from collector.ingest.readings import Reading, device_series
+from collector.ingest.venus import VENUS_SAMPLE, VenusDecoderSettings, make_venus
 from collector.plugin_settings import validate_chosen
 from devices.catalogue import get_kind
 from devices.kind import DeviceKind
@@ -370,14 +373,6 @@ def _first_per_timestamp(readings: list[Reading], rejects: list[Reject]) -> list
     return kept
 
 
-class DecoderSettings(BaseModel):
-    """What every `ingest.decoder` has; a decoder's model adds its own settings."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    type: str = Field(description="Payload decoder by name")
-
-
 class JsonDecoderSettings(DecoderSettings):
     """The JSON wire format of design §3; its limits are the `ingest:` ones every decoder obeys."""
 
@@ -391,27 +386,43 @@ ingest:
 """
 
 DecoderFactory = Callable[[Any, DecodeLimits, Fleet], Decoder]
+GatewayFactory = Callable[[Any, DecodeLimits, Fleet], GatewayDecoder]
 
 
 @dataclass(frozen=True)
 class DecoderPlugin:
-    """One payload decoder: its settings model, its factory and a sample config block."""
+    """One payload decoder: its settings model, its factory and a sample config block.
+
+    A gateway decoder (`gateway` set) reads a gateway's own topic scheme; it is listed
+    under `ingest.gateways` and has no telemetry factory."""
 
     name: str
     settings: type[DecoderSettings]
-    factory: DecoderFactory
+    factory: DecoderFactory | None
     sample: str
+    gateway: GatewayFactory | None = None
 
 
 def _make_json(settings: JsonDecoderSettings, limits: DecodeLimits, fleet: Fleet) -> Decoder:
     return JsonDecoder(limits, fleet)
 
 
-# One line per decoder; the `ingest.decoder` values come from it.
+def _make_venus(
+    settings: VenusDecoderSettings, limits: DecodeLimits, fleet: Fleet
+) -> GatewayDecoder:
+    return make_venus(settings, limits.max_payload_bytes, fleet)
+
+
+# One line per decoder; the `ingest.decoder` and `ingest.gateways` values come from it.
 DECODERS: dict[str, DecoderPlugin] = {
-    p.name: p for p in (DecoderPlugin("json", JsonDecoderSettings, _make_json, JSON_SAMPLE),)
+    p.name: p
+    for p in (
+        DecoderPlugin("json", JsonDecoderSettings, _make_json, JSON_SAMPLE),
+        DecoderPlugin("venus", VenusDecoderSettings, None, VENUS_SAMPLE, gateway=_make_venus),
+    )
 }
 DEFAULT_DECODER = "json"
+DEFAULT_GATEWAYS = ("venus",)  # each subscribes to nothing until the fleet names its gateways
 
 
 def parse_decoder_settings(values: Any) -> DecoderSettings:
@@ -422,7 +433,48 @@ def parse_decoder_settings(values: Any) -> DecoderSettings:
         values = {"type": values}
     if not isinstance(values, dict):
         raise ValueError("must be a decoder name or a mapping with a type")
-    return validate_chosen(DECODERS, "type", values, DEFAULT_DECODER, "decoder", "decoder")
+    chosen = validate_chosen(DECODERS, "type", values, DEFAULT_DECODER, "decoder", "decoder")
+    if DECODERS[chosen.type].factory is None:
+        raise ValueError(
+            f"decoder {chosen.type!r} reads a gateway's own topics: list it under ingest.gateways"
+        )
+    return chosen
+
+
+def parse_gateway_settings(values: Any) -> list[DecoderSettings]:
+    """`ingest.gateways`: gateway decoders by name or mapping, each validated by its model."""
+    if values is None:
+        return []
+    if not isinstance(values, list | tuple):
+        raise ValueError("must be a list of gateway decoder names or mappings with a type")
+    out: list[DecoderSettings] = []
+    for item in values:
+        entry = {"type": item} if isinstance(item, str) else item
+        if isinstance(entry, DecoderSettings):
+            out.append(entry)
+            continue
+        if not isinstance(entry, dict):
+            raise ValueError("each gateway is a decoder name or a mapping with a type")
+        chosen = validate_chosen(DECODERS, "type", entry, None, "decoder", "gateway")
+        if DECODERS[chosen.type].gateway is None:
+            raise ValueError(f"decoder {chosen.type!r} is not a gateway decoder")
+        out.append(chosen)
+    names = [g.type for g in out]
+    if len(set(names)) != len(names):
+        raise ValueError("a gateway decoder is listed twice")
+    return out
+
+
+def default_gateway_settings() -> list[DecoderSettings]:
+    """The shipped gateway decoders, each idle until the fleet names its gateways."""
+    return parse_gateway_settings(list(DEFAULT_GATEWAYS))
+
+
+def make_gateway(settings: DecoderSettings, limits: DecodeLimits, fleet: Fleet) -> GatewayDecoder:
+    """The gateway decoder these settings name."""
+    factory = DECODERS[settings.type].gateway
+    assert factory is not None  # parse_gateway_settings admits gateway decoders only
+    return factory(settings, limits, fleet)
 
 
 def default_decoder_settings() -> DecoderSettings:
@@ -432,4 +484,6 @@ def default_decoder_settings() -> DecoderSettings:
 
 def make_decoder(settings: DecoderSettings, limits: DecodeLimits, fleet: Fleet) -> Decoder:
     """The decoder these settings name."""
-    return DECODERS[settings.type].factory(settings, limits, fleet)
+    factory = DECODERS[settings.type].factory
+    assert factory is not None  # parse_decoder_settings admits telemetry decoders only
+    return factory(settings, limits, fleet)
