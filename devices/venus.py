@@ -103,6 +103,11 @@ def value_topic(
     return f"{bridge_prefix}N/{portal}/{service}/{instance}/{path}"
 
 
+def portal_topic(portal: str, leaf: str, bridge_prefix: str = "") -> str:
+    """A topic right under the portal, e.g. `N/<portal>/full_publish_completed`."""
+    return f"{bridge_prefix}N/{portal}/{leaf}"
+
+
 def service_of_kind(kind: str) -> tuple[str, ...]:
     """The mapped Venus services that fill readings of `kind`."""
     return tuple(s for s, k in SERVICE_KIND.items() if k == kind)

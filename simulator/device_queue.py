@@ -39,10 +39,12 @@ class DeviceQueue:
         buffer: DiskBuffer,
         summary: Summary,
         record: bool,
+        dialect: str = "native",
     ) -> None:
         self.station, self.kind, self.device = station, kind, device
         self.buffer = buffer
         self.summary = summary
+        self.dialect = dialect
         self.record = record
         self.telemetry_topic = format_topic(prefix, station, kind, device, "telemetry")
         self.status_topic = format_topic(prefix, station, kind, device, "status")
@@ -118,6 +120,7 @@ class DeviceQueue:
     def _count(self, done: InFlight) -> None:
         s = self.summary
         s.readings.add(self.station, self.kind, done.readings)
+        s.dialect(self.dialect).add(self.station, self.kind, done.readings)
         s.messages.add(self.station, self.kind)
         if done.backlog:
             s.backlog_messages += 1

@@ -54,6 +54,20 @@ class Summary:
         default_factory=lambda: {"buffer_full": 0, "silent": 0, "not_acknowledged": 0}
     )
     records: list[RecordedReading] = field(default_factory=list)
+    # what each dialect handed to the broker (readings as the collector will form them)
+    by_dialect: dict[str, Tally] = field(default_factory=dict)
+    venus_full_publishes: int = 0
+
+    def dialect(self, name: str) -> Tally:
+        """The readings tally of one dialect."""
+        tally = self.by_dialect.get(name)
+        if tally is None:
+            tally = self.by_dialect[name] = Tally()
+        return tally
+
+    def drop(self, why: str, n: int = 1) -> None:
+        """Count readings that never reached the broker, by why."""
+        self.dropped[why] = self.dropped.get(why, 0) + n
 
     def to_json(self) -> dict[str, Any]:
         """The `--summary-json` document."""
@@ -63,6 +77,8 @@ class Summary:
             "backlog_messages": self.backlog_messages,
             "status_messages": self.status_messages,
             "dropped": dict(self.dropped),
+            "by_dialect": {name: t.to_json() for name, t in sorted(self.by_dialect.items())},
+            "venus_full_publishes": self.venus_full_publishes,
             "start": self.start,
             "end": self.end,
             "interval_s": self.interval_s,
