@@ -158,8 +158,14 @@ class VenusDecoder:
             return GatewayResult()
         station = known[0]
         if rest == venus.FULL_PUBLISH_COMPLETED:
+            # the republish is a snapshot, complete now: each device's values are one reading
             self._counts["full_publish"] += 1
-            return GatewayResult(station=station)
+            out = GatewayResult(station=station)
+            for key in [k for k in self.pending if k[0] == station]:
+                done = self._complete(key, self.pending.pop(key))
+                if done is not None:
+                    out.readings.append(done)
+            return out
         service, _, rest = rest.partition("/")
         instance, _, path = rest.partition("/")
         kind_name = venus.SERVICE_KIND.get(service)
