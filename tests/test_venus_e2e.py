@@ -7,9 +7,11 @@ loop. GX topics are not under a test prefix, so every test takes a portal id of 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -272,3 +274,76 @@ async def test_bad_venus_input_is_refused_counted_quarantined_and_good_neighbour
     assert 'solarwater_venus_values_total{outcome="ignored"} 1.0' in metrics
     assert "solarwater_device_faults 1.0" in metrics
     assert faults == [{"station": "GX-01", "device": "tank20", "fault": "tank_sensor", "status": 1}]
+
+
+# --- a failing battery --------------------------------------------------------------------
+
+BATTERY_RULES = ("battery_low", "battery_critical")
+# as tests/test_alerts_e2e.py: a bank failing from +1 h meets the night
+EVENING = datetime(2025, 7, 1, 20, 0, tzinfo=timezone(timedelta(hours=2)))
+
+
+async def _battery_run(
+    mosquitto: Mosquitto, influxd: Influxd, db: str, tmp_path: Path, dialect: str
+) -> tuple[list[tuple[str, str]], Summary]:
+    """MONTEPUEZ-01's failing bank, speaking `dialect`: the (rule, state) alert points."""
+    sample = load_fleet().get("MONTEPUEZ-01")
+    assert sample is not None
+    portal = uuid.uuid4().hex[:12]
+    raw = sample.model_dump(mode="json", exclude={"devices"})
+    raw["devices"] = [{"kind": d.kind, "id": d.id, **d.sizes.model_dump(mode="json")}
+                      for d in sample.devices if d.kind in ("solar", "tank")]  # fmt: skip
+    raw.update(dialect=dialect, victron_portal_id=portal)
+    path = tmp_path / f"fleet-{dialect}.yaml"
+    path.write_text(yaml.safe_dump({"stations": [raw]}))
+    fleet = load_fleet(path)
+    prefix = "sw" + uuid.uuid4().hex[:10]
+    # Venus values are stamped at receive time: at 7200x a `for` of minutes would take
+    # hours of wall time, so both dialects judge without one
+    rules = {r: {"for": "0s"} for r in BATTERY_RULES}
+    over = collector_overrides(
+        mosquitto, influxd, db, prefix, tmp_path / f"var-{dialect}", fleet=str(path),
+        **{"ingest.gateways": [{"type": "venus", "keepalive_interval_s": KEEPALIVE_S}],
+           "alerts.rules": rules, "alerts.evaluate_interval_s": 0.02,
+           "alerts.min_page_interval": 0},
+    )  # fmt: skip
+    async with running_collector(over):
+        config = SimulationConfig(
+            mqtt_url=mosquitto.url, prefix=prefix, fleet=fleet, start=EVENING, duration_s=14 * 3600,
+            interval_s=300, speed=7200, seed=1, scenario="battery-failure", quiet=True,
+        )  # fmt: skip
+        summary = await asyncio.to_thread(run_simulation, config)
+
+        def landed() -> bool:
+            return sum(len(points(influxd, db, k, "MONTEPUEZ-01")) for k in ("solar", "tank")) >= (
+                summary.readings.total
+            )
+
+        await wait_until(landed, 30)
+        await asyncio.sleep(0.3)  # a few evaluations after the last reading
+    rows = influxd.query('SELECT * FROM "alert"', db)
+    got = [(r["rule"], r["state"]) for r in sorted(rows, key=lambda r: r["time"])]
+    return [g for g in got if g[0] in BATTERY_RULES], summary
+
+
+@pytest.mark.slow
+async def test_a_venus_station_with_a_failing_battery_alerts_as_a_native_one(
+    mosquitto: Mosquitto, influxd: Influxd, fresh_db: str, tmp_path: Path
+) -> None:
+    native, _ = await _battery_run(mosquitto, influxd, fresh_db, tmp_path, "native")
+    other_db = "t_" + uuid.uuid4().hex[:12]
+    influxd.create_db(other_db)
+    try:
+        gx, summary = await _battery_run(mosquitto, influxd, other_db, tmp_path, "venus")
+    finally:
+        influxd.drop_db(other_db)
+    assert summary.by_dialect["venus"].total == summary.readings.total > 0
+    assert native == [
+        ("battery_low", "firing"),
+        ("battery_critical", "firing"),
+        ("battery_critical", "resolved"),
+        ("battery_low", "resolved"),
+    ]
+    # the GX's charger (solarcharger279) reports the bank's voltage too, so the voltage half
+    # of battery_critical can hold on it as well: its own resolution may follow the battery's
+    assert [k for k, _ in itertools.groupby(gx)] == native, gx
