@@ -48,18 +48,19 @@ DEFAULT_RULES: dict[str, dict[str, Any]] = {
         "for": "0s",
         "severity": "critical",
     },
+    "controller_fault": {
+        "kind": "solar",
+        "condition": 'charge_state == "fault" or error_code != 0',
+        "for": "0s",
+        "severity": "critical",
+    },
+    # a level sensor reporting a fault of its own (a GX tank's /Status): its level is not written
     "tank_sensor_fault": {
         "kind": "tank",
         "condition": "sensor_status != 0",
         "clear": "sensor_status == 0",
         "for": "0s",
         "severity": "warning",
-    },
-    "controller_fault": {
-        "kind": "solar",
-        "condition": 'charge_state == "fault" or error_code != 0',
-        "for": "0s",
-        "severity": "critical",
     },
 }
 # ...and the rules each kind's module ships (devices/<kind>.py), then the silence rule.
