@@ -185,8 +185,9 @@ class IngestSettings(Section):
     )
     gateways: Annotated[list[SerializeAsAny[DecoderSettings]], NoDecode] = Field(
         default_factory=default_gateway_settings,
-        description="Gateway decoders beside the telemetry (each a name or {type: name, ...});"
-        " venus reads the GX of every station with a victron_portal_id",
+        description="Gateway decoders beside the telemetry (each a name or {type: name, ...};"
+        " in the environment, names joined by commas, empty for none); venus reads the GX of"
+        " every station with a victron_portal_id",
     )
     max_devices_per_station: int = Field(
         16,

@@ -30,6 +30,8 @@ def _default(info: FieldInfo) -> str:
     value = info.default
     if value is PydanticUndefined or value is None:
         return ""
+    if value == "":
+        return "(none)"
     if isinstance(value, SecretStr):
         return "(secret)"
     return f"`{value}`"
@@ -80,7 +82,7 @@ def gateway_rows(dotted: str, info: FieldInfo) -> list[tuple[str, str, str, str]
         for name, sub in plugin.settings.model_fields.items():
             if name != "type":
                 where = f"{dotted}[{plugin.name}].{name}"
-                out.append((where, "(config file)", _default(sub), sub.description or ""))
+                out.append((where, "(config file only)", _default(sub), sub.description or ""))
     return out
 
 

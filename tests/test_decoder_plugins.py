@@ -51,6 +51,11 @@ def test_a_gateway_decoder_is_refused_as_the_telemetry_decoder(
     monkeypatch.setenv("SOLARWATER_INGEST__GATEWAYS", "json")
     with pytest.raises(ConfigError, match="not a gateway decoder"):
         load_settings()
+    monkeypatch.setenv("SOLARWATER_INGEST__GATEWAYS", "")
+    assert load_settings().ingest.gateways == []
+    monkeypatch.setenv("SOLARWATER_INGEST__GATEWAYS", "venus,venus")
+    with pytest.raises(ConfigError, match="listed twice"):
+        load_settings()
 
 
 @pytest.mark.parametrize("name", TELEMETRY)
