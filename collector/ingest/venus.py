@@ -106,7 +106,9 @@ class VenusDecoder:
 
     name = "venus"
 
-    def __init__(self, settings: VenusDecoderSettings, max_payload_bytes: int, fleet: Fleet):
+    def __init__(
+        self, settings: VenusDecoderSettings, max_payload_bytes: int, fleet: Fleet
+    ) -> None:
         self.settings = settings
         self.keepalive_interval_s = settings.keepalive_interval_s
         self.max_payload_bytes = max_payload_bytes
