@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from collector.ingest.venus import VenusDecoder, VenusDecoderSettings
 from devices import venus
@@ -247,3 +249,29 @@ def test_a_quick_gx_never_overwrites_its_last_point() -> None:
     d.decode(f"{N}battery/512/Soc", value(50.0), 7)
     first = d.decode(f"{N}battery/512/Soc", value(51.0), 7).readings  # same millisecond
     assert [r.ts_ms for r in first] + [r.ts_ms for r in d.flush(5000)] == [7, 8]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rest=st.text(alphabet=st.sampled_from(list("/SocLevlPVDc0_xtank2bry9")), max_size=40),
+    payload=st.one_of(
+        st.binary(max_size=64),
+        st.builds(
+            lambda v: orjson.dumps({"value": v}),
+            st.one_of(
+                st.none(),
+                st.booleans(),
+                st.integers(),
+                st.floats(allow_nan=False),
+                st.text(max_size=5),
+            ),
+        ),
+    ),
+)
+def test_the_decoder_never_raises(rest: str, payload: bytes) -> None:
+    d = decoder()
+    fresh_tank(d)
+    result = d.decode(N + rest, payload, 5)
+    assert result.reason == "" or result.detail
+    for r in [*result.readings, *d.flush(10**9)]:
+        assert r.to_line().startswith(r.kind)
