@@ -28,7 +28,12 @@ from pydantic_settings import (
 
 from collector.alerts.settings import AlertSettings
 from collector.ingest.decoded import DecoderSettings
-from collector.ingest.decoding import default_decoder_settings, parse_decoder_settings
+from collector.ingest.decoding import (
+    default_decoder_settings,
+    default_gateway_settings,
+    parse_decoder_settings,
+    parse_gateway_settings,
+)
 from collector.plugin_settings import PluginSettingsError
 from collector.secrets import load_secret, url_has_password
 from collector.store.sinks import (
@@ -178,6 +183,12 @@ class IngestSettings(Section):
         default_factory=default_decoder_settings,
         description="Payload decoder: a name, or {type: name} plus that decoder's own settings",
     )
+    gateways: Annotated[list[SerializeAsAny[DecoderSettings]], NoDecode] = Field(
+        default_factory=default_gateway_settings,
+        description="Gateway decoders beside the telemetry (each a name or {type: name, ...};"
+        " in the environment, names joined by commas, empty for none); venus reads the GX of"
+        " every station with a victron_portal_id",
+    )
     max_devices_per_station: int = Field(
         16,
         ge=1,
@@ -195,6 +206,13 @@ class IngestSettings(Section):
     @classmethod
     def _decoder(cls, v: Any) -> DecoderSettings:
         return parse_decoder_settings(v)
+
+    @field_validator("gateways", mode="before")
+    @classmethod
+    def _gateways(cls, v: Any) -> list[DecoderSettings]:
+        if isinstance(v, str):  # the environment: a comma-separated list of names
+            v = [name.strip() for name in v.split(",") if name.strip()]
+        return parse_gateway_settings(v)
 
     @field_validator("min_timestamp")
     @classmethod

@@ -24,6 +24,8 @@ class HttpParts:
     alerts: AlertService | None
     quarantine: Quarantine
     seq: SeqTracker
+    # devices reporting a fault of their own (a GX tank sensor), beside the seq rows
+    faults: Callable[[], list[dict[str, Any]]] = list
 
 
 COLLECTOR_KEY: web.AppKey[HttpParts] = web.AppKey("collector")
@@ -60,7 +62,8 @@ async def quarantine(request: web.Request) -> web.Response:
 
 
 async def devices(request: web.Request) -> web.Response:
-    return web.json_response({"devices": request.app[COLLECTOR_KEY].seq.report()})
+    c = request.app[COLLECTOR_KEY]
+    return web.json_response({"devices": c.seq.report(), "faults": c.faults()})
 
 
 def build_app(parts: HttpParts) -> web.Application:

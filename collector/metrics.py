@@ -45,6 +45,9 @@ HELP: dict[str, str] = {
     "stations_seen": "Stations heard from since start",
     "quarantine_dropped": "Quarantine entries dropped from memory (bounded)",
     "intake_full_events": "Times the intake queue was full",
+    "device_faults": "Devices reporting a fault of their own now (a GX tank sensor)",
+    "venus_values": "Victron GX values by outcome (decoded, null, removed, ignored, unknown_portal,"
+    " other_fluid, fluid_unknown, sensor_fault, full_publish)",
     "admitted_devices": "Devices admitted by the per-station device cap",
     "admitted_stations": "Stations admitted by the unregistered-station cap",
     "alert_notifications_over_budget": "Pages held back by the per-station page budget",

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,12 @@ from collector.alerts import AlertService
 from collector.alerts.api import AlertApi
 from collector.broker.client import make_source
 from collector.broker.intake import Inbound
+from collector.broker.keepalive import keep_alive
 from collector.broker.link import Feed, Source
 from collector.config import ConfigError, Settings
 from collector.health import HealthParts, health
 from collector.http_api import HttpParts, build_app
-from collector.ingest.pipeline import Ingest
+from collector.ingest.pipeline import Ingest, Outcome
 from collector.ingest.quarantine import Quarantine
 from collector.logtext import safe
 from collector.metrics import Metrics
@@ -32,6 +34,7 @@ from collector.supervise import Supervisor
 from devices.stations import EMPTY_FLEET, Fleet, load_fleet
 
 log = logging.getLogger("collector")
+GATEWAY_FLUSH_S = 0.25  # how often held gateway values are looked at (a window is ~1 s)
 
 
 def load_registry(settings: Settings) -> Fleet:
@@ -90,6 +93,7 @@ class Collector:
             loop,
             self.settings.ingest.queue_max_messages,
             Path(self.settings.data_dir),
+            [f for gw in self.ingest.gateways for f in gw.filters()],
         )
         await self.sink.start()
         await self.sink.prepare()
@@ -118,6 +122,13 @@ class Collector:
         await self._replay_first()
         self.source.start()
         tasks = [spawn("consume", lambda: self._consume(intake)), spawn("stats", self._stats_loop)]
+        for gw in self.ingest.gateways:
+            # the process subscribed to the gateways' topics keeps them talking
+            if gw.filters() and self.settings.mqtt.subscribe_status:
+                alive = partial(keep_alive, self.source, gw.keepalives, gw.keepalive_interval_s)
+                tasks.append(spawn(f"{gw.name}-keepalive", alive))
+        if self.ingest.gateways:
+            tasks.append(spawn("gateway-readings", self._gateway_loop))
         try:
             await self._stop.wait()
         finally:
@@ -140,6 +151,7 @@ class Collector:
         await asyncio.gather(*tasks, return_exceptions=True)
         # What was already taken from the intake is in the batch; what is still there
         # stays unacknowledged and comes back through the persistent session.
+        self._hand_on(self.ingest.flush(2**62))  # what gateways still hold: the window is over
         self.writer.add([self._collector_point()], 0, None)
         # Bounded: with InfluxDB down and the spool failing, what is held stays unacknowledged
         # and the broker delivers it again after the restart.
@@ -186,7 +198,14 @@ class Collector:
         if not self.settings.http.enabled:
             return
         app = build_app(
-            HttpParts(self.health, self.metrics, self.alerts, self.quarantine, self.seq)
+            HttpParts(
+                self.health,
+                self.metrics,
+                self.alerts,
+                self.quarantine,
+                self.seq,
+                self.ingest.faults,
+            )
         )
         if self.alerts is not None:
             AlertApi(self.alerts).mount(app)
@@ -230,6 +249,7 @@ class Collector:
                 "stations_seen": lambda: float(len(self.stations_seen)),
                 "admitted_devices": lambda: float(self.admission.devices),
                 "admitted_stations": lambda: float(self.admission.stations),
+                "device_faults": lambda: float(len(self.ingest.faults())),
             }
         )
         self.metrics.sourced.update(
@@ -292,6 +312,23 @@ class Collector:
         else:
             # taken by the engine: acknowledged with the next batch, the broker's copy goes
             self.writer.add([], 0, item)
+
+    async def _gateway_loop(self) -> None:
+        """Hand on the readings gateways complete once their values stop coming (the window)."""
+        while True:
+            await asyncio.sleep(GATEWAY_FLUSH_S)
+            self._hand_on(self.ingest.flush(int(time.time() * 1000)))
+
+    def _hand_on(self, out: Outcome) -> None:
+        """Readings that came of no one message (gateways'): to the alerts and the writer."""
+        if out.readings:
+            if self.alerts is not None:
+                try:
+                    self.alerts.observe_many(out.readings)
+                except Exception:
+                    log.exception("internal error passing gateway readings to alerts")
+            if self.writes_readings and self.writer is not None:
+                self.writer.add(out.lines, len(out.readings), None)
 
     def _sink_rejected(self, detail: str, lines: list[str]) -> None:
         log.error("InfluxDB refused a batch of %d lines: %s", len(lines), safe(detail, 500))

@@ -32,6 +32,8 @@ def _default(info: FieldInfo) -> str:
     value = info.default
     if value is PydanticUndefined or value is None:
         return ""
+    if value == "":
+        return "(none)"
     if isinstance(value, SecretStr):
         return "(secret)"
     return f"`{value}`"
@@ -63,9 +65,26 @@ def decoder_rows(dotted: str) -> list[tuple[str, str, str, str]]:
     about = DecoderSettings.model_fields["type"].description or ""
     out = [(dotted, env, f"`{DEFAULT_DECODER}`", about)]
     for plugin in DECODERS.values():
+        if plugin.factory is None:
+            continue
         for name, info in plugin.settings.model_fields.items():
             if name != "type":
                 out.append(_row(f"{dotted}.{name}", info))
+    return out
+
+
+def gateway_rows(dotted: str, info: FieldInfo) -> list[tuple[str, str, str, str]]:
+    """`ingest.gateways` by names, then each gateway decoder's own settings (`<name>.`)."""
+    env = "SOLARWATER_" + dotted.upper().replace(".", "__")
+    names = ", ".join(f"`{p.name}`" for p in DECODERS.values() if p.gateway is not None)
+    out = [(dotted, env, names, info.description or "")]
+    for plugin in DECODERS.values():
+        if plugin.gateway is None:
+            continue
+        for name, sub in plugin.settings.model_fields.items():
+            if name != "type":
+                where = f"{dotted}[{plugin.name}].{name}"
+                out.append((where, "(config file only)", _default(sub), sub.description or ""))
     return out
 
 
@@ -80,6 +99,9 @@ def rows(model: type[BaseModel] = Settings, prefix: str = "") -> list[tuple[str,
             continue
         if annotation is DecoderSettings:
             out += decoder_rows(dotted)
+            continue
+        if dotted == "ingest.gateways":
+            out += gateway_rows(dotted, info)
             continue
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             if dotted in OWN_CHAPTER:

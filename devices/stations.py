@@ -36,6 +36,8 @@ SAMPLE_FLEET = "cabo-delgado.yaml"
 SizeValue = float | int | str | bool
 Dialect = Literal["native", "venus", "senml"]
 DIALECTS: tuple[Dialect, ...] = ("native", "venus", "senml")
+# A VRM portal id: 12 hex digits on a GX (its MAC), any short alphanumeric id on a test bench.
+PORTAL_ID_RE = r"^[A-Za-z0-9]{1,64}$"
 
 
 class FleetError(ConfigError):
@@ -95,9 +97,16 @@ class Station(BaseModel):
     longitude: float = Field(ge=-180, le=180)
     kind: Literal["police_station", "border_post", "community"] = "police_station"
     people: int = Field(20, ge=0, le=1000)
-    # what the station's loggers speak on the wire (design §9)
-    dialect: Dialect = "native"
     devices: tuple[Device, ...] = Field(default_factory=default_devices, max_length=64)
+    # What the station's gear speaks on MQTT; a GX names its portal, whatever the dialect.
+    dialect: Dialect = "native"
+    victron_portal_id: str | None = Field(None, pattern=PORTAL_ID_RE)
+
+    @model_validator(mode="after")
+    def _venus_has_portal(self) -> Station:
+        if self.dialect == "venus" and self.victron_portal_id is None:
+            raise ValueError("dialect venus needs the GX's victron_portal_id")
+        return self
 
     @field_validator("devices")
     @classmethod
@@ -137,12 +146,31 @@ class Fleet(BaseModel):
             if s.id in seen:
                 raise ValueError(f"station id {s.id!r} appears twice")
             seen.add(s.id)
+        portals: set[str] = set()
+        for s in stations:
+            if s.victron_portal_id is not None:
+                if s.victron_portal_id in portals:
+                    raise ValueError(f"victron_portal_id {s.victron_portal_id!r} appears twice")
+                portals.add(s.victron_portal_id)
         return stations
 
     _by_id: dict[str, Station] = PrivateAttr(default_factory=dict)
+    _by_portal: dict[str, Station] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: object, /) -> None:
         self._by_id = {s.id: s for s in self.stations}
+        self._by_portal = {
+            s.victron_portal_id: s for s in self.stations if s.victron_portal_id is not None
+        }
+
+    def by_portal(self, portal_id: str) -> Station | None:
+        """The station whose GX has this VRM portal id, or None."""
+        return self._by_portal.get(portal_id)
+
+    @property
+    def portals(self) -> tuple[str, ...]:
+        """Every VRM portal id the fleet names, in fleet order."""
+        return tuple(self._by_portal)
 
     def get(self, station_id: str) -> Station | None:
         """The registered station, or None when it is not in the registry."""

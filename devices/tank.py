@@ -17,6 +17,8 @@ class TankReading(KindFields):
     outflow_lpm: float | None = Field(None, ge=0, le=1000)
     rain_mm: float | None = Field(None, ge=0, le=500)
     water_temp_c: float | None = Field(None, ge=-5, le=60)
+    # the level sensor's own report (Venus /Status codes): 0 ok, any other a sensor fault
+    sensor_status: int | None = Field(None, ge=0, le=255)
 
 
 class TankSizes(BaseModel):
@@ -55,6 +57,12 @@ INFO = {
     "water_temp_c": FieldInfo(
         "°C", "celsius", Text("Temperatura da água", "Water temperature"),
         Text("temp. água", "water temp"), 10, 40,
+    ),
+    "sensor_status": FieldInfo(
+        "", "none", Text("Estado do sensor de nível", "Level sensor status"),
+        Text("sensor", "sensor"), 0, 5, chart=Chart(agg="max"),
+        description=Text("0 = sensor bom; outro valor = avaria, nível não registado.",
+                         "0 = sensor ok; any other value = fault, level not recorded."),
     ),
 }  # fmt: skip
 

@@ -15,9 +15,9 @@ from typing import NoReturn
 from pydantic import ValidationError
 
 from devices.errors import ConfigError
-from devices.stations import DIALECTS
 from devices.topics import DEFAULT_PREFIX
 from simulator.config import SimulationConfig
+from simulator.dialects import DIALECTS
 from simulator.runner import SimulationError, run_simulation
 from simulator.scenarios import SCENARIOS
 from simulator.summary import Summary
@@ -85,8 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ca-file", type=Path, help="CA certificate for mqtts://")
     p.add_argument("--credentials", type=Path, metavar="FILE",
                    help="per-station logins, 0600 (default: the URL's user for all)")  # fmt: skip
-    p.add_argument("--dialect", choices=DIALECTS,
-                   help="every station speaks this (default: its fleet entry)")  # fmt: skip
+    p.add_argument("--dialect", choices=list(DIALECTS), metavar="NAME",
+                   help=f"all stations speak: {'|'.join(DIALECTS)} (the fleet's)")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     return p
 

@@ -35,7 +35,7 @@ class SimulationConfig(BaseModel):
     quiet: bool = False
     window: int = Field(32, ge=1, le=1000)  # in-flight QoS 1 publishes per device
     drain_timeout_s: float = Field(60.0, gt=0)
-    dialect: Dialect | None = None  # every station speaks this; None: each its fleet entry's
+    dialect: Dialect | None = None  # None: each station's own (fleet file); else all of them
 
     @field_validator("prefix")
     @classmethod

@@ -125,8 +125,8 @@ class DeviceQueue:
     def _count(self, done: InFlight) -> None:
         s = self.summary
         s.readings.add(self.station, self.kind, done.readings)
+        s.dialect(self.dialect).add(self.station, self.kind, done.readings)
         s.messages.add(self.station, self.kind)
-        s.count_dialect(self.dialect, done.readings)
         if done.backlog:
             s.backlog_messages += 1
         if self.record and done.readings:

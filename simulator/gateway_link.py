@@ -14,6 +14,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from pydantic import SecretStr
 
 from devices.errors import ConfigError
+from devices.kind import FieldValue
 from devices.topics import DEFAULT_PREFIX
 from simulator.device_queue import DeviceQueue
 from simulator.mqtt_url import BrokerSettings
@@ -36,6 +37,8 @@ def client_id(prefix: str, station: str) -> str:
 
 class GatewayLink:
     """A station's (re)connecting MQTT client: one session, one Will, every device's queue."""
+
+    dialect = "native"
 
     def __init__(
         self,
@@ -83,6 +86,24 @@ class GatewayLink:
         if self.state == "connecting":
             return True
         return self.state == "connected" and any(d.unsent > self.window for d in self.devices)
+
+    def ready(self) -> bool:
+        """Connected (readings are buffered meanwhile, so a native station is always ready)."""
+        return True
+
+    def offer(self, ts: float, readings: dict[str, dict[str, FieldValue]]) -> None:
+        """One tick's readings by device id: buffered, then published as the window allows."""
+        for dev in self.devices:
+            dev.enqueue(ts, readings.get(dev.device, {}))
+        self.pump()
+
+    def unsent(self) -> int:
+        """Readings buffered and not yet acknowledged."""
+        return sum(len(dev.buffer) for dev in self.devices)
+
+    def close_buffers(self) -> None:
+        for dev in self.devices:
+            dev.buffer.close()
 
     def pump(self) -> None:
         """Publish buffered readings while each device's in-flight window has room."""

@@ -6,7 +6,7 @@ import select
 import time
 from collections.abc import Callable, Sequence
 
-from simulator.gateway_link import GatewayLink
+from simulator.dialects import StationLink
 
 _READ = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP
 _MISC_EVERY_S = 1.0
@@ -15,15 +15,15 @@ _MISC_EVERY_S = 1.0
 class Network:
     """Services all links: reads PUBACKs, flushes writes, reconnects, keeps alive."""
 
-    def __init__(self, links: Sequence[GatewayLink]) -> None:
+    def __init__(self, links: Sequence[StationLink]) -> None:
         self.links = list(links)
         self._last_misc = 0.0
 
     def service(self, timeout_s: float) -> None:
         """Wait up to `timeout_s` for socket events and handle them."""
         poller = select.poll()
-        by_fd: dict[int, GatewayLink] = {}
-        pending: list[GatewayLink] = []
+        by_fd: dict[int, StationLink] = {}
+        pending: list[StationLink] = []
         for link in self.links:
             fd = link.fileno()
             if fd is None:

@@ -13,21 +13,21 @@ from pathlib import Path
 
 from devices.errors import ConfigError, SolarWaterError
 from devices.stations import Station, load_fleet
-from simulator.buffer import DiskBuffer
 from simulator.config import SimulationConfig
 from simulator.credentials import load_credentials
-from simulator.device_queue import DeviceQueue
-from simulator.gateway_link import CONNECT_TIMEOUT_S, GatewayLink
+from simulator.dialects import LinkContext, StationLink, make_link
+from simulator.gateway_link import CONNECT_TIMEOUT_S
 from simulator.mqtt_url import parse_mqtt_url, tls_context
 from simulator.netloop import Network
 from simulator.scenarios import build_scenario
 from simulator.station_model import StationModel
 from simulator.summary import Summary
 from simulator.timefmt import epoch_of, format_rfc3339
-from simulator.wire import WIRE_FORMATS
 
 PROGRESS_EVERY_S = 2.0
 CLOSE_TIMEOUT_S = 10.0
+# How long the run waits for links that publish only when asked (a GX, for a keep-alive).
+READY_TIMEOUT_S = 35.0
 
 
 class SimulationError(SolarWaterError, RuntimeError):
@@ -42,7 +42,7 @@ class SimulationError(SolarWaterError, RuntimeError):
 class _Station:
     station: Station
     model: StationModel
-    link: GatewayLink
+    link: StationLink
 
 
 def resolve_start(config: SimulationConfig, now: float | None = None) -> float:
@@ -103,37 +103,22 @@ def run_simulation(
     sims: list[_Station] = []
     try:
         for st in stations:
-            dialect = config.dialect or st.dialect
-            if dialect not in WIRE_FORMATS:
-                raise ConfigError(f"station {st.id}: the simulator cannot speak {dialect!r} yet")
             model = StationModel(
                 st, config.seed, scenario, interval_s=config.interval_s, start=start
             )
-            queues = [
-                DeviceQueue(
-                    st.id,
-                    kind,
-                    device,
-                    config.prefix,
-                    DiskBuffer(state_dir / f"{st.id}-{device}.jsonl", config.buffer_max),
-                    summary,
-                    record,
-                    dialect,
-                )
-                # the devices the registry lists for the station, each on its own topic
-                for kind, device in ((d.kind, d.id) for d in st.devices)
-            ]
-            link = GatewayLink(
-                st.id,
-                queues,
+            ctx = LinkContext(
                 config.prefix,
                 broker,
                 summary,
                 config.window,
+                config.buffer_max,
+                state_dir,
+                record,
                 tls,
                 username=st.id if logins is not None else None,
                 password=logins[st.id] if logins is not None else None,
             )
+            link = make_link(st, config.dialect or st.dialect, ctx)
             sims.append(_Station(st, model, link))
         all_links = [s.link for s in sims]
         net = Network(all_links)
@@ -145,14 +130,13 @@ def run_simulation(
             _close(net, all_links)
     finally:
         for s in sims:
-            for dev in s.link.devices:
-                dev.buffer.close()
+            s.link.close_buffers()
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
     return summary
 
 
-def _connect_all(net: Network, links: list[GatewayLink], where: str) -> None:
+def _connect_all(net: Network, links: list[StationLink], where: str) -> None:
     for link in links:
         link.connect()
         if link.state == "idle":
@@ -170,6 +154,9 @@ def _connect_all(net: Network, links: list[GatewayLink], where: str) -> None:
         raise SimulationError(
             f"cannot connect to broker {where} as {bad.username or bad.client_id}: {why}"
         )
+    # a GX publishes once kept alive: give the collector's keep-alive its time (no wait
+    # for native stations, which buffer)
+    net.wait_until(lambda: all(link.ready() for link in links), READY_TIMEOUT_S)
 
 
 def _run_ticks(
@@ -203,11 +190,9 @@ def _run_ticks(
             else:
                 link.restore_link()
             if fx.silent:
-                summary.dropped["silent"] += len(link.devices)
+                summary.dropped["silent"] += len(readings)
                 continue
-            for dev, fields in zip(link.devices, readings.values(), strict=True):
-                dev.enqueue(ts, fields)
-            link.pump()
+            link.offer(ts, readings)
         net.service(0)
         now = time.monotonic()
         if say is not None and now - last_report >= PROGRESS_EVERY_S:
@@ -220,14 +205,14 @@ def _run_ticks(
 
 
 def _drain(
-    config: SimulationConfig, net: Network, links: list[GatewayLink], summary: Summary
+    config: SimulationConfig, net: Network, links: list[StationLink], summary: Summary
 ) -> None:
     # the run is over: every link comes back and flushes what it buffered
     for link in links:
         link.restore_link()
     if net.wait_until(lambda: all(link.idle for link in links), config.drain_timeout_s):
         return
-    left = sum(len(dev.buffer) for link in links for dev in link.devices)
+    left = sum(link.unsent() for link in links)
     summary.dropped["not_acknowledged"] += left
     why = next((link.last_error for link in links if link.last_error), "") or "broker slow"
     raise SimulationError(
@@ -235,7 +220,7 @@ def _drain(
     )
 
 
-def _close(net: Network, links: list[GatewayLink]) -> None:
+def _close(net: Network, links: list[StationLink]) -> None:
     for link in links:
         link.begin_close()
     closing = [link for link in links if link.state == "closing"]

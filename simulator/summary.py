@@ -54,13 +54,20 @@ class Summary:
         default_factory=lambda: {"buffer_full": 0, "silent": 0, "not_acknowledged": 0}
     )
     records: list[RecordedReading] = field(default_factory=list)
-    # acknowledged readings and messages by the dialect that carried them
-    by_dialect: dict[str, dict[str, int]] = field(default_factory=dict)
+    # what each dialect handed to the broker (readings as the collector will form them)
+    by_dialect: dict[str, Tally] = field(default_factory=dict)
+    venus_full_publishes: int = 0
 
-    def count_dialect(self, dialect: str, readings: int, messages: int = 1) -> None:
-        per = self.by_dialect.setdefault(dialect, {"readings": 0, "messages": 0})
-        per["readings"] += readings
-        per["messages"] += messages
+    def dialect(self, name: str) -> Tally:
+        """The readings tally of one dialect."""
+        tally = self.by_dialect.get(name)
+        if tally is None:
+            tally = self.by_dialect[name] = Tally()
+        return tally
+
+    def drop(self, why: str, n: int = 1) -> None:
+        """Count readings that never reached the broker, by why."""
+        self.dropped[why] = self.dropped.get(why, 0) + n
 
     def to_json(self) -> dict[str, Any]:
         """The `--summary-json` document."""
@@ -69,8 +76,9 @@ class Summary:
             "messages": self.messages.to_json(),
             "backlog_messages": self.backlog_messages,
             "status_messages": self.status_messages,
-            "by_dialect": {d: dict(c) for d, c in self.by_dialect.items()},
             "dropped": dict(self.dropped),
+            "by_dialect": {name: t.to_json() for name, t in sorted(self.by_dialect.items())},
+            "venus_full_publishes": self.venus_full_publishes,
             "start": self.start,
             "end": self.end,
             "interval_s": self.interval_s,

@@ -41,7 +41,7 @@ def test_defaults_are_the_documented_rules() -> None:
     s = AlertSettings()
     assert list(s.rules) == [
         "battery_low", "battery_critical", "tank_low", "tank_empty", "controller_fault",
-        "security_lights_off", "station_silent",
+        "tank_sensor_fault", "security_lights_off", "station_silent",
     ]  # fmt: skip
     low = s.rules["battery_low"]
     assert (low.condition, low.clear, low.for_) == (
@@ -192,7 +192,7 @@ def test_fields_alerting_reads_include_overrides() -> None:
         {"rules": {"battery_low": {"stations": {"PEMBA-02": {"condition": "battery_temp_c > 50"}}}}}
     ).rules
     need = fields_by_kind(rules)
-    assert need["tank"] == {"level_pct"}
+    assert need["tank"] == {"level_pct", "sensor_status"}
     assert need["solar"] == {
         "battery_soc_pct", "battery_voltage_v", "charge_state", "error_code", "battery_temp_c"
     }  # fmt: skip

@@ -31,7 +31,39 @@ SAMPLE_PAYLOADS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(DECODERS))
+TELEMETRY = sorted(n for n, p in DECODERS.items() if p.factory is not None)
+GATEWAYS = sorted(n for n, p in DECODERS.items() if p.gateway is not None)
+
+
+@pytest.mark.parametrize("name", GATEWAYS)
+def test_every_gateway_sample_validates(name: str, tmp_path: Path) -> None:
+    plugin = DECODERS[name]
+    assert [g["type"] for g in yaml.safe_load(plugin.sample)["ingest"]["gateways"]] == [name]
+    cfg = tmp_path / "sample.yaml"
+    cfg.write_text(plugin.sample)
+    settings = load_settings(cfg)
+    assert [type(g) for g in settings.ingest.gateways] == [plugin.settings]
+
+
+def test_a_gateway_decoder_is_refused_as_the_telemetry_decoder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SOLARWATER_INGEST__DECODER", "venus")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert "list it under ingest.gateways" in str(err.value)
+    monkeypatch.delenv("SOLARWATER_INGEST__DECODER")
+    monkeypatch.setenv("SOLARWATER_INGEST__GATEWAYS", "json")
+    with pytest.raises(ConfigError, match="not a gateway decoder"):
+        load_settings()
+    monkeypatch.setenv("SOLARWATER_INGEST__GATEWAYS", "")
+    assert load_settings().ingest.gateways == []
+    monkeypatch.setenv("SOLARWATER_INGEST__GATEWAYS", "venus,venus")
+    with pytest.raises(ConfigError, match="listed twice"):
+        load_settings()
+
+
+@pytest.mark.parametrize("name", TELEMETRY)
 def test_every_decoder_sample_validates_and_decodes(name: str, tmp_path: Path) -> None:
     plugin = DECODERS[name]
     assert yaml.safe_load(plugin.sample)["ingest"]["decoder"]["type"] == name
@@ -55,7 +87,7 @@ def test_a_decoder_name_alone_still_configures_it(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(ConfigError) as err:
         load_settings()
     assert str(err.value) == (
-        "config error: ingest.decoder.type: unknown decoder 'cbor'; known: json, senml"
+        "config error: ingest.decoder.type: unknown decoder 'cbor'; known: json, senml, venus"
     )
 
 

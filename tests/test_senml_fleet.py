@@ -103,8 +103,8 @@ async def test_native_and_senml_stations_land_the_same_measurements_and_fields(
     assert [row["level_pct"] for row in level] == [50.0]
     counts = summary.to_json()["by_dialect"]
     assert set(counts) == {"native", "senml"}
-    assert counts["native"]["readings"] + counts["senml"]["readings"] == total
-    assert counts["senml"]["readings"] == 2 * 60 * len(fleet.stations[1].devices)
+    assert counts["native"]["total"] + counts["senml"]["total"] == total
+    assert counts["senml"]["total"] == 2 * 60 * len(fleet.stations[1].devices)
     assert summary.backlog_messages > 0  # the outage's readings went out as backlog packs
     assert not rejected, rejected
 

@@ -69,7 +69,7 @@ def test_dialect_flag_overrides_the_fleet_for_the_run() -> None:
     assert _config(build_parser().parse_args(["--mqtt-url", "mqtt://x"])).dialect is None
 
 
-def test_a_dialect_the_simulator_cannot_speak_is_one_line_and_exit_2(
+def test_venus_for_a_station_without_a_portal_id_is_one_line_and_exit_2(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     argv = ["--mqtt-url", "mqtt://127.0.0.1:1", "--dialect", "venus", "--duration", "1h"]
@@ -77,5 +77,5 @@ def test_a_dialect_the_simulator_cannot_speak_is_one_line_and_exit_2(
         main(argv)
     assert exit_.value.code == 2
     assert capsys.readouterr().err.strip().splitlines() == [
-        "simulator: error: station PEMBA-01: the simulator cannot speak 'venus' yet"
+        "simulator: error: station PEMBA-01: dialect venus needs a victron_portal_id"
     ]

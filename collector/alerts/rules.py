@@ -54,6 +54,14 @@ DEFAULT_RULES: dict[str, dict[str, Any]] = {
         "for": "0s",
         "severity": "critical",
     },
+    # a level sensor reporting a fault of its own (a GX tank's /Status): its level is not written
+    "tank_sensor_fault": {
+        "kind": "tank",
+        "condition": "sensor_status != 0",
+        "clear": "sensor_status == 0",
+        "for": "0s",
+        "severity": "warning",
+    },
 }
 # ...and the rules each kind's module ships (devices/<kind>.py), then the silence rule.
 for _kind in KINDS.values():

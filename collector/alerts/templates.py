@@ -47,6 +47,7 @@ PT = Language(
         "tank_low": "Tanque baixo",
         "tank_empty": "Tanque vazio",
         "controller_fault": "Falha do controlador",
+        "tank_sensor_fault": "Avaria do sensor do tanque",
         "station_silent": "Estação sem dados",
     },
     texts={
@@ -72,6 +73,7 @@ EN = Language(
         "tank_low": "Tank low",
         "tank_empty": "Tank empty",
         "controller_fault": "Controller fault",
+        "tank_sensor_fault": "Tank sensor fault",
         "station_silent": "Station silent",
     },
     texts={

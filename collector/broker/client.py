@@ -18,6 +18,7 @@ import logging
 import ssl
 import time
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -235,9 +236,14 @@ class NativeMqttSource(LinkState):
     """Persistent QoS 1 session in the event loop (the Source protocol)."""
 
     def __init__(
-        self, settings: MqttSettings, intake: LoopIntake, state_dir: Path | None = None
+        self,
+        settings: MqttSettings,
+        intake: LoopIntake,
+        state_dir: Path | None = None,
+        direct_filters: Sequence[str] = (),
     ) -> None:
         super().__init__(settings, state_dir)
+        self.direct_filters = list(direct_filters)
         self.intake = intake
         intake.on_pause = self._pause
         self.publish_dropped = 0
@@ -258,7 +264,7 @@ class NativeMqttSource(LinkState):
 
     @property
     def filters(self) -> list[str]:
-        return subscription_filters(self.settings)
+        return subscription_filters(self.settings, self.direct_filters)
 
     # --- life cycle -----------------------------------------------------------------------
     def start(self) -> None:
@@ -539,10 +545,12 @@ def make_source(
     loop: asyncio.AbstractEventLoop,
     max_items: int,
     state_dir: Path | None = None,
+    direct_filters: Sequence[str] = (),
 ) -> tuple[NativeMqttSource, LoopIntake]:
     """The broker source and the feed its messages arrive on.
 
     `state_dir` holds the session marker (data_dir); without it only this run's sessions count.
+    `direct_filters` (gateways' topics) are subscribed by the process that takes status.
     """
     intake = LoopIntake(loop, max_items)
-    return NativeMqttSource(settings, intake, state_dir), intake
+    return NativeMqttSource(settings, intake, state_dir, direct_filters), intake

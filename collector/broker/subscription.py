@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import Sequence
 
 from collector.config import MqttSettings, read_secret
 from devices.mqtturl import MqttUrl
 from devices.topics import reading_filters, status_filter
 
 
-def subscription_filters(settings: MqttSettings) -> list[str]:
-    """Every reading channel (shared when a group is set) and, unless told otherwise, status."""
+def subscription_filters(settings: MqttSettings, direct: Sequence[str] = ()) -> list[str]:
+    """Reading channels (shared when a group is set) and, unless told otherwise, status, `direct`.
+
+    `direct` (a gateway's own topics) goes with status: a gateway's values of one device
+    must reach one process, which assembles them into a reading."""
     prefix = settings.prefix
     readings = reading_filters(prefix)
     if settings.shared_group:
         readings = [f"$share/{settings.shared_group}/{f}" for f in readings]
     # Retained status is never sent to shared subscriptions (MQTT 5 §4.8.2): one
     # process subscribes to it directly.
-    return [*readings, status_filter(prefix)] if settings.subscribe_status else readings
+    if not settings.subscribe_status:
+        return readings
+    return [*readings, status_filter(prefix), *direct]
 
 
 def credentials(settings: MqttSettings, url: MqttUrl) -> tuple[str | None, str | None]:

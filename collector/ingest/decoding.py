@@ -24,8 +24,10 @@ from collector.ingest.decoded import (
     validation_reason,
 )
 from collector.ingest.device_table import Device, DeviceTable
+from collector.ingest.gateway import GatewayDecoder
 from collector.ingest.readings import Reading
 from collector.ingest.senml import SENML_SAMPLE, SenmlDecoder, SenmlDecoderSettings
+from collector.ingest.venus import VENUS_SAMPLE, VenusDecoderSettings, make_venus
 from collector.plugin_settings import validate_chosen
 from devices.stations import Fleet
 from devices.topics import READING_CHANNELS, Channel, Topic
@@ -311,17 +313,22 @@ ingest:
 """
 
 DecoderFactory = Callable[[Any, DecodeLimits, Fleet], Decoder]
+GatewayFactory = Callable[[Any, DecodeLimits, Fleet], GatewayDecoder]
 
 
 @dataclass(frozen=True)
 class DecoderPlugin:
-    """One payload decoder: its settings model, its factory, a sample config block, its channel."""
+    """One payload decoder: its settings model, its factory, a sample config block, its channel.
+
+    A gateway decoder (`gateway` set) reads a gateway's own topic scheme; it is listed
+    under `ingest.gateways` and has no telemetry factory."""
 
     name: str
     settings: type[DecoderSettings]
-    factory: DecoderFactory
+    factory: DecoderFactory | None
     sample: str
     channel: Channel = "telemetry"  # the topic channel whose payloads it decodes
+    gateway: GatewayFactory | None = None
 
 
 def _make_json(settings: JsonDecoderSettings, limits: DecodeLimits, fleet: Fleet) -> Decoder:
@@ -332,15 +339,23 @@ def _make_senml(settings: SenmlDecoderSettings, limits: DecodeLimits, fleet: Fle
     return SenmlDecoder(limits, fleet)
 
 
-# One line per decoder; the `ingest.decoder` values come from it.
+def _make_venus(
+    settings: VenusDecoderSettings, limits: DecodeLimits, fleet: Fleet
+) -> GatewayDecoder:
+    return make_venus(settings, limits.max_payload_bytes, fleet)
+
+
+# One line per decoder; the `ingest.decoder` and `ingest.gateways` values come from it.
 DECODERS: dict[str, DecoderPlugin] = {
     p.name: p
     for p in (
         DecoderPlugin("json", JsonDecoderSettings, _make_json, JSON_SAMPLE),
         DecoderPlugin("senml", SenmlDecoderSettings, _make_senml, SENML_SAMPLE, "senml"),
+        DecoderPlugin("venus", VenusDecoderSettings, None, VENUS_SAMPLE, gateway=_make_venus),
     )
 }
 DEFAULT_DECODER = "json"
+DEFAULT_GATEWAYS = ("venus",)  # each subscribes to nothing until the fleet names its gateways
 
 
 def parse_decoder_settings(values: Any) -> DecoderSettings:
@@ -351,7 +366,48 @@ def parse_decoder_settings(values: Any) -> DecoderSettings:
         values = {"type": values}
     if not isinstance(values, dict):
         raise ValueError("must be a decoder name or a mapping with a type")
-    return validate_chosen(DECODERS, "type", values, DEFAULT_DECODER, "decoder", "decoder")
+    chosen = validate_chosen(DECODERS, "type", values, DEFAULT_DECODER, "decoder", "decoder")
+    if DECODERS[chosen.type].factory is None:
+        raise ValueError(
+            f"decoder {chosen.type!r} reads a gateway's own topics: list it under ingest.gateways"
+        )
+    return chosen
+
+
+def parse_gateway_settings(values: Any) -> list[DecoderSettings]:
+    """`ingest.gateways`: gateway decoders by name or mapping, each validated by its model."""
+    if values is None:
+        return []
+    if not isinstance(values, list | tuple):
+        raise ValueError("must be a list of gateway decoder names or mappings with a type")
+    out: list[DecoderSettings] = []
+    for item in values:
+        entry = {"type": item} if isinstance(item, str) else item
+        if isinstance(entry, DecoderSettings):
+            out.append(entry)
+            continue
+        if not isinstance(entry, dict):
+            raise ValueError("each gateway is a decoder name or a mapping with a type")
+        chosen = validate_chosen(DECODERS, "type", entry, None, "decoder", "gateway")
+        if DECODERS[chosen.type].gateway is None:
+            raise ValueError(f"decoder {chosen.type!r} is not a gateway decoder")
+        out.append(chosen)
+    names = [g.type for g in out]
+    if len(set(names)) != len(names):
+        raise ValueError("a gateway decoder is listed twice")
+    return out
+
+
+def default_gateway_settings() -> list[DecoderSettings]:
+    """The shipped gateway decoders, each idle until the fleet names its gateways."""
+    return parse_gateway_settings(list(DEFAULT_GATEWAYS))
+
+
+def make_gateway(settings: DecoderSettings, limits: DecodeLimits, fleet: Fleet) -> GatewayDecoder:
+    """The gateway decoder these settings name."""
+    factory = DECODERS[settings.type].gateway
+    assert factory is not None  # parse_gateway_settings admits gateway decoders only
+    return factory(settings, limits, fleet)
 
 
 def default_decoder_settings() -> DecoderSettings:
@@ -361,7 +417,9 @@ def default_decoder_settings() -> DecoderSettings:
 
 def make_decoder(settings: DecoderSettings, limits: DecodeLimits, fleet: Fleet) -> Decoder:
     """The decoder these settings name."""
-    return DECODERS[settings.type].factory(settings, limits, fleet)
+    factory = DECODERS[settings.type].factory
+    assert factory is not None  # parse_decoder_settings admits telemetry decoders only
+    return factory(settings, limits, fleet)
 
 
 def make_decoders(
@@ -373,9 +431,12 @@ def make_decoders(
     out: dict[str, Decoder] = {}
     for channel in READING_CHANNELS:
         if channel == chosen.channel:
-            out[channel] = chosen.factory(settings, limits, fleet)
+            out[channel] = make_decoder(settings, limits, fleet)
             continue
-        plugin = next((p for p in DECODERS.values() if p.channel == channel), None)
+        plugin = next(
+            (p for p in DECODERS.values() if p.channel == channel and p.factory is not None),
+            None,
+        )
         if plugin is not None:
-            out[channel] = plugin.factory(parse_decoder_settings(plugin.name), limits, fleet)
+            out[channel] = make_decoder(parse_decoder_settings(plugin.name), limits, fleet)
     return out

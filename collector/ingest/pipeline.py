@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from collector.config import Settings
 from collector.ingest.admission import DeviceAdmission
 from collector.ingest.decoded import DecodeLimits
-from collector.ingest.decoding import make_decoders
+from collector.ingest.decoding import make_decoders, make_gateway
+from collector.ingest.gateway import GatewayDecoder
 from collector.ingest.quarantine import Quarantine
 from collector.ingest.readings import Reading
 from collector.ingest.seqtrack import SeqTracker
@@ -61,6 +63,13 @@ class Ingest:
         # one decoder per reading channel (telemetry: ingest.decoder; senml: SenML packs)
         self.decoders = make_decoders(ing.decoder, self.limits, fleet)
         self.decoder = self.decoders["telemetry"]
+        # gateways' own topic schemes, looked at only for topics outside ours
+        self.gateways: list[GatewayDecoder] = [
+            make_gateway(g, self.limits, fleet) for g in ing.gateways
+        ]
+        self._ours = self.prefix + "/"
+        for gw in self.gateways:
+            metrics.labelled[f"{gw.name}_values"] = ("outcome", gw.counts)
         # before every per-device table: it bounds them all
         self.admission = DeviceAdmission(
             fleet, ing.max_devices_per_station, ing.max_unregistered_stations
@@ -88,6 +97,45 @@ class Ingest:
             self.refuse(out, "internal_error", detail, topic, payload, received_ms)
         return out
 
+    def flush(self, now_ms: int) -> Outcome:
+        """The readings gateways completed by `now_ms` (values held for a reading window)."""
+        out = self._out
+        out.lines, out.readings, out.status, out.refused = (
+            _NO_LINES,
+            _NO_READINGS,
+            _NO_STATUS,
+            False,
+        )
+        readings: list[Reading] = []
+        for gw in self.gateways:
+            try:
+                readings += gw.flush(now_ms)
+            except Exception:
+                log.exception("internal error completing %s readings", gw.name)
+        self._took(out, readings)
+        return out
+
+    def faults(self) -> list[dict[str, Any]]:
+        """Devices reporting a fault of their own, from every gateway."""
+        return [f for gw in self.gateways for f in gw.faults()]
+
+    def _took(self, out: Outcome, readings: list[Reading]) -> None:
+        if readings:
+            self.stations_seen.update(r.station for r in readings)
+            self.metrics.inc("readings_received", len(readings))
+            out.readings = readings
+            if self.build_lines:
+                out.lines = [r.to_line() for r in readings]
+
+    def _gateway(
+        self, out: Outcome, gw: GatewayDecoder, topic: str, payload: bytes, received_ms: int
+    ) -> None:
+        result = gw.decode(topic, payload, received_ms)
+        out.station = result.station
+        if result.reason:
+            self.refuse(out, result.reason, result.detail, topic, payload, received_ms)
+        self._took(out, result.readings)
+
     def refuse(
         self, out: Outcome, reason: str, detail: str, topic: str, payload: bytes, received_ms: int
     ) -> None:
@@ -100,6 +148,11 @@ class Ingest:
         self, out: Outcome, raw_topic: str, payload: bytes, received_ms: int, now_ms: int
     ) -> None:
         self.metrics.inc("messages_received")
+        if self.gateways and not raw_topic.startswith(self._ours):
+            for gw in self.gateways:
+                if gw.owns(raw_topic):
+                    self._gateway(out, gw, raw_topic, payload, received_ms)
+                    return
         try:
             topic = parse_topic(raw_topic, self.prefix)
         except TopicError as exc:

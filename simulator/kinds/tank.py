@@ -89,6 +89,7 @@ class TankModel:
             "outflow_lpm": rounded(outflow / minutes, 3),
             "rain_mm": rounded(rain, 2),
             "water_temp_c": rounded(self.water_temp_c, 2),
+            "sensor_status": 0,  # a sound level sensor (Venus /Status codes)
         }
 
 
