@@ -129,6 +129,7 @@ def base_config(hook: Hook, smtp_port: int, **over: Any) -> dict[str, Any]:
         "evaluate_interval_s": TICK,
         "repeat_interval": "1h",
         "min_page_interval": 0,  # the fake wall clock stands still: pages are not damped here
+        "group_wait": 0,  # nor would fleet time move on to send a group
         "api_token": TOKEN,
         "notifiers": {
             "sms": {"type": "webhook", "url": hook.url, "bearer_token": "gw-token",
@@ -337,8 +338,14 @@ async def test_backlog_already_cleared_in_device_time_fires_nothing(
         backlog.append(tank("PEMBA-02", T0 + m * MIN, 3.0 if m == 150 else 60.0))
     h.feed(backlog)
     await h.settle(8)
-    # the only news is that the station speaks again; no stale battery, tank or fault page
-    assert [(p["event"], p["rule"]) for p in hook.posts] == [("resolved", "station_silent")]
+    # the news is that the station speaks again, then one digest of what came and went;
+    # no stale battery, tank or fault page
+    assert [(p["event"], p["rule"]) for p in hook.posts] == [
+        ("resolved", "station_silent"), ("digest", "alert_digest")
+    ]  # fmt: skip
+    digest = hook.posts[1]["text"]
+    for title in ("Bateria fraca", "Bateria crítica", "Falha do controlador", "Tanque vazio"):
+        assert title in digest, digest
     assert len(h.lines) == 1 and "rule=station_silent" in h.lines[0]
     assert h.svc.stats()["alerts_fired"] == 1 and h.svc.stats()["alerts_active"] == 0
 

@@ -106,6 +106,15 @@ class AlertSettings(BaseModel):
     )
     page_budget: int = Field(10, ge=1, le=100_000, description="pages per station per window")
     page_budget_window: Duration = Field(3600.0, gt=0, description="the budget's window")
+    group_wait: Duration = Field(
+        120.0, description="fleet time a grouped rule's first notification waits for others"
+    )
+    group_interval: Duration = Field(
+        300.0, description="fleet time between two notifications of one group"
+    )
+    group_rules: tuple[str, ...] = Field(
+        ("station_silent",), description="rules whose notifications a route gets grouped"
+    )
     max_devices_per_station: int = Field(
         64, ge=1, le=100_000, description="devices a station's readings are evaluated for"
     )
