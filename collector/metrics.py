@@ -72,6 +72,13 @@ HELP: dict[str, str] = {
     "stations_silent": "Stations with an active station_silent alert",
     "devices_offline": "Devices whose last status was offline",
     "silences_active": "Operator silences in force now",
+    "alerts_inhibited": "Active alerts not notified while their station is silent",
+    "notifications_grouped": "Notifications sent inside a grouped one",
+    "notifications_held": "Notifications waiting for their group",
+    "notifications_group_full": "Notifications sent alone because the groups were full",
+    "alert_digests": "Digests of what came and went while a station was silent",
+    "alert_episodes_dropped": "Fired-and-cleared episodes dropped from a full engine list",
+    "alert_digests_refused": "Silent stations given no digest: the digest table was full",
     "write_latency_seconds": "InfluxDB write time per batch",
     "publish_to_written_seconds": "From the receive time of a batch's oldest message to its"
     " write to InfluxDB (direct writes; spool replays are not observed)",
@@ -86,6 +93,8 @@ ALERT_GAUGES = frozenset(
         "stations_silent",
         "devices_offline",
         "silences_active",
+        "alerts_inhibited",
+        "notifications_held",
     }
 )
 

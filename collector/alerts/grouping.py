@@ -15,7 +15,7 @@ from typing import Any
 from collector.alerts.model import Notification, notification_from_json
 
 GroupKey = tuple[str, str, str, str]  # notifier, route, rule, event
-GROUPED_EVENTS = frozenset({"firing", "reminder", "resolved"})
+GROUPED_EVENTS = frozenset({"firing", "reminder", "resolved", "digest"})
 
 
 @dataclass(slots=True)

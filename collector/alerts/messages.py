@@ -100,6 +100,8 @@ class Messages:
             route=first.route,
             stations=", ".join(stations),
         )
+        if first.event == "digest":  # each station's own lines follow the list
+            text = " | ".join([text, *(n.text for n in items)])
         return Notification(
             event=first.event, alert_id=0, station="", station_name=None,
             district=districts.pop() if len(districts) == 1 else None, device="",

@@ -435,9 +435,12 @@ class AlertService:
                 jobs += self._announcement(station, severity, w, now_ms)
         jobs = [(name, n) for name, n in jobs if not self._grouped(name, n, fleet_ms)]
         jobs += self.grouper.due(fleet_ms)  # after holding: a group_wait of 0 sends at once
-        for station, d in digests:  # after the pages: the return, then what it brought
+        told: list[tuple[str, Notification]] = []  # after the pages: the return, then the digest
+        for station, d in digests:
             if not self.silenced(station, DIGEST_RULE, now_ms):
-                jobs += self._digest(station, d, fleet_ms)
+                told += self._digest(station, d, fleet_ms)
+        jobs += [(name, n) for name, n in told if not self._grouped(name, n, fleet_ms)]
+        jobs += self.grouper.due(fleet_ms)
         kv: dict[str, object] = {}
         if self.grouper.changed:
             kv["groups"], self.grouper.changed = self.grouper.snapshot(), False

@@ -113,7 +113,8 @@ class AlertSettings(BaseModel):
         300.0, description="fleet time between two notifications of one group"
     )
     group_rules: tuple[str, ...] = Field(
-        ("station_silent",), description="rules whose notifications a route gets grouped"
+        ("station_silent", "alert_digest"),
+        description="rules whose notifications a route gets grouped (alert_digest: the digests)",
     )
     max_devices_per_station: int = Field(
         64, ge=1, le=100_000, description="devices a station's readings are evaluated for"

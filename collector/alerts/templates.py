@@ -68,6 +68,7 @@ PT = Language(
         "firing": "{severity} {title}: {count} estações ({route}): {stations}",
         "reminder": "LEMBRETE {severity} {title}: {count} estações ({route}): {stations}",
         "resolved": "RESOLVIDO {title}: {count} estações ({route}): {stations}",
+        "digest": "RESUMO de {count} estações ({route}): {stations}",
     },
     digest="RESUMO {station}: enquanto sem dados, vieram e passaram: {items}",
 )
@@ -99,6 +100,7 @@ EN = Language(
         "firing": "{severity} {title}: {count} stations ({route}): {stations}",
         "reminder": "REMINDER {severity} {title}: {count} stations ({route}): {stations}",
         "resolved": "RESOLVED {title}: {count} stations ({route}): {stations}",
+        "digest": "DIGEST of {count} stations ({route}): {stations}",
     },
     digest="DIGEST {station}: while silent, came and went: {items}",
 )
