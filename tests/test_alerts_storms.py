@@ -206,6 +206,10 @@ async def test_storm_of_silent_stations_pages_each_route_once_and_inhibits_their
         await asyncio.sleep(0.1)
     active = await rig.alerts()
     assert {a["station"] for a in active if a["rule"] == "station_silent"} == set(storm)
+    # recorded and listed, marked as held back by their station's silence
+    assert {(a["rule"], a["inhibited"]) for a in active} == {
+        ("battery_low", True), ("station_silent", False)
+    }  # fmt: skip
     assert rig.posts(rule="battery_low") == []
     # the rest of the backlog: batteries recovered, the stations speak again
     for s in storm:
