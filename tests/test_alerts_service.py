@@ -597,3 +597,34 @@ async def test_unregistered_station_goes_to_the_fallback(
     assert "NEW-99 (?)" in p["sms"]
     retained = mqtt_watch.retained(f"{prefix}/alerts/NEW-99/tank_empty")
     assert retained is not None and orjson.loads(retained)["event"] == "firing"
+
+
+async def test_an_alert_inhibited_by_the_silence_that_still_holds_pages_once_on_return(
+    make: Callable[..., Any], hook: Hook
+) -> None:
+    h: Harness = await make()
+    for m in range(0, 61, 5):
+        h.feed(healthy_fleet(T0 + m * MIN, skip="PEMBA-02"))
+        h.feed([solar("PEMBA-02", T0 + m * MIN, 45.0 if m >= 30 else 85.0)])
+    for m in range(65, 111, 5):  # PEMBA-02 goes quiet
+        h.feed(healthy_fleet(T0 + m * MIN, skip="PEMBA-02"))
+    await h.settle()
+    assert [(p["event"], p["rule"]) for p in hook.posts] == [("firing", "station_silent")]
+    # a first backlog batch: still low, 35 min behind fleet time -> battery_low fires while
+    # the station is still silent: recorded, not paged
+    h.feed([solar("PEMBA-02", T0 + m * MIN, 45.0) for m in range(61, 76)])
+    await h.settle()
+    assert {a.rule for a in h.svc.active.values() if a.station == "PEMBA-02"} == {
+        "station_silent", "battery_low"
+    }  # fmt: skip
+    assert len(hook.posts) == 1 and h.svc.stats()["alerts_inhibited"] == 1
+    # the rest: still low when the station is heard again -> the battery pages then, once
+    h.feed([solar("PEMBA-02", T0 + m * MIN, 45.0) for m in range(76, 111)])
+    await h.settle()
+    h.feed(healthy_fleet(T0 + 115 * MIN, skip="PEMBA-02"))
+    await h.settle(10)
+    assert sorted((p["event"], p["rule"]) for p in hook.posts[1:]) == [
+        ("firing", "battery_low"), ("resolved", "station_silent")
+    ]  # fmt: skip
+    [page] = hook.events(event="firing", rule="battery_low")
+    assert page["since_ms"] == T0 + 30 * MIN and h.svc.stats()["alert_digests"] == 0
