@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from collector.alerts.digest import DIGEST_RULE
 from collector.alerts.durations import Duration
 from collector.alerts.notifiers import NotifierSettings, parse_notifier_settings
 from collector.alerts.rules import RuleSettings, merge_rules
@@ -200,6 +201,12 @@ class AlertSettings(BaseModel):
         for r in self.routes:
             if not r.districts and not r.stations:
                 raise ValueError(f"route {r.name!r}: list its districts and/or stations")
+        for name in self.group_rules:
+            if name not in self.rules and name != DIGEST_RULE:
+                raise ValueError(
+                    f"group_rules: unknown rule {name!r} (rules: {', '.join(self.rules)},"
+                    f" {DIGEST_RULE})"
+                )
         return self
 
 
