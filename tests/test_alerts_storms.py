@@ -120,6 +120,19 @@ class Rig:
                 await asyncio.sleep(pause_s)
             m += step
 
+    async def pace_until(
+        self, first: float, step: float, done: Any, limit: float, pause_s: float = 0.05
+    ) -> float:
+        """The pacer reports step by step until `done()` (evaluations see each step): a
+        slow machine takes more steps, not a different fleet time. The minute reached."""
+        m = first
+        while not done():
+            assert m <= limit, f"not done by minute {limit}"
+            await self.reading(PACER, m, 85.0)
+            await asyncio.sleep(pause_s)
+            m += step
+        return m
+
     def posts(self, **match: Any) -> list[dict[str, Any]]:
         return self.hook.events(**match)
 
@@ -189,11 +202,10 @@ async def test_storm_of_silent_stations_pages_each_route_once_and_inhibits_their
     await rig.send([(s, solar(rig.at(10) + 2000 * i + 1000, 45.0)) for i, s in enumerate(storm)])
     # fleet time crosses the 30 minutes of each station, slowly around them
     await rig.pace(11, 39, 1)
-    await rig.pace(39.25, 43, 0.25, pause_s=0.06)
-    await wait_until(lambda: len(silence_posts(rig, "firing")) >= 2, 15, 0.05)
+    reached = await rig.pace_until(39.25, 0.25, lambda: len(silence_posts(rig, "firing")) >= 2, 65)
     # a first backlog batch up to minute 40: batteries still low and not stale at minute 75,
     # yet the stations are still silent (35 min) -> battery_low fires, inhibited
-    await rig.pace(44, 75, 1)
+    await rig.pace(reached, 75, 1)
     for s in storm:
         await rig.backlog(s, range(11, 41), 45.0)
 
@@ -214,9 +226,7 @@ async def test_storm_of_silent_stations_pages_each_route_once_and_inhibits_their
     # the rest of the backlog: batteries recovered, the stations speak again
     for s in storm:
         await rig.backlog(s, range(41, 76), 85.0)
-    await rig.pace(75.5, 85, 0.5, pause_s=0.03)
-    await wait_until(lambda: len(silence_posts(rig, "resolved")) >= 2, 15, 0.05)
-    await wait_until(lambda: len(rig.posts(event="digest")) >= 2, 15, 0.05)
+    await rig.pace_until(75.5, 0.5, lambda: len(rig.posts(event="digest")) >= 2, 120)
     await asyncio.sleep(0.5)  # anything more would land now
     metrics = rig.proc.metrics()
     rig.proc.stop()
@@ -270,8 +280,7 @@ async def test_outage_backlog_with_a_battery_that_came_and_went_sends_only_its_d
         await rig.reading("SUL-01", m, 85.0)
         await rig.reading(PACER, m, 85.0)
     await rig.pace(65, 415, 5)  # six hours without SUL-01
-    await rig.pace(415.5, 420, 0.5, pause_s=0.05)  # evaluations see the group's wait pass
-    await wait_until(lambda: len(silence_posts(rig, "firing")) == 1, 15, 0.05)
+    await rig.pace_until(415.5, 0.5, lambda: len(silence_posts(rig, "firing")) == 1, 440)
     # its backlog, in three batches of two hours: below 50% from +2 h for an hour
     low = range(120, 180)
     for first in range(65, 420, 120):
@@ -279,8 +288,7 @@ async def test_outage_backlog_with_a_battery_that_came_and_went_sends_only_its_d
             "SUL-01", range(first, first + 120, 5), lambda m: 45.0 if m in low else 85.0
         )
         await asyncio.sleep(0.2)
-    await rig.pace(421, 430, 1, pause_s=0.05)
-    await wait_until(lambda: len(rig.posts(event="digest")) == 1, 15, 0.05)
+    await rig.pace_until(441, 1, lambda: len(rig.posts(event="digest")) == 1, 480)
     await asyncio.sleep(0.5)
     rig.proc.stop()
 
