@@ -88,6 +88,13 @@ HELP: dict[str, str] = {
     "sms_replies_bad_text": "SMS replies that are not OK <id>",
     "sms_replies_unknown_alert": "OK <id> SMS replies naming no active alert",
     "sms_replies_not_routed": "OK <id> SMS replies from a number the alert is not routed to",
+    "alerts_inhibited": "Active alerts not notified while their station is silent",
+    "notifications_grouped": "Notifications sent inside a grouped one",
+    "notifications_held": "Notifications waiting for their group",
+    "notifications_group_full": "Notifications sent alone because the groups were full",
+    "alert_digests": "Digests of what came and went while a station was silent",
+    "alert_episodes_dropped": "Fired-and-cleared episodes dropped from a full engine list",
+    "alert_digests_refused": "Silent stations given no digest: the digest table was full",
     "write_latency_seconds": "InfluxDB write time per batch",
     "publish_to_written_seconds": "From the receive time of a batch's oldest message to its"
     " write to InfluxDB (direct writes; spool replays are not observed)",
@@ -102,6 +109,8 @@ ALERT_GAUGES = frozenset(
         "stations_silent",
         "devices_offline",
         "silences_active",
+        "alerts_inhibited",
+        "notifications_held",
     }
 )
 

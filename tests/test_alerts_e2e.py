@@ -143,6 +143,8 @@ def alert_section(hook: Hook, smtp_port: int, **over: Any) -> dict[str, Any]:
         "alerts.repeat_interval": "1h",
         # a simulated day passes in seconds: transitions come faster than any page interval
         "alerts.min_page_interval": 0,
+        # nor, once the simulator stops, would fleet time move on to send a held group
+        "alerts.group_wait": 0,
         "alerts.api_token": TOKEN,
         "alerts.notifiers": {
             "sms": {"type": "webhook", "url": hook.url, "bearer_token": "gw-token",
@@ -393,13 +395,18 @@ async def test_backlog_that_had_cleared_in_device_time_fires_nothing(chain: Chai
         (t0 + 330 * MIN, "PEMBA-02", "tank_low", "firing"),
         (t0 + 359 * MIN, "PEMBA-02", "station_silent", "resolved"),
     ]
-    # (the last solar batch may resolve the silence before the last tank batch is in)
+    # (the last solar batch may resolve the silence before the last tank batch is in); what
+    # came and went inside the backlog is told once, in the station's digest
     assert sorted(webhook_summary(chain.hook)) == [
+        ("digest", "PEMBA-02", "alert_digest", "pemba", PEMBA["phones"]),
         ("firing", "PEMBA-02", "station_silent", "pemba", PEMBA["phones"]),
         ("firing", "PEMBA-02", "tank_low", "pemba", PEMBA["phones"]),
         ("resolved", "PEMBA-02", "station_silent", "pemba", PEMBA["phones"]),
     ]
-    assert [rcpt for rcpt, _ in chain.mailbox.messages] == [PEMBA["emails"]] * 3
+    [digest] = chain.hook.events(event="digest")
+    for title in ("Bateria fraca", "Bateria crítica", "Falha do controlador", "Tanque vazio"):
+        assert title in digest["text"], digest["text"]
+    assert [rcpt for rcpt, _ in chain.mailbox.messages] == [PEMBA["emails"]] * 4
     assert stats["alert_readings_out_of_order"] == 0 and stats["alerts_active"] == 1
 
 

@@ -390,3 +390,10 @@ def test_night_variable_in_the_condition_language() -> None:
     assert cond.witness({"charge_state": "off", "is_night": 1}).field == "charge_state"
     with pytest.raises(ConditionError, match="is_night"):  # the error lists it as known
         parse_condition("is_dark == 1", "solar")
+
+
+def test_group_rules_name_known_rules() -> None:
+    assert AlertSettings().group_rules == ("station_silent", "alert_digest")
+    assert "group_rules: unknown rule 'station_silnt'" in errors_of(
+        {"group_rules": ["station_silnt"]}
+    )

@@ -129,6 +129,7 @@ def base_config(hook: Hook, smtp_port: int, **over: Any) -> dict[str, Any]:
         "evaluate_interval_s": TICK,
         "repeat_interval": "1h",
         "min_page_interval": 0,  # the fake wall clock stands still: pages are not damped here
+        "group_wait": 0,  # nor would fleet time move on to send a group
         "api_token": TOKEN,
         "notifiers": {
             "sms": {"type": "webhook", "url": hook.url, "bearer_token": "gw-token",
@@ -337,8 +338,14 @@ async def test_backlog_already_cleared_in_device_time_fires_nothing(
         backlog.append(tank("PEMBA-02", T0 + m * MIN, 3.0 if m == 150 else 60.0))
     h.feed(backlog)
     await h.settle(8)
-    # the only news is that the station speaks again; no stale battery, tank or fault page
-    assert [(p["event"], p["rule"]) for p in hook.posts] == [("resolved", "station_silent")]
+    # the news is that the station speaks again, then one digest of what came and went;
+    # no stale battery, tank or fault page
+    assert [(p["event"], p["rule"]) for p in hook.posts] == [
+        ("resolved", "station_silent"), ("digest", "alert_digest")
+    ]  # fmt: skip
+    digest = hook.posts[1]["text"]
+    for title in ("Bateria fraca", "Bateria crítica", "Falha do controlador", "Tanque vazio"):
+        assert title in digest, digest
     assert len(h.lines) == 1 and "rule=station_silent" in h.lines[0]
     assert h.svc.stats()["alerts_fired"] == 1 and h.svc.stats()["alerts_active"] == 0
 
@@ -608,3 +615,34 @@ async def test_a_route_limited_to_critical_lets_warnings_fall_through_to_the_fal
         ("tank_low", "warning", "fallback", [FALLBACK_PHONE]),
         ("tank_empty", "critical", "norte", ["+258842220009"]),
     ]
+
+
+async def test_an_alert_inhibited_by_the_silence_that_still_holds_pages_once_on_return(
+    make: Callable[..., Any], hook: Hook
+) -> None:
+    h: Harness = await make()
+    for m in range(0, 61, 5):
+        h.feed(healthy_fleet(T0 + m * MIN, skip="PEMBA-02"))
+        h.feed([solar("PEMBA-02", T0 + m * MIN, 45.0 if m >= 30 else 85.0)])
+    for m in range(65, 111, 5):  # PEMBA-02 goes quiet
+        h.feed(healthy_fleet(T0 + m * MIN, skip="PEMBA-02"))
+    await h.settle()
+    assert [(p["event"], p["rule"]) for p in hook.posts] == [("firing", "station_silent")]
+    # a first backlog batch: still low, 35 min behind fleet time -> battery_low fires while
+    # the station is still silent: recorded, not paged
+    h.feed([solar("PEMBA-02", T0 + m * MIN, 45.0) for m in range(61, 76)])
+    await h.settle()
+    assert {a.rule for a in h.svc.active.values() if a.station == "PEMBA-02"} == {
+        "station_silent", "battery_low"
+    }  # fmt: skip
+    assert len(hook.posts) == 1 and h.svc.stats()["alerts_inhibited"] == 1
+    # the rest: still low when the station is heard again -> the battery pages then, once
+    h.feed([solar("PEMBA-02", T0 + m * MIN, 45.0) for m in range(76, 111)])
+    await h.settle()
+    h.feed(healthy_fleet(T0 + 115 * MIN, skip="PEMBA-02"))
+    await h.settle(10)
+    assert sorted((p["event"], p["rule"]) for p in hook.posts[1:]) == [
+        ("firing", "battery_low"), ("resolved", "station_silent")
+    ]  # fmt: skip
+    [page] = hook.events(event="firing", rule="battery_low")
+    assert page["since_ms"] == T0 + 30 * MIN and h.svc.stats()["alert_digests"] == 0

@@ -20,6 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from collector.alerts.ackpage import AckPage
 from collector.alerts.actions import Action
 from collector.alerts.durations import Duration
+from collector.alerts.inhibition import inhibited
 from collector.alerts.model import Alert
 from collector.alerts.notifiers.base import iso
 from collector.alerts.service import AlertService
@@ -144,10 +145,11 @@ class AlertApi:
         alerts = sorted(self.svc.active.values(), key=lambda a: a.id)
         station = request.query.get("station")
         body = [
-            alert_json(a, self.svc.silenced(a.station, a.rule, now))
+            {**alert_json(a, self.svc.silenced(a.station, a.rule, now)),
+             "inhibited": inhibited(a, self.svc.active)}
             for a in alerts
             if station is None or a.station == station
-        ]
+        ]  # fmt: skip
         return web.json_response({"alerts": body})
 
     async def history(self, request: web.Request) -> web.Response:

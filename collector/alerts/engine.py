@@ -9,17 +9,20 @@ already cleared by its end fires nothing, and a stale state neither fires nor re
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from collector.alerts.condition import Fields
 from collector.alerts.fleetclock import FleetClock
-from collector.alerts.model import SILENCE_DEVICE, AlertKey, Transition
+from collector.alerts.model import SILENCE_DEVICE, AlertKey, Episode, Transition
 from collector.alerts.rules import SILENCE_RULE, EffectiveRule, RuleSettings
 from collector.ingest.readings import Reading
 from devices.stations import Fleet
 from devices.sun import is_night
+
+EPISODES_MAX = 10_000  # unevaluated episodes held between two evaluations
 
 
 @dataclass(slots=True)
@@ -86,6 +89,10 @@ class RuleEngine:
         self.out_of_order = 0
         self.observe_errors = 0
         self.observed = 0
+        # fired-and-cleared between two evaluations (a backlog): for the service's digest
+        self.episodes: deque[Episode] = deque(maxlen=EPISODES_MAX)
+        self.episodes_dropped = 0
+        self.pending_changed = False  # a `for` or clear timer started or stopped: save it
 
     @property
     def tracked(self) -> int:
@@ -216,16 +223,21 @@ class RuleEngine:
                     if bad:
                         if s.bad_since is None:
                             s.bad_since = ts
+                            self.pending_changed = True
                         if s.due_ts is None and ts - s.bad_since >= rule.for_ms:
                             s.due_ts = ts
-                    else:
+                    elif s.bad_since is not None:
+                        if s.due_ts is not None and not s.active:
+                            self._episode(s, ts)
                         s.bad_since = s.due_ts = None
+                        self.pending_changed = True
                     clear = rule.clear.test(fields) if rule.clear is not None else not bad
                     if clear is not None:
                         if not clear:
                             s.clear_since = None
                         elif s.clear_since is None:
                             s.clear_since = ts
+                            self.pending_changed = s.active or self.pending_changed
                     if not s.dirty:
                         s.dirty = True
                         self._dirty.append(s)
@@ -233,6 +245,19 @@ class RuleEngine:
                 self.observe_errors += 1
         if newest >= 0:
             self.clock.see(newest)
+
+    def _episode(self, s: KeyState, cleared_ms: int) -> None:
+        assert s.bad_since is not None
+        if len(self.episodes) == EPISODES_MAX:
+            self.episodes_dropped += 1
+        st, dev, name = s.key
+        self.episodes.append(Episode(st, dev, name, s.rule.severity, s.bad_since, cleared_ms))
+
+    def take_episodes(self) -> list[Episode]:
+        """The episodes noted since the last call."""
+        out = list(self.episodes)
+        self.episodes.clear()
+        return out
 
     def _with_night(self, station: str, ts_ms: int, fields: Fields) -> Fields:
         """`fields` and whether it is night at the station at the reading's device time."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from collector.alerts.digest import StationDigest
 from collector.alerts.durations import format_duration
-from collector.alerts.model import Alert, Transition
+from collector.alerts.model import Alert, Notification, Transition
 from collector.alerts.rules import RuleSettings
 from collector.alerts.settings import AlertSettings
 from collector.alerts.templates import (
@@ -86,6 +87,41 @@ class Messages:
         window = format_duration(self.window_s)
         text = self.lang.budget.format(station=station, count=dropped, budget=pages, window=window)
         return text if len(to_gsm7(text)) <= SMS_MAX else text[: text.rindex(" (")]
+
+    def group(self, items: list[Notification]) -> Notification:
+        """One notification standing for several stations' notifications of one rule and event."""
+        first = items[0]
+        stations = tuple(dict.fromkeys(n.station for n in items))
+        districts = {n.district for n in items}
+        text = self.lang.group[first.event].format(
+            severity=self.lang.severity.get(first.severity, first.severity.upper()),
+            title=self.title(first.rule),
+            count=len(stations),
+            route=first.route,
+            stations=", ".join(stations),
+        )
+        if first.event == "digest":  # each station's own lines follow the list
+            text = " | ".join([text, *(n.text for n in items)])
+        return Notification(
+            event=first.event, alert_id=0, station="", station_name=None,
+            district=districts.pop() if len(districts) == 1 else None, device="",
+            rule=first.rule, severity=first.severity, value=float(len(stations)),
+            threshold=first.threshold, since_ms=min(n.since_ms for n in items),
+            ts_ms=max(n.ts_ms for n in items), duration_s=max(n.duration_s for n in items),
+            text=text, sms=self.sms(text), route=first.route, emails=first.emails,
+            phones=first.phones, stations=stations, alert_ids=tuple(n.alert_id for n in items),
+        )  # fmt: skip
+
+    def digest(self, station: str, d: StationDigest, ref_ms: int) -> str:
+        """The digest text: each alert that came and went, with its hours."""
+        items = [
+            f"{self.title(e.rule)} {self.local(e.since_ms, ref_ms)}"
+            f"-{self.local(e.cleared_ms, ref_ms)}" + (f" ({e.device})" if e.device else "")
+            for e in d.entries
+        ]
+        if d.more:
+            items.append(f"+{d.more}")
+        return self.lang.digest.format(station=station, items="; ".join(items))
 
     @staticmethod
     def sms(text: str, link: str = "") -> str:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from collector.alerts.condition import Comparison
 from collector.alerts.rules import EffectiveRule
 
 State = Literal["firing", "resolved"]
-Event = Literal["firing", "reminder", "resolved", "budget"]  # budget: pages are being dropped
+# budget: pages are being dropped; digest: what came and went while a station was silent
+Event = Literal["firing", "reminder", "resolved", "budget", "digest"]
 SILENCE_DEVICE = ""  # the device part of a station-wide (silence) alert key
 
 AlertKey = tuple[str, str, str]  # station, device, rule
@@ -98,3 +99,25 @@ class Notification:
     emails: tuple[str, ...] = field(default=())
     phones: tuple[str, ...] = field(default=())
     link: str = ""  # the signed link to the alert's page (empty without alerts.public_url)
+    # a grouped notification: the stations and alerts it stands for (station is then "")
+    stations: tuple[str, ...] = field(default=())
+    alert_ids: tuple[int, ...] = field(default=())
+
+
+def notification_from_json(raw: dict[str, Any]) -> Notification:
+    """A Notification from its JSON form (lists back to tuples)."""
+    return Notification(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}  # type: ignore[arg-type]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    """A condition that held past its `for` and cleared before any evaluation saw it fire."""
+
+    station: str
+    device: str
+    rule: str
+    severity: str
+    since_ms: int
+    cleared_ms: int

@@ -16,17 +16,28 @@ import orjson
 from collector.alerts import actions
 from collector.alerts.actions import Action
 from collector.alerts.coverage import routing_notes, routing_problem
+from collector.alerts.digest import DIGEST_RULE, DigestBook, Entry, StationDigest
 from collector.alerts.dispatch import Dispatcher
 from collector.alerts.engine import RuleEngine
+from collector.alerts.grouping import Grouper
+from collector.alerts.inhibition import inhibited
 from collector.alerts.links import LinkSigner, load_or_create_secret
 from collector.alerts.maintenance import Maintenance
 from collector.alerts.messages import Messages
-from collector.alerts.model import Alert, AlertKey, Event, Notification, Transition
+from collector.alerts.model import (
+    Alert,
+    AlertKey,
+    Event,
+    Notification,
+    Transition,
+    notification_from_json,
+)
 from collector.alerts.notifiers import DeliveryError, Notifier, NotifierContext, build_notifier
 from collector.alerts.notifiers.base import Background, MqttPublish
 from collector.alerts.pacing import PageBudget, PageGate, StationTable, Window
 from collector.alerts.replies import PhoneReplies
 from collector.alerts.routing import Router
+from collector.alerts.rules import SILENCE_RULE
 from collector.alerts.settings import AlertSettings
 from collector.alerts.store import AlertStore, Silence
 from collector.alerts.technicians import Technicians
@@ -135,6 +146,15 @@ class AlertService:
             self._job_done,
             settings.station_queue_size,
         )
+        self.grouper = Grouper(
+            settings.group_rules,
+            int(settings.group_wait * 1000),
+            int(settings.group_interval * 1000),
+            self.messages.group,
+            settings.queue_size,
+        )
+        self.digests = DigestBook(int(settings.group_wait * 1000), settings.max_paging_stations)
+        self.counts["digests"] = 0
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._background: list[asyncio.Task[None]] = []  # notifiers' own loops (SMS replies)
@@ -193,13 +213,18 @@ class AlertService:
 
         def load(
             s: AlertStore,
-        ) -> tuple[object, list[Alert], list[Silence], list[tuple[int, str, bytes]]]:
+        ) -> tuple[
+            object, list[Alert], list[Silence], list[tuple[int, str, bytes]], object, object
+        ]:
             s.prune(int((self.clock() - self.settings.history_keep) * 1000))
             actions.create(s)
             self.maintenance.load(s)
-            return s.get("engine"), s.open_alerts(), s.silences(), s.outbox()
+            return (
+                s.get("engine"), s.open_alerts(), s.silences(), s.outbox(), s.get("groups"),
+                s.get("digests"),
+            )  # fmt: skip
 
-        snap, open_alerts, silences, outbox = await self.store.call(load)
+        snap, open_alerts, silences, outbox, groups, digests = await self.store.call(load)
         if self.settings.public_url is not None:
             secret = await asyncio.to_thread(
                 load_or_create_secret, self.settings.link_secret, self.state_dir
@@ -207,6 +232,10 @@ class AlertService:
             self.signer = LinkSigner(secret, self.settings.public_url, self.settings.link_ttl)
         if isinstance(snap, dict):
             self.engine.restore(snap)
+        if isinstance(groups, dict):
+            self.grouper.restore(groups)
+        if isinstance(digests, dict):
+            self.digests.restore(digests)
         self.silences = silences
         retired: list[Alert] = []
         for a in open_alerts:
@@ -234,10 +263,7 @@ class AlertService:
             if notifier not in self.notifiers:
                 await self._job_done(job_id)
                 continue
-            raw = orjson.loads(body)
-            n = Notification(
-                **{**raw, "emails": tuple(raw["emails"]), "phones": tuple(raw["phones"])}
-            )
+            n = notification_from_json(orjson.loads(body))
             if not self.dispatcher.submit(notifier, job_id, n):
                 await self._job_done(job_id)
         self._stop.clear()
@@ -279,7 +305,13 @@ class AlertService:
             if transitions:
                 await self._apply(transitions)
             await self._notify(int(wall * 1000))
-            if wall - self._last_snapshot >= SNAPSHOT_EVERY_S:
+            # pending `for` timers are saved when one starts or stops, not only periodically,
+            # so a kill -9 loses at most one evaluation of them
+            if (
+                transitions
+                or self.engine.pending_changed
+                or wall - self._last_snapshot >= SNAPSHOT_EVERY_S
+            ):
                 await self._snapshot()
 
     async def prune(self) -> int:
@@ -300,6 +332,7 @@ class AlertService:
         return removed
 
     async def _snapshot(self) -> None:
+        self.engine.pending_changed = False
         snap = self.engine.snapshot()
         self._last_snapshot = self.clock()
         await self.store.call(lambda s: s.put("engine", snap))
@@ -348,6 +381,18 @@ class AlertService:
 
         await self.store.call(persist)
         lines = []
+        fleet_ms = self._fleet_ms()
+        for a, _ in fired:
+            if a.rule == SILENCE_RULE:
+                self.digests.silent(a.station)
+        for a, _ in resolved:
+            if a.rule == SILENCE_RULE:
+                self.digests.back(a.station, fleet_ms)
+            elif not a.notified_firing and a.resolved_ms is not None:
+                # fired while its station was silent, gone before anyone was told
+                self.digests.add(
+                    a.station, Entry(a.device, a.rule, a.severity, a.since_ms, a.resolved_ms)
+                )
         for a, _ in fired:
             self.active[a.key] = a
             self.counts["alerts_fired"] += 1
@@ -383,8 +428,12 @@ class AlertService:
         silences = any(s.matches(station, rule, now_ms) for s in self.silences)
         return silences or self.maintenance.holds(station, rule, now_ms)
 
+    def _fleet_ms(self) -> int:
+        """Fleet time for grouping and digests (wall time before any reading was seen)."""
+        return self.fleet_now if self.fleet_now is not None else int(self.clock() * 1000)
+
     def _due(self, a: Alert, now_ms: int) -> Event | None:
-        if self.silenced(a.station, a.rule, now_ms):
+        if self.silenced(a.station, a.rule, now_ms) or inhibited(a, self.active):
             return None
         if a.state == "resolved":
             return "resolved"
@@ -414,7 +463,13 @@ class AlertService:
             event = self._due(a, now_ms)
             if event is not None:
                 due.append((a, event))
-        if not due:
+        fleet_ms = self._fleet_ms()
+        for e in self.engine.take_episodes():
+            self.digests.add(
+                e.station, Entry(e.device, e.rule, e.severity, e.since_ms, e.cleared_ms)
+            )
+        digests = self.digests.due(fleet_ms)
+        if not due and not digests and not self.grouper.groups and not self.digests.changed:
             return
         touched: list[Alert] = []  # marks changed without a page
         work = self._damp(due, now_ms, touched)
@@ -438,12 +493,27 @@ class AlertService:
             w = self.budget.to_announce(station)
             if w is not None:
                 jobs += self._announcement(station, severity, w, now_ms)
-        if not touched:
+        jobs = [(name, n) for name, n in jobs if not self._grouped(name, n, fleet_ms)]
+        jobs += self.grouper.due(fleet_ms)  # after holding: a group_wait of 0 sends at once
+        told: list[tuple[str, Notification]] = []  # after the pages: the return, then the digest
+        for station, d in digests:
+            if not self.silenced(station, DIGEST_RULE, now_ms):
+                told += self._digest(station, d, fleet_ms)
+        jobs += [(name, n) for name, n in told if not self._grouped(name, n, fleet_ms)]
+        jobs += self.grouper.due(fleet_ms)
+        kv: dict[str, object] = {}
+        if self.grouper.changed:
+            kv["groups"], self.grouper.changed = self.grouper.snapshot(), False
+        if self.digests.changed:
+            kv["digests"], self.digests.changed = self.digests.snapshot(), False
+        if not touched and not jobs and not kv:
             return
 
         def persist(s: AlertStore) -> list[int]:
             for a in touched:
                 s.update_alert(a)
+            for key, value in kv.items():  # with the marks: a kill -9 keeps both or neither
+                s.put(key, value)
             return [s.outbox_add(name, orjson.dumps(asdict(n))) for name, n in jobs]
 
         ids = await self.store.call(persist)
@@ -459,6 +529,36 @@ class AlertService:
                     s.outbox_done(i)
 
             await self.store.call(forget)
+
+    def _grouped(self, name: str, n: Notification, fleet_ms: int) -> bool:
+        """Held for its group (sent later, with the others); False: send it now."""
+        return not n.stations and self.grouper.wants(n) and self.grouper.hold(name, n, fleet_ms)
+
+    def _digest(
+        self, station: str, d: StationDigest, now_ms: int
+    ) -> list[tuple[str, Notification]]:
+        """The one digest of a station back from silence, to the routes of its worst entry."""
+        self.counts["digests"] += 1
+        text = self.messages.digest(station, d, now_ms)
+        severity = "critical" if any(e.severity == "critical" for e in d.entries) else "warning"
+        reg = self.fleet.get(station)
+        lasted_s = (max(e.cleared_ms for e in d.entries) - d.entries[0].since_ms) / 1000
+        out = []
+        for target in self.router.targets(station, severity):
+            for name in target.notifiers:
+                n = Notification(
+                    event="digest", alert_id=0, station=station,
+                    station_name=reg.name if reg else None,
+                    district=self.fleet.district_of(station), device="", rule=DIGEST_RULE,
+                    severity=severity, value=float(len(d.entries) + d.more), threshold="",
+                    since_ms=d.entries[0].since_ms, ts_ms=now_ms,
+                    duration_s=lasted_s,
+                    text=text, sms=self.messages.sms(text), route=target.route,
+                    emails=target.emails, phones=target.phones,
+                )  # fmt: skip
+                out.append((name, n))
+        log.info("%s", text)
+        return out
 
     def _mark(self, a: Alert, event: Event, now_ms: int) -> None:
         if event == "firing":
@@ -678,6 +778,13 @@ class AlertService:
             "alert_write_errors": float(self.counts["write_errors"]),
             "alert_readings_out_of_order": float(self.engine.out_of_order),
             "alert_observe_errors": float(self.engine.observe_errors),
+            "alerts_inhibited": float(sum(inhibited(a, self.active) for a in self.active.values())),
+            "notifications_grouped": float(self.grouper.merged),
+            "notifications_held": float(self.grouper.held),
+            "notifications_group_full": float(self.grouper.full),
+            "alert_digests": float(self.counts["digests"]),
+            "alert_episodes_dropped": float(self.engine.episodes_dropped),
+            "alert_digests_refused": float(self.digests.refused),
             "alert_devices_refused": float(self.engine.devices_refused),
             "device_status_refused": float(self.counts["status_refused"]),
             "stations_silent": float(sum(1 for k in self.active if k[2] == "station_silent")),

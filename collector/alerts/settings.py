@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from collector.alerts.digest import DIGEST_RULE
 from collector.alerts.durations import Duration
 from collector.alerts.notifiers import NotifierSettings, parse_notifier_settings
 from collector.alerts.rules import RuleSettings, merge_rules
@@ -112,6 +113,16 @@ class AlertSettings(BaseModel):
     )
     page_budget: int = Field(10, ge=1, le=100_000, description="pages per station per window")
     page_budget_window: Duration = Field(3600.0, gt=0, description="the budget's window")
+    group_wait: Duration = Field(
+        120.0, description="fleet time a grouped rule's first notification waits for others"
+    )
+    group_interval: Duration = Field(
+        300.0, description="fleet time between two notifications of one group"
+    )
+    group_rules: tuple[str, ...] = Field(
+        ("station_silent", "alert_digest"),
+        description="rules whose notifications a route gets grouped (alert_digest: the digests)",
+    )
     max_devices_per_station: int = Field(
         64, ge=1, le=100_000, description="devices a station's readings are evaluated for"
     )
@@ -218,6 +229,12 @@ class AlertSettings(BaseModel):
         for r in self.routes:
             if not r.districts and not r.stations:
                 raise ValueError(f"route {r.name!r}: list its districts and/or stations")
+        for name in self.group_rules:
+            if name not in self.rules and name != DIGEST_RULE:
+                raise ValueError(
+                    f"group_rules: unknown rule {name!r} (rules: {', '.join(self.rules)},"
+                    f" {DIGEST_RULE})"
+                )
         return self
 
 

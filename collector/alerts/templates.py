@@ -37,6 +37,8 @@ class Language:
     back_detail: str
     decimal: str
     budget: str  # the once-per-window notice that a station's pages are being dropped
+    group: Mapping[str, str]  # one notification for several stations, per event
+    digest: str  # what came and went while a station was silent
 
 
 PT = Language(
@@ -63,6 +65,13 @@ PT = Language(
     decimal=",",
     budget="Limite de avisos excedido para {station}: {count} alertas não enviados"
     " (máx. {budget} por {window})",
+    group={
+        "firing": "{severity} {title}: {count} estações ({route}): {stations}",
+        "reminder": "LEMBRETE {severity} {title}: {count} estações ({route}): {stations}",
+        "resolved": "RESOLVIDO {title}: {count} estações ({route}): {stations}",
+        "digest": "RESUMO de {count} estações ({route}): {stations}",
+    },
+    digest="RESUMO {station}: enquanto sem dados, vieram e passaram: {items}",
 )
 
 EN = Language(
@@ -89,6 +98,13 @@ EN = Language(
     decimal=".",
     budget="Notification budget exceeded for {station}: {count} alerts not paged"
     " (max {budget} per {window})",
+    group={
+        "firing": "{severity} {title}: {count} stations ({route}): {stations}",
+        "reminder": "REMINDER {severity} {title}: {count} stations ({route}): {stations}",
+        "resolved": "RESOLVED {title}: {count} stations ({route}): {stations}",
+        "digest": "DIGEST of {count} stations ({route}): {stations}",
+    },
+    digest="DIGEST {station}: while silent, came and went: {items}",
 )
 
 LANGUAGES: dict[str, Language] = {"pt": PT, "en": EN}

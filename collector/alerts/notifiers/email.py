@@ -80,13 +80,16 @@ def compose(n: Notification, sender: str) -> EmailMessage:
     lines = [
         n.text,
         "",
-        f"station: {n.station}" + (f" ({n.station_name})" if n.station_name else ""),
+        (f"stations: {', '.join(n.stations)}" if n.stations else f"station: {n.station}")
+        + (f" ({n.station_name})" if n.station_name else ""),
         f"district: {n.district or '-'}",
         f"device: {n.device or '-'}",
         f"rule: {n.rule} ({n.severity})",
         f"value: {n.value:g}   threshold: {n.threshold}",
         f"since: {iso(n.since_ms)}   at: {iso(n.ts_ms)}",
-        f"alert id: {n.alert_id} (acknowledge: POST /alerts/{n.alert_id}/ack)",
+        f"alert id: {n.alert_id} (acknowledge: POST /alerts/{n.alert_id}/ack)"
+        if not n.alert_ids
+        else f"alert ids: {', '.join(map(str, n.alert_ids))}",
     ]
     if n.link:
         lines[1:1] = ["", n.link]  # the phone's way to acknowledge: right under the text

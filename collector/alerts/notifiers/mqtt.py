@@ -1,13 +1,14 @@
 """MQTT notifier: `{prefix}/alerts/{station}/{rule}`, retained while the alert is active.
 
-Firing publishes the payload retained; resolved publishes the resolved payload (not
-retained) and then an empty retained message, which clears the topic: a client that
-connects later sees exactly the active alerts. Reminders are not published (the
-retained message already stands).
+Firing and reminders publish the payload retained; resolved publishes the resolved payload
+(not retained) and then an empty retained message, which clears the topic: a client that
+connects later sees exactly the active alerts. A grouped notification is published on each
+of its stations' topics, so the retained state stays one message per station and rule.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import ClassVar, Literal
 
 import orjson
@@ -48,7 +49,7 @@ alerts:
 class MqttNotifier:
     """Hands messages to the collector's own MQTT connection (non-blocking)."""
 
-    reminders = False
+    reminders = True
 
     def __init__(self, name: str, settings: MqttNotifierSettings, prefix: str, pub: MqttPublish):
         self.name = name
@@ -57,6 +58,14 @@ class MqttNotifier:
         self.pub = pub
 
     async def send(self, n: Notification) -> None:
+        if not n.stations:
+            self._publish(n)
+            return
+        ids = n.alert_ids or (0,) * len(n.stations)
+        for station, alert_id in zip(n.stations, ids, strict=False):
+            self._publish(dataclasses.replace(n, station=station, alert_id=alert_id))
+
+    def _publish(self, n: Notification) -> None:
         topic = alert_topic(self.prefix, n.station, n.rule)
         body = orjson.dumps(payload(n))
         try:
@@ -64,8 +73,9 @@ class MqttNotifier:
                 self.pub(topic, body, self.s.qos, False)
                 if self.s.retain:
                     self.pub(topic, b"", self.s.qos, True)
-            else:  # a budget notice is news, not a standing state: never retained
-                self.pub(topic, body, self.s.qos, self.s.retain and n.event != "budget")
+            else:  # budget and digest notices are news, not a standing state: never retained
+                news = n.event in ("budget", "digest")
+                self.pub(topic, body, self.s.qos, self.s.retain and not news)
         except Exception as exc:  # the collector's publisher: any failure is a delivery failure
             raise DeliveryError(f"MQTT publish: {type(exc).__name__}: {exc}") from None
 
