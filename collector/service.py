@@ -186,7 +186,9 @@ class Collector:
         if not self.settings.http.enabled:
             return
         app = build_app(
-            HttpParts(self.health, self.metrics, self.alerts, self.quarantine, self.seq)
+            HttpParts(
+                self.health, self.metrics, self.alerts, self.quarantine, self.seq, self.ingest.clock
+            )
         )
         if self.alerts is not None:
             AlertApi(self.alerts).mount(app)
@@ -230,8 +232,10 @@ class Collector:
                 "stations_seen": lambda: float(len(self.stations_seen)),
                 "admitted_devices": lambda: float(self.admission.devices),
                 "admitted_stations": lambda: float(self.admission.stations),
+                "devices_clock_corrected": lambda: float(self.ingest.clock.corrected()),
             }
         )
+        self.metrics.clock_offsets = self.ingest.clock.offsets
         self.metrics.sourced.update(
             {
                 "mqtt_connects": lambda: float(source.connects),
@@ -284,6 +288,8 @@ class Collector:
                     self.alerts.observe_many(out.readings)
                 for device, online, _ in out.status:
                     self.alerts.observe_status(out.station, device, online, item.received_ms)
+                if out.clock is not None:
+                    self.alerts.observe_clock(out.station, *out.clock, item.received_ms)
         except Exception:
             # the alerts never raise by contract; should they, the message is still stored
             log.exception("internal error passing a message from %s to alerts", safe(item.topic))

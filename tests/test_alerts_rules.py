@@ -41,7 +41,7 @@ def test_defaults_are_the_documented_rules() -> None:
     s = AlertSettings()
     assert list(s.rules) == [
         "battery_low", "battery_critical", "tank_low", "tank_empty", "controller_fault",
-        "security_lights_off", "station_silent",
+        "security_lights_off", "station_silent", "device_clock_skew",
     ]  # fmt: skip
     low = s.rules["battery_low"]
     assert (low.condition, low.clear, low.for_) == (
@@ -49,6 +49,8 @@ def test_defaults_are_the_documented_rules() -> None:
     )  # fmt: skip
     assert s.rules["battery_critical"].for_ == 300 and s.rules["tank_low"].for_ == 1800
     assert s.rules["station_silent"].for_ == 1800
+    skew = s.rules["device_clock_skew"]
+    assert (skew.type, skew.beyond, skew.for_, skew.severity) == ("clock_skew", 300, 1800, "warning")
     assert s.language == "pt"
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from collector.alerts.clockwatch import SkewWatch
 from collector.alerts.condition import Fields
 from collector.alerts.fleetclock import FleetClock
 from collector.alerts.model import SILENCE_DEVICE, AlertKey, Transition
@@ -74,6 +75,7 @@ class RuleEngine:
         )
         self.stale_ms = int(stale_after_s * 1000)
         self.clock = FleetClock()
+        self.skew = SkewWatch(rules, fleet)
         self._by_station: dict[str, dict[str, list[EffectiveRule]]] = {}
         self._silence_rule: dict[str, EffectiveRule | None] = {}
         self._keys: dict[AlertKey, KeyState] = {}
@@ -234,6 +236,34 @@ class RuleEngine:
         if newest >= 0:
             self.clock.see(newest)
 
+    def observe_clock(
+        self, station: str, device: str, offset_ms: int, delta_ms: int, received_ms: int
+    ) -> None:
+        """A device's clock offset estimate; `delta_ms`: its readings' correction changed so."""
+        if delta_ms:
+            self._rebase(station, device, delta_ms)
+        self.skew.observe(station, device, offset_ms, received_ms)
+
+    def _rebase(self, station: str, device: str, delta_ms: int) -> None:
+        """Move the device's times onto its new time base (its readings come corrected now)."""
+        dev = self._devices.get((station, device))
+        if dev is None:
+            return
+        old = dev.last_ts
+        dev.last_ts += delta_ms
+        for slots in (dev.kinds or {}).values():
+            for s in slots:
+                if s is None:
+                    continue
+                s.last_ts += delta_ms
+                s.bad_since = None if s.bad_since is None else s.bad_since + delta_ms
+                s.due_ts = None if s.due_ts is None else s.due_ts + delta_ms
+                s.clear_since = None if s.clear_since is None else s.clear_since + delta_ms
+        seen = self.seen.get(station)
+        if seen is not None and (seen == old or dev.last_ts > seen):
+            self.seen[station] = dev.last_ts  # else another device of the station is newer
+            self.clock.see(dev.last_ts)
+
     def _with_night(self, station: str, ts_ms: int, fields: Fields) -> Fields:
         """`fields` and whether it is night at the station at the reading's device time."""
         reg = self.fleet.get(station)
@@ -260,6 +290,7 @@ class RuleEngine:
                 out.append(self._threshold("resolved", key, s, s.clear_since, s.clear_since))
         if now is not None:
             out.extend(self._silence(now))
+        out.extend(self.skew.evaluate(int(wall_s * 1000)))
         return out
 
     def _threshold(self, state: str, key: AlertKey, s: KeyState, ts: int, since: int) -> Transition:
@@ -323,6 +354,9 @@ class RuleEngine:
         if rule_name == SILENCE_RULE and device == SILENCE_DEVICE:
             self._silent.add(station)
             return
+        if self.skew.owns(rule_name):
+            self.skew.restore_active(key)
+            return
         s = self._keys.get(key)
         if s is None:
             rs = self.rules.get(rule_name)
@@ -337,6 +371,8 @@ class RuleEngine:
         """Drop an active mark (an alert resolved by the service, e.g. its rule was removed)."""
         if key[2] == SILENCE_RULE and key[1] == SILENCE_DEVICE:
             self._silent.discard(key[0])
+        elif self.skew.owns(key[2]):
+            self.skew.forget_active(key)
         elif key in self._keys:
             self._keys[key].active = False
 
@@ -345,6 +381,8 @@ class RuleEngine:
         station, device, rule_name = key
         if rule_name == SILENCE_RULE and device == SILENCE_DEVICE:
             return self.silence_rule(station) is not None
+        if self.skew.owns(rule_name):
+            return self.skew.rule(rule_name, station) is not None
         rs = self.rules.get(rule_name)
         return (
             rs is not None
@@ -364,11 +402,13 @@ class RuleEngine:
             "device_ts": [[st, dev, d.last_ts] for (st, dev), d in self._devices.items()],
             "seen": self.seen,
             "clock": self.clock.snapshot(),
+            "skew": self.skew.snapshot(),
         }
 
     def restore(self, snap: Mapping[str, Any]) -> None:
         """Load a snapshot taken by `snapshot` (before active alerts are restored)."""
         self.clock.restore(snap.get("clock", {}))
+        self.skew.restore(snap.get("skew", []))
         self.seen.update({str(k): int(v) for k, v in snap.get("seen", {}).items()})
         for st, dev, ts in snap.get("device_ts", []):
             self._new_device((st, dev), int(ts))

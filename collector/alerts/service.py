@@ -146,6 +146,13 @@ class AlertService:
             return
         self.status[key] = online
 
+    def observe_clock(
+        self, station: str, device: str, offset_ms: int, delta_ms: int, received_ms: int
+    ) -> None:
+        """A device's clock offset estimate and the change of its correction (sync, no I/O)."""
+        if self.settings.enabled:
+            self.engine.observe_clock(station, device, offset_ms, delta_ms, received_ms)
+
     # life cycle
     async def start(self, spawn: Spawn = unsupervised) -> None:
         """Open state, restore it, start the evaluation loop and the notifier workers."""

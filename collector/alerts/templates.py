@@ -48,6 +48,7 @@ PT = Language(
         "tank_empty": "Tanque vazio",
         "controller_fault": "Falha do controlador",
         "station_silent": "Estação sem dados",
+        "device_clock_skew": "Relógio do aparelho desacertado",
     },
     texts={
         "firing": "{severity} {title}: {station} ({district}) {detail} há {duration},"
@@ -73,6 +74,7 @@ EN = Language(
         "tank_empty": "Tank empty",
         "controller_fault": "Controller fault",
         "station_silent": "Station silent",
+        "device_clock_skew": "Device clock off",
     },
     texts={
         "firing": "{severity} {title}: {station} ({district}) {detail} for {duration},"

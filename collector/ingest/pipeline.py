@@ -6,6 +6,7 @@ import logging
 
 from collector.config import Settings
 from collector.ingest.admission import DeviceAdmission
+from collector.ingest.clockskew import ClockSkew
 from collector.ingest.decoding import DecodeLimits, make_decoder
 from collector.ingest.quarantine import Quarantine
 from collector.ingest.readings import Reading
@@ -13,6 +14,8 @@ from collector.ingest.seqtrack import SeqTracker
 from collector.ingest.status import StatusError, StatusTracker, parse_status
 from collector.logtext import safe
 from collector.metrics import Metrics
+from devices import schema
+from devices.lineprotocol import encode_line
 from devices.stations import Fleet
 from devices.topics import TopicError, forget_topic, parse_topic
 
@@ -21,6 +24,7 @@ log = logging.getLogger("collector")
 _NO_LINES: list[str] = []
 _NO_READINGS: list[Reading] = []
 _NO_STATUS: list[tuple[str, bool, str]] = []
+CLOCK_POINT_EVERY_MS = 600_000  # a device_clock point at most this often a device (and on change)
 
 
 class Outcome:
@@ -30,7 +34,7 @@ class Outcome:
     same: the refusal is in the quarantine, and redelivery would not make it valid.
     """
 
-    __slots__ = ("lines", "readings", "refused", "station", "status")
+    __slots__ = ("clock", "lines", "readings", "refused", "station", "status")
 
     def __init__(self) -> None:
         self.lines: list[str] = []
@@ -38,6 +42,9 @@ class Outcome:
         self.status: list[tuple[str, bool, str]] = _NO_STATUS  # (device, online, line) changes
         self.station = ""
         self.refused = False
+        # (device, offset ms, change of its correction ms) after a live sample with the offset
+        # known: what the alert engine's skew rule and its time base follow
+        self.clock: tuple[str, int, int] | None = None
 
 
 class Ingest:
@@ -63,6 +70,9 @@ class Ingest:
             fleet, ing.max_devices_per_station, ing.max_unregistered_stations
         )
         self.seq = SeqTracker()
+        self.clock = ClockSkew()
+        self._districts = {s.id: s.district for s in fleet.stations}
+        self._clock_points: dict[tuple[str, str], int] = {}  # bounded by the clock table
         self.status = StatusTracker()
         self.stations_seen: set[str] = set()
         self._out = Outcome()
@@ -74,6 +84,7 @@ class Ingest:
         out.readings = _NO_READINGS
         out.status = _NO_STATUS
         out.refused = False
+        out.clock = None
         try:
             self._handle(out, topic, payload, received_ms, now_ms)
         except Exception as exc:
@@ -114,25 +125,65 @@ class Ingest:
             except StatusError as exc:
                 self.refuse(out, exc.reason, str(exc), raw_topic, payload, received_ms)
                 return
+            for device, online, _ in changes:
+                if online:
+                    self.seq.online(topic.station, device)
             out.status = changes
             out.lines = [line for _, _, line in changes]
             return
-        result = self.decoder.decode(topic, payload, received_ms, now_ms)
+        station, device = topic.station, topic.device
+        # judged on corrected time: the future check gets "now" on the device's own clock
+        correction = self.clock.correction(station, device)
+        result = self.decoder.decode(topic, payload, received_ms, now_ms - correction)
         for rej in result.rejects:
             if rej.index < 0:
                 self.refuse(out, rej.reason, rej.detail, raw_topic, payload, received_ms)
                 return
             self.metrics.reject_reading(rej.reason)
             self.quarantine.add(rej.reason, rej.detail, raw_topic, payload, received_ms, rej.index)
-        for seq in result.seqs:
-            dup, gap = self.seq.observe(topic.station, topic.device, seq)
-            if dup:
-                self.metrics.inc("seq_duplicates")
-            if gap:
-                self.metrics.inc("seq_gaps")
+        device_ts = result.device_ts_ms
+        if result.seqs:
+            dups, gaps, resets = self.seq.observe_message(
+                station, device, result.seqs, received_ms, device_ts
+            )
+            if dups:
+                self.metrics.inc("seq_duplicates", dups)
+            if gaps:
+                self.metrics.inc("seq_gaps", gaps)
+            if resets:
+                self.metrics.inc("seq_resets", resets)
         readings = result.readings
         if readings:
-            self.stations_seen.add(topic.station)
+            self.stations_seen.add(station)
             self.metrics.inc("readings_received", len(readings))
+            if correction:
+                for r in readings:
+                    r.ts_ms += correction
+                    r.line = None  # built again with the corrected time
             out.readings = readings
             out.lines = [r.to_line() for r in readings]
+        if device_ts >= 0:
+            self._sample_clock(out, station, device, device_ts, received_ms, correction)
+
+    def _sample_clock(
+        self, out: Outcome, station: str, device: str, device_ts: int, received_ms: int, was: int
+    ) -> None:
+        """Feed the offset estimate; a `device_clock` point on a change and every 10 min."""
+        changed = self.clock.sample(station, device, device_ts, received_ms)
+        offset = self.clock.offset(station, device)
+        if offset is None:
+            return
+        correction = self.clock.correction(station, device)
+        out.clock = (device, offset, correction - was)
+        key = (station, device)
+        last = self._clock_points.get(key)
+        if changed or last is None or received_ms - last >= CLOCK_POINT_EVERY_MS:
+            self._clock_points[key] = received_ms
+            tags = {
+                schema.STATION: station,
+                schema.DEVICE: device,
+                schema.DISTRICT: self._districts.get(station),
+            }
+            fields = {"offset_s": offset / 1000, "correction_s": correction / 1000}
+            line = encode_line(schema.DEVICE_CLOCK, tags, fields, received_ms)
+            out.lines = [*out.lines, line]
