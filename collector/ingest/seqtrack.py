@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# A seq at most this, below the last one, may be a restart (a reboot counts from 0 or 1).
+# A seq at most this and below half the last one may be a restart (a reboot counts from 0).
 RESET_NEAR_ZERO = 100
 # ...and is one after this long without a message from the device, or after it came online.
 RESET_GAP_MS = 60_000
@@ -28,7 +28,7 @@ class DeviceSeq:
 class SeqTracker:
     """A repeated or older seq is a duplicate; a jump is a gap of `seq - last - 1` readings.
 
-    A seq that restarts near zero (at most RESET_NEAR_ZERO, below the last) is a reboot, not
+    A seq that restarts near zero (at most RESET_NEAR_ZERO, below half the last) is a reboot, not
     a duplicate, when the device's status came back online since its last reading, or when
     it comes after RESET_GAP_MS without a message and with a newer device time than any
     before (a redelivered message repeats its old time). The tracker re-bases on it.
@@ -82,7 +82,7 @@ class SeqTracker:
             state.last = seq
             return 0, 0, 0
         if seq <= state.last:
-            if may_restart and seq <= RESET_NEAR_ZERO and seq < state.last:
+            if may_restart and seq <= RESET_NEAR_ZERO and 2 * seq < state.last:
                 state.resets += 1
                 state.last = seq
                 return 0, 0, 1
