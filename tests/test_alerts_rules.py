@@ -50,7 +50,7 @@ def test_defaults_are_the_documented_rules() -> None:
     assert s.rules["battery_critical"].for_ == 300 and s.rules["tank_low"].for_ == 1800
     assert s.rules["station_silent"].for_ == 1800
     skew = s.rules["device_clock_skew"]
-    assert (skew.type, skew.beyond, skew.for_, skew.severity) == ("clock_skew", 300, 1800, "warning")
+    assert (skew.type, skew.beyond, skew.for_) == ("clock_skew", 300, 1800)
     assert s.language == "pt"
 
 
