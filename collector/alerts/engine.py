@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from collector.alerts.clockbase import ClockBases
 from collector.alerts.clockwatch import SkewWatch
 from collector.alerts.condition import Fields
 from collector.alerts.fleetclock import FleetClock
@@ -76,6 +77,7 @@ class RuleEngine:
         self.stale_ms = int(stale_after_s * 1000)
         self.clock = FleetClock()
         self.skew = SkewWatch(rules, fleet)
+        self.bases = ClockBases()
         self._by_station: dict[str, dict[str, list[EffectiveRule]]] = {}
         self._silence_rule: dict[str, EffectiveRule | None] = {}
         self._keys: dict[AlertKey, KeyState] = {}
@@ -237,12 +239,21 @@ class RuleEngine:
             self.clock.see(newest)
 
     def observe_clock(
-        self, station: str, device: str, offset_ms: int, delta_ms: int, received_ms: int
+        self,
+        station: str,
+        device: str,
+        offset_ms: int | None,
+        correction_ms: int,
+        pending: bool,
+        received_ms: int,
     ) -> None:
-        """A device's clock offset estimate; `delta_ms`: its readings' correction changed so."""
-        if delta_ms:
-            self._rebase(station, device, delta_ms)
-        self.skew.observe(station, device, offset_ms, received_ms)
+        """A device's clock news from the ingest (after the readings of its message)."""
+        known = correction_ms if offset_ms is not None else None
+        delta = self.bases.update(station, device, known, pending, received_ms)
+        if delta:
+            self._rebase(station, device, delta)
+        if offset_ms is not None:
+            self.skew.observe(station, device, offset_ms, received_ms)
 
     def _rebase(self, station: str, device: str, delta_ms: int) -> None:
         """Move the device's times onto its new time base (its readings come corrected now)."""
@@ -289,7 +300,7 @@ class RuleEngine:
                 s.active = False
                 out.append(self._threshold("resolved", key, s, s.clear_since, s.clear_since))
         if now is not None:
-            out.extend(self._silence(now))
+            out.extend(self._silence(now, int(wall_s * 1000)))
         out.extend(self.skew.evaluate(int(wall_s * 1000)))
         return out
 
@@ -313,14 +324,15 @@ class RuleEngine:
             lasted_ms=max(0, s.last_ts - since),
         )
 
-    def _silence(self, now: int) -> list[Transition]:
+    def _silence(self, now: int, wall_ms: int) -> list[Transition]:
         out: list[Transition] = []
+        held = self.bases.held
         for station, seen in self.seen.items():
             rule = self.silence_rule(station)
             if rule is None:
                 continue
             quiet = now - seen
-            silent = quiet >= rule.for_ms
+            silent = quiet >= rule.for_ms and not (held and self.bases.holds(station, wall_ms))
             if silent and station not in self._silent:
                 self._silent.add(station)
                 out.append(
@@ -403,12 +415,14 @@ class RuleEngine:
             "seen": self.seen,
             "clock": self.clock.snapshot(),
             "skew": self.skew.snapshot(),
+            "clock_bases": self.bases.snapshot(),
         }
 
     def restore(self, snap: Mapping[str, Any]) -> None:
         """Load a snapshot taken by `snapshot` (before active alerts are restored)."""
         self.clock.restore(snap.get("clock", {}))
         self.skew.restore(snap.get("skew", []))
+        self.bases.restore(snap.get("clock_bases", []))
         self.seen.update({str(k): int(v) for k, v in snap.get("seen", {}).items()})
         for st, dev, ts in snap.get("device_ts", []):
             self._new_device((st, dev), int(ts))

@@ -147,11 +147,19 @@ class AlertService:
         self.status[key] = online
 
     def observe_clock(
-        self, station: str, device: str, offset_ms: int, delta_ms: int, received_ms: int
+        self,
+        station: str,
+        device: str,
+        offset_ms: int | None,
+        correction_ms: int,
+        pending: bool,
+        received_ms: int,
     ) -> None:
-        """A device's clock offset estimate and the change of its correction (sync, no I/O)."""
+        """A device's clock news from the ingest (sync, no I/O)."""
         if self.settings.enabled:
-            self.engine.observe_clock(station, device, offset_ms, delta_ms, received_ms)
+            self.engine.observe_clock(
+                station, device, offset_ms, correction_ms, pending, received_ms
+            )
 
     # life cycle
     async def start(self, spawn: Spawn = unsupervised) -> None:

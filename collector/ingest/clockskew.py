@@ -36,6 +36,9 @@ class DeviceClock:
     correction_ms: int = 0  # what is added to the device's timestamps now
     live: int = 0
     backlog: int = 0
+    # no estimate yet, and the newest message was the first or a live one: the estimate is
+    # coming, and until it does the device's own times may be hours off (silence waits)
+    pending: bool = True
 
 
 def is_live(prev_device: int, prev_received: int, device_ms: int, received_ms: int) -> bool:
@@ -66,32 +69,35 @@ class ClockSkew:
         clock = self.devices.get((station, device))
         return clock.correction_ms if clock is not None else 0
 
-    def sample(self, station: str, device: str, device_ms: int, received_ms: int) -> bool:
-        """Note a message's newest device time; True when the device's correction changed."""
+    def sample(
+        self, station: str, device: str, device_ms: int, received_ms: int
+    ) -> DeviceClock | None:
+        """Note a message's newest device time; the device's clock when the alerts should
+        hear of it (a live sample, or pending begun or ended), else None."""
         key = (station, device)
         clock = self.devices.get(key)
         if clock is None:
             if len(self.devices) >= self.max_devices:
                 self.table_full += 1
-                return False
-            self.devices[key] = DeviceClock(device_ms, received_ms)
-            return False
+                return None
+            clock = self.devices[key] = DeviceClock(device_ms, received_ms)
+            return clock
         live = is_live(clock.device_ms, clock.received_ms, device_ms, received_ms)
         clock.device_ms, clock.received_ms = device_ms, received_ms
         if not live:
             clock.backlog += 1
-            return False
+            ended, clock.pending = clock.pending, False
+            return clock if ended else None
         clock.live += 1
         clock.samples.append(received_ms - device_ms)
-        if len(clock.samples) < MIN_SAMPLES:
-            return False
+        if len(clock.samples) < MIN_SAMPLES and clock.offset_ms is None:
+            clock.pending = True
+            return clock
         ordered = sorted(clock.samples)
         clock.offset_ms = ordered[len(ordered) // 2]
-        new = next_correction(clock.correction_ms, clock.offset_ms)
-        if new == clock.correction_ms:
-            return False
-        clock.correction_ms = new
-        return True
+        clock.correction_ms = next_correction(clock.correction_ms, clock.offset_ms)
+        clock.pending = False
+        return clock
 
     def offset(self, station: str, device: str) -> int | None:
         """The device's estimated offset in ms (None while unknown)."""

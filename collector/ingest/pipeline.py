@@ -42,9 +42,9 @@ class Outcome:
         self.status: list[tuple[str, bool, str]] = _NO_STATUS  # (device, online, line) changes
         self.station = ""
         self.refused = False
-        # (device, offset ms, change of its correction ms) after a live sample with the offset
-        # known: what the alert engine's skew rule and its time base follow
-        self.clock: tuple[str, int, int] | None = None
+        # (device, offset ms or None, correction ms, pending) when the device's clock has news
+        # for the alert engine: its skew rule, its time base and its silence hold follow it
+        self.clock: tuple[str, int | None, int, bool] | None = None
 
 
 class Ingest:
@@ -169,15 +169,16 @@ class Ingest:
         self, out: Outcome, station: str, device: str, device_ts: int, received_ms: int, was: int
     ) -> None:
         """Feed the offset estimate; a `device_clock` point on a change and every 10 min."""
-        changed = self.clock.sample(station, device, device_ts, received_ms)
-        offset = self.clock.offset(station, device)
+        clock = self.clock.sample(station, device, device_ts, received_ms)
+        if clock is None:
+            return
+        offset, correction = clock.offset_ms, clock.correction_ms
+        out.clock = (device, offset, correction, clock.pending)
         if offset is None:
             return
-        correction = self.clock.correction(station, device)
-        out.clock = (device, offset, correction - was)
         key = (station, device)
         last = self._clock_points.get(key)
-        if changed or last is None or received_ms - last >= CLOCK_POINT_EVERY_MS:
+        if correction != was or last is None or received_ms - last >= CLOCK_POINT_EVERY_MS:
             self._clock_points[key] = received_ms
             tags = {
                 schema.STATION: station,
