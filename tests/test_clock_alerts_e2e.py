@@ -18,9 +18,11 @@ import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
+from dashboards import station as station_board
 from devstack import Influxd, Mosquitto
 from tests.alert_support import Hook
 from tests.collector_support import CollectorProcess
+from tests.dashboard_queries import View, query_of, run
 from tests.fault_support import collector_env, metric, wait_for
 
 FOR_S = 10.0  # battery_critical's `for` in this test
@@ -140,3 +142,15 @@ async def test_slow_and_fast_clocks_page_battery_critical_on_time_and_are_not_si
         assert abs(rows[0]["time"] - now_ms) < 30_000, station
     clock = influxd.query("SELECT last(correction_s) FROM device_clock GROUP BY station", fresh_db)
     assert sorted(round(r["last"]) for r in clock) == [-7200, 0, 7200]
+    # ...and the station board's clock panel, interpolated as Grafana would, shows them
+    assert live.started is not None
+    view = View(fresh_db, int(live.started * 1000) - 60_000, int(now_ms) + 1000)
+    panel, query = query_of(station_board.UID, station_board.CLOCK_TITLE["en"])
+    found = run(influxd, view, station_board.UID, panel, query, pick=list(SKEWS_S))
+    newest: dict[str, float] = {}
+    for row in sorted(found, key=lambda r: r["time"]):
+        if row["offset_s"] is not None:
+            newest[row["station"]] = row["offset_s"]
+    assert {k: round(v / 60) for k, v in newest.items()} == {
+        "PEMBA-01": 0, "PEMBA-02": -120, "MONTEPUEZ-01": 120
+    }  # fmt: skip
