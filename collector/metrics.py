@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 
@@ -243,7 +244,7 @@ def _clock_families(offsets: Mapping[tuple[str, str], float]) -> Iterator[Metric
     """The largest MAX_CLOCK_SERIES offsets by device, and how many devices are corrected."""
     name = "device_clock_offset_seconds"
     family = GaugeMetricFamily(PREFIX + name, help_for(name), labels=["station", "device"])
-    largest = sorted(offsets.items(), key=lambda kv: -abs(kv[1]))[:MAX_CLOCK_SERIES]
+    largest = heapq.nlargest(MAX_CLOCK_SERIES, offsets.items(), key=lambda kv: abs(kv[1]))
     for (station, device), offset in sorted(largest):
         family.add_metric([station, device], offset)
     yield family

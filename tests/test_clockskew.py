@@ -187,3 +187,16 @@ def test_a_restart_keeps_the_time_base_until_the_new_estimate() -> None:
     again.observe_clock("PEMBA-01", "mppt1", None, 0, True, T0 + MIN)
     again.observe_clock("PEMBA-01", "mppt1", 2 * H, 2 * H, False, T0 + 2 * MIN)
     assert again._devices[("PEMBA-01", "mppt1")].last_ts == T0 + 2 * H
+
+
+def test_the_offset_gauge_is_bounded_to_the_largest_offsets() -> None:
+    metrics = Metrics()
+    metrics.clock_offsets = lambda: {("S", f"d{i}"): float(i - 750) for i in range(1500)}
+    lines = [
+        x
+        for x in metrics.prometheus().decode().splitlines()
+        if x.startswith("solarwater_device_clock_offset_seconds{")
+    ]
+    assert len(lines) == 1000
+    assert 'solarwater_device_clock_offset_seconds{device="d0",station="S"} -750.0' in lines
+    assert not any('device="d750"' in x for x in lines)  # offset 0: among the smallest
