@@ -25,11 +25,15 @@ MIN = 60_000
 H = 3_600_000
 
 
+def sample(clock: ClockSkew, device_ms: int, received_ms: int) -> None:
+    clock.sample(("S", "d"), device_ms, received_ms, clock.devices.get(("S", "d")))
+
+
 def feed(clock: ClockSkew, offset_ms: int, n: int, start: int = T0, step: int = MIN) -> int:
     """`n` live messages a minute apart from a device whose clock is `offset_ms` slow."""
     for i in range(n):
         received = start + i * step
-        clock.sample("S", "d", received - offset_ms, received + (i * 7919) % 3000)  # 0-3 s late
+        sample(clock, received - offset_ms, received + (i * 7919) % 3000)  # 0-3 s late
     return start + n * step
 
 
@@ -56,13 +60,13 @@ def test_a_backlog_flushed_after_an_outage_is_left_out() -> None:
     # six hours down: 360 buffered readings, a minute apart in device time, come in one second
     outage_end = t + 6 * H
     for i in range(360):
-        clock.sample("S", "d", t + i * MIN, outage_end + i * 3)
+        sample(clock, t + i * MIN, outage_end + i * 3)
     assert clock.offset("S", "d") == before and clock.correction("S", "d") == 0
     assert clock.devices[("S", "d")].backlog == 360
     # an accelerated simulation looks the same: device time far ahead of receive time
     sim = ClockSkew()
     for i in range(100):
-        sim.sample("S", "d", T0 - 6 * H + i * MIN, T0 + i * 1000)
+        sample(sim, T0 - 6 * H + i * MIN, T0 + i * 1000)
     assert sim.offset("S", "d") is None
 
 
@@ -71,14 +75,14 @@ def test_outliers_do_not_move_the_estimate() -> None:
     t = feed(clock, 2 * H, 12)
     est = clock.offset("S", "d")
     # one reading a day ahead, then one hour late in the network: neither is a live sample
-    clock.sample("S", "d", t - 2 * H + 86_400_000, t)
-    clock.sample("S", "d", t + MIN - 2 * H, t + MIN + H)
+    sample(clock, t - 2 * H + 86_400_000, t)
+    sample(clock, t + MIN - 2 * H, t + MIN + H)
     t = feed(clock, 2 * H, 3, t + 2 * MIN + H)
     assert clock.offset("S", "d") == est
     # a median: a third of the window jittered by ±20 s leaves it where it was
     for i in range(5):
         r = t + i * MIN
-        clock.sample("S", "d", r - 2 * H + (20_000 if i % 2 else -20_000), r)
+        sample(clock, r - 2 * H + (20_000 if i % 2 else -20_000), r)
     assert abs((clock.offset("S", "d") or 0) - 2 * H) < 3000
 
 
@@ -102,7 +106,7 @@ def test_the_correction_moves_in_steps() -> None:
 def test_the_table_is_bounded_and_counts_what_it_refuses() -> None:
     clock = ClockSkew(max_devices=2)
     for d in ("a", "b", "c", "c"):
-        clock.sample("S", d, T0, T0)
+        clock.sample(("S", d), T0, T0, clock.devices.get(("S", d)))
     assert len(clock.devices) == 2 and clock.table_full == 2
 
 

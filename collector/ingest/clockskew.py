@@ -70,24 +70,26 @@ class ClockSkew:
         return clock.correction_ms if clock is not None else 0
 
     def sample(
-        self, station: str, device: str, device_ms: int, received_ms: int
+        self, key: tuple[str, str], device_ms: int, received_ms: int, clock: DeviceClock | None
     ) -> DeviceClock | None:
-        """Note a message's newest device time; the device's clock when the alerts should
-        hear of it (a live sample, or pending begun or ended), else None."""
-        key = (station, device)
-        clock = self.devices.get(key)
+        """Note a message's newest device time for the (station, device) `key`, whose clock
+        (None: not seen yet) the caller looked up. The clock when the alerts should hear of
+        it (a live sample, or pending begun or ended), else None."""
         if clock is None:
             if len(self.devices) >= self.max_devices:
                 self.table_full += 1
                 return None
             clock = self.devices[key] = DeviceClock(device_ms, received_ms)
             return clock
-        live = is_live(clock.device_ms, clock.received_ms, device_ms, received_ms)
+        dd = device_ms - clock.device_ms
+        live = dd > 0 and abs(dd - (received_ms - clock.received_ms)) <= dd // 4 + 500  # is_live
         clock.device_ms, clock.received_ms = device_ms, received_ms
         if not live:
             clock.backlog += 1
-            ended, clock.pending = clock.pending, False
-            return clock if ended else None
+            if clock.pending:
+                clock.pending = False
+                return clock
+            return None
         clock.live += 1
         clock.samples.append(received_ms - device_ms)
         if len(clock.samples) < MIN_SAMPLES and clock.offset_ms is None:

@@ -6,7 +6,7 @@ import logging
 
 from collector.config import Settings
 from collector.ingest.admission import DeviceAdmission
-from collector.ingest.clockskew import ClockSkew
+from collector.ingest.clockskew import ClockSkew, DeviceClock
 from collector.ingest.decoding import DecodeLimits, make_decoder
 from collector.ingest.quarantine import Quarantine
 from collector.ingest.readings import Reading
@@ -132,8 +132,10 @@ class Ingest:
             out.lines = [line for _, _, line in changes]
             return
         station, device = topic.station, topic.device
+        key = (station, device)
+        clock = self.clock.devices.get(key)
         # judged on corrected time: the future check gets "now" on the device's own clock
-        correction = self.clock.correction(station, device)
+        correction = clock.correction_ms if clock is not None else 0
         result = self.decoder.decode(topic, payload, received_ms, now_ms - correction)
         for rej in result.rejects:
             if rej.index < 0:
@@ -163,20 +165,19 @@ class Ingest:
             out.readings = readings
             out.lines = [r.to_line() for r in readings]
         if device_ts >= 0:
-            self._sample_clock(out, station, device, device_ts, received_ms, correction)
+            news = self.clock.sample(key, device_ts, received_ms, clock)
+            if news is not None:
+                self._clock_news(out, key, news, received_ms, correction)
 
-    def _sample_clock(
-        self, out: Outcome, station: str, device: str, device_ts: int, received_ms: int, was: int
+    def _clock_news(
+        self, out: Outcome, key: tuple[str, str], clock: DeviceClock, received_ms: int, was: int
     ) -> None:
-        """Feed the offset estimate; a `device_clock` point on a change and every 10 min."""
-        clock = self.clock.sample(station, device, device_ts, received_ms)
-        if clock is None:
-            return
+        """Tell the alerts; a `device_clock` point on a change and every 10 min."""
+        station, device = key
         offset, correction = clock.offset_ms, clock.correction_ms
         out.clock = (device, offset, correction, clock.pending)
         if offset is None:
             return
-        key = (station, device)
         last = self._clock_points.get(key)
         if correction != was or last is None or received_ms - last >= CLOCK_POINT_EVERY_MS:
             self._clock_points[key] = received_ms

@@ -9,6 +9,7 @@ RESET_NEAR_ZERO = 100
 # ...and is one after this long without a message from the device, or after it came online.
 RESET_GAP_MS = 60_000
 MAX_DEVICES = 100_000  # devices tracked (admission bounds them further)
+_NOTHING = (0, 0, 0)
 
 
 @dataclass(slots=True)
@@ -58,10 +59,15 @@ class SeqTracker:
                 self.table_full += 1
                 return 0, 0, 0
             state = self.devices[key] = DeviceSeq(received_ms=received_ms)
-        quiet = received_ms - state.received_ms >= RESET_GAP_MS
-        may_restart = state.came_online or (quiet and newest_ms > state.newest_ms >= 0)
+        may_restart = state.came_online or (
+            received_ms - state.received_ms >= RESET_GAP_MS and newest_ms > state.newest_ms >= 0
+        )
         state.received_ms = received_ms
-        state.newest_ms = max(state.newest_ms, newest_ms)
+        if newest_ms > state.newest_ms:
+            state.newest_ms = newest_ms
+        if len(seqs) == 1 and seqs[0] == state.last + 1 and not state.came_online:
+            state.last += 1  # the common case, a message after the one before
+            return _NOTHING
         dups = gaps = resets = 0
         for seq in seqs:
             d, g, r = self._observe(state, seq, may_restart)
