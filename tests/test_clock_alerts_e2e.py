@@ -19,7 +19,7 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 from dashboards import station as station_board
-from devstack import Influxd, Mosquitto
+from devstack import Influxd, Mosquitto, collector_http
 from tests.alert_support import Hook
 from tests.collector_support import CollectorProcess
 from tests.dashboard_queries import View, query_of, run
@@ -83,7 +83,8 @@ def config(path: Path, hook: Hook) -> Path:
 async def test_slow_and_fast_clocks_page_battery_critical_on_time_and_are_not_silent(
     mosquitto: Mosquitto, influxd: Influxd, fresh_db: str, prefix: str, tmp_path: Path, hook: Hook
 ) -> None:
-    env = collector_env(mosquitto, influxd, fresh_db, prefix, tmp_path / "var")
+    # two ingest workers and the alert engine on its own subscription: each has its estimator
+    env = collector_env(mosquitto, influxd, fresh_db, prefix, tmp_path / "var", workers="2")
     collector = CollectorProcess(
         tmp_path, env, ["--config", str(config(tmp_path / "c.yaml", hook))]
     )
@@ -124,8 +125,11 @@ async def test_slow_and_fast_clocks_page_battery_critical_on_time_and_are_not_si
         for station, skew in SKEWS_S.items():
             assert abs(devices[station]["clock_offset_s"] - skew) < 5, devices[station]
             assert devices[station]["clock_correction_s"] == pytest.approx(skew, abs=5)
-        text = collector.metrics()
+        text = collector.metrics()  # ingest worker 0, which took its share of the messages
         assert metric(text, "solarwater_devices_clock_corrected") == 2
+        engine = collector_http.metrics(collector.http_port + 2)  # the alert engine's own
+        assert metric(engine, "solarwater_devices_clock_corrected") == 2
+        assert metric(engine, "solarwater_alerts_fired_total") == 4
         gauge = 'solarwater_device_clock_offset_seconds{device="mppt1",station="PEMBA-02"} '
         line = next(x for x in text.splitlines() if x.startswith(gauge))
         assert abs(float(line.split()[-1]) + 7200) < 5
