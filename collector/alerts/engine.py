@@ -4,8 +4,9 @@ Time is device time (reading timestamps, corrected by the ingest for a device wh
 is known to be off; clockbase.py moves a device onto a new correction). A reading older
 than the last one evaluated for its device is skipped, so a backlog that interleaves with
 live readings cannot rewind a state. Transitions are decided only at evaluation, on each
-key's newest state, and only when that state is recent in fleet time: a backlog flushed in one go whose condition had
-already cleared by its end fires nothing, and a stale state neither fires nor resolves.
+key's newest state, and only when that state is recent in fleet time: a backlog flushed in
+one go whose condition had already cleared by its end fires nothing, and a stale state
+neither fires nor resolves.
 """
 
 from __future__ import annotations
