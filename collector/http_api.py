@@ -10,6 +10,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from collector.alerts import AlertService
+from collector.ingest.clockskew import ClockSkew
 from collector.ingest.quarantine import Quarantine
 from collector.ingest.seqtrack import SeqTracker
 from collector.metrics import Metrics
@@ -26,6 +27,7 @@ class HttpParts:
     seq: SeqTracker
     # devices reporting a fault of their own (a GX tank sensor), beside the seq rows
     faults: Callable[[], list[dict[str, Any]]] = list
+    clock: ClockSkew | None = None
 
 
 COLLECTOR_KEY: web.AppKey[HttpParts] = web.AppKey("collector")
@@ -63,7 +65,28 @@ async def quarantine(request: web.Request) -> web.Response:
 
 async def devices(request: web.Request) -> web.Response:
     c = request.app[COLLECTOR_KEY]
-    return web.json_response({"devices": c.seq.report(), "faults": c.faults()})
+    return web.json_response({"devices": device_rows(c.seq, c.clock), "faults": c.faults()})
+
+
+def device_rows(seq: SeqTracker, clock: ClockSkew | None) -> list[dict[str, Any]]:
+    """Per device: its seq bookkeeping and its clock (either may be missing: null)."""
+    no_clock = {
+        "clock_offset_s": None,
+        "clock_correction_s": 0.0,
+        "clock_live_samples": 0,
+        "clock_backlog_messages": 0,
+    }
+    rows: dict[tuple[str, str], dict[str, Any]] = {
+        (str(r["station"]), str(r["device"])): {**r, **no_clock} for r in seq.report()
+    }
+    if clock is not None:
+        no_seq = {"last_seq": None, "duplicates": 0, "gaps": 0, "missing": 0, "seq_resets": 0}
+        for key, fields in clock.report().items():
+            row = rows.get(key)
+            if row is None:
+                row = rows[key] = {"station": key[0], "device": key[1], **no_seq}
+            row.update(fields)
+    return [rows[k] for k in sorted(rows)]
 
 
 def build_app(parts: HttpParts) -> web.Application:

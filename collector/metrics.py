@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 
@@ -10,6 +11,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 PREFIX = "solarwater_"
+MAX_CLOCK_SERIES = 1000  # device_clock_offset_seconds series at most (the largest offsets)
 
 # HELP text per metric name (without prefix and `_total`); a name missing here still gets one.
 HELP: dict[str, str] = {
@@ -29,6 +31,10 @@ HELP: dict[str, str] = {
     "status_messages": "Device status messages received",
     "seq_duplicates": "Readings whose seq was seen before (duplicates)",
     "seq_gaps": "Readings missing according to seq gaps",
+    "seq_resets": "Device seq restarts near zero taken as reboots (the tracker re-based)",
+    "device_clock_offset_seconds": "Receive time minus device time, estimated from live"
+    " messages (positive: the device clock is slow); the largest offsets, bounded",
+    "devices_clock_corrected": "Devices whose timestamps are corrected by their clock offset",
     "intake_full": "Times the intake queue between network and loop was full",
     "alerts_dropped": "Readings the alert engine could not take",
     "quarantine_write_errors": "Quarantine entries that could not be written to disk",
@@ -143,6 +149,7 @@ class Metrics:
         "status_messages",
         "seq_duplicates",
         "seq_gaps",
+        "seq_resets",
         "intake_full",
         "alerts_dropped",
         "quarantine_write_errors",
@@ -160,6 +167,8 @@ class Metrics:
         # Per-label counters kept elsewhere: name -> (label, table).
         self.labelled: dict[str, tuple[str, Callable[[], Mapping[str, int]]]] = {}
         self.alert_stats: Callable[[], Mapping[str, float]] | None = None
+        # (station, device) -> offset in seconds, for the devices whose offset is known
+        self.clock_offsets: Callable[[], Mapping[tuple[str, str], float]] | None = None
         # One registry per collector: tests run several collectors in one process.
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Families(self))
@@ -246,9 +255,21 @@ class _Families(Collector):
             yield family
         for name, fn in m.gauges.items():
             yield GaugeMetricFamily(PREFIX + name, help_for(name), value=fn())
+        if m.clock_offsets is not None:
+            yield from _clock_families(m.clock_offsets())
         stats = m.alert_stats() if m.alert_stats is not None else {}
         for name, level in stats.items():
             if name in ALERT_GAUGES:
                 yield GaugeMetricFamily(PREFIX + name, help_for(name), value=level)
             else:
                 yield CounterMetricFamily(PREFIX + name, help_for(name), value=level)
+
+
+def _clock_families(offsets: Mapping[tuple[str, str], float]) -> Iterator[Metric]:
+    """The largest MAX_CLOCK_SERIES offsets by device, and how many devices are corrected."""
+    name = "device_clock_offset_seconds"
+    family = GaugeMetricFamily(PREFIX + name, help_for(name), labels=["station", "device"])
+    largest = heapq.nlargest(MAX_CLOCK_SERIES, offsets.items(), key=lambda kv: abs(kv[1]))
+    for (station, device), offset in sorted(largest):
+        family.add_metric([station, device], offset)
+    yield family

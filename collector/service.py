@@ -205,6 +205,7 @@ class Collector:
                 self.quarantine,
                 self.seq,
                 self.ingest.faults,
+                self.ingest.clock,
             )
         )
         if self.alerts is not None:
@@ -250,8 +251,10 @@ class Collector:
                 "admitted_devices": lambda: float(self.admission.devices),
                 "admitted_stations": lambda: float(self.admission.stations),
                 "device_faults": lambda: float(len(self.ingest.faults())),
+                "devices_clock_corrected": lambda: float(self.ingest.clock.corrected()),
             }
         )
+        self.metrics.clock_offsets = self.ingest.clock.offsets
         self.metrics.sourced.update(
             {
                 "mqtt_connects": lambda: float(source.connects),
@@ -304,6 +307,8 @@ class Collector:
                     self.alerts.observe_many(out.readings)
                 for device, online, _ in out.status:
                     self.alerts.observe_status(out.station, device, online, item.received_ms)
+                if out.clock is not None:
+                    self.alerts.observe_clock(out.station, *out.clock, item.received_ms)
         except Exception:
             # the alerts never raise by contract; should they, the message is still stored
             log.exception("internal error passing a message from %s to alerts", safe(item.topic))

@@ -35,6 +35,37 @@ def days_of_water() -> kp.Placed:
     return kp.Placed(stat, 6, 6)
 
 
+CLOCK_TITLE: dict[Lang, str] = {"en": "Device clock offset", "pt": "Desvio do relógio"}
+CLOCK_HELP: dict[Lang, str] = {
+    "en": "Receive time minus device time, from live messages (positive: the clock is slow). "
+    "Readings are stored on corrected time once it is known; beyond 5 min for 30 min a "
+    "device_clock_skew alert fires.",
+    "pt": "Hora de receção menos hora do aparelho, das mensagens ao vivo (positivo: o relógio "
+    "atrasa). As leituras guardam-se na hora corrigida quando é conhecida; além de 5 min "
+    "durante 30 min dispara o alerta device_clock_skew.",
+}
+SKEW_STEPS = p.thresholds(("orange", None), ("green", -300.0), ("orange", 300.0))  # ±5 min
+
+
+def clock_offset(lang: Lang) -> kp.Placed:
+    """Each device's estimated clock offset over time (the device_clock points)."""
+    query = iq.select(
+        [iq.agg("last", "offset_s")],
+        schema.DEVICE_CLOCK,
+        ST,
+        tags=[schema.STATION, schema.DEVICE],
+        interval=iq.INTERVAL,
+    )
+    panel = p.timeseries(
+        CLOCK_TITLE[lang],
+        iq.targets(query, alias="$tag_station $tag_device"),
+        unit="s",
+        description=CLOCK_HELP[lang],
+        steps=SKEW_STEPS,
+    )
+    return kp.Placed(panel, 12, 8)
+
+
 def build(lang: Lang = "en") -> Dashboard:
     lay = p.Layout()
     for placed in (*kp.headlines(lang, ST), days_of_water()):
@@ -43,6 +74,9 @@ def build(lang: Lang = "en") -> Dashboard:
         lay.newline()
         for placed in kp.kind_series(kind, lang, ST):
             lay.add(placed.panel, placed.w, placed.h)
+    lay.newline()
+    clock = clock_offset(lang)
+    lay.add(clock.panel, clock.w, clock.h)
     return make_dashboard(
         uid=UID,
         title="SolarWater · Station detail",

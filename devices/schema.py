@@ -12,6 +12,7 @@ STATION_INFO = "station_info"  # the registry's view of a station: name, distric
 COLLECTOR = "collector"  # the collector's own counters
 FORECAST = "forecast"  # days of battery and water left
 COMPLETENESS = "completeness"  # readings expected and received per local day
+DEVICE_CLOCK = "device_clock"  # a device clock's estimated offset and the correction applied
 
 # Tags
 STATION = "station"

@@ -41,7 +41,7 @@ def test_defaults_are_the_documented_rules() -> None:
     s = AlertSettings()
     assert list(s.rules) == [
         "battery_low", "battery_critical", "tank_low", "tank_empty", "controller_fault",
-        "tank_sensor_fault", "security_lights_off", "station_silent",
+        "tank_sensor_fault", "security_lights_off", "station_silent", "device_clock_skew",
     ]  # fmt: skip
     low = s.rules["battery_low"]
     assert (low.condition, low.clear, low.for_) == (
@@ -49,6 +49,8 @@ def test_defaults_are_the_documented_rules() -> None:
     )  # fmt: skip
     assert s.rules["battery_critical"].for_ == 300 and s.rules["tank_low"].for_ == 1800
     assert s.rules["station_silent"].for_ == 1800
+    skew = s.rules["device_clock_skew"]
+    assert (skew.type, skew.beyond, skew.for_) == ("clock_skew", 300, 1800)
     assert s.language == "pt"
 
 
@@ -73,6 +75,9 @@ def test_user_rules_merge_over_the_defaults() -> None:
         ({"rules": {"battery_low": {"stations": {"PEMBA-01": {"clear": "x > 1"}}}}},
          "stations.PEMBA-01.clear"),
         ({"rules": {"Bad Name": {}}}, "must match"),
+        ({"rules": {"battery_low": {"beyond": "5m"}}}, "only a clock_skew rule takes 'beyond'"),
+        ({"rules": {"skew": {"type": "clock_skew"}}}, "needs 'beyond' > 0"),
+        ({"rules": {"device_clock_skew": {"kind": "solar"}}}, "takes no kind, condition"),
         ({"routes": [{"name": "r", "districts": ["Pemba"], "notifiers": ["sms"]}]},
          "unknown notifier 'sms'"),
         ({"notifiers": {"m": {"type": "email", "host": "h"}},

@@ -115,6 +115,7 @@ async def test_invented_device_ids_stay_bounded(
         # every per-device table holds the admitted devices only
         assert collector.admission.devices == cap
         assert len(collector.seq.devices) == cap
+        assert len(collector.ingest.clock.devices) == cap
         assert len(collector.status.state) == 0
         assert len(collector.ingest.decoder._devices) == cap  # type: ignore[attr-defined]
         assert len(collector.stations_seen) == 1

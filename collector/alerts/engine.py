@@ -1,10 +1,12 @@
 """The rule state machine: readings in (hot path, no I/O), transitions out at each evaluation.
 
-Time is device time (reading timestamps). A reading older than the last one evaluated for
-its device is skipped, so a backlog that interleaves with live readings cannot rewind a
-state. Transitions are decided only at evaluation, on each key's newest state, and only
-when that state is recent in fleet time: a backlog flushed in one go whose condition had
-already cleared by its end fires nothing, and a stale state neither fires nor resolves.
+Time is device time (reading timestamps, corrected by the ingest for a device whose clock
+is known to be off; clockbase.py moves a device onto a new correction). A reading older
+than the last one evaluated for its device is skipped, so a backlog that interleaves with
+live readings cannot rewind a state. Transitions are decided only at evaluation, on each
+key's newest state, and only when that state is recent in fleet time: a backlog flushed in
+one go whose condition had already cleared by its end fires nothing, and a stale state
+neither fires nor resolves.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from collector.alerts.clockbase import ClockBases
+from collector.alerts.clockwatch import SkewWatch
 from collector.alerts.condition import Fields
 from collector.alerts.fleetclock import FleetClock
 from collector.alerts.model import SILENCE_DEVICE, AlertKey, Episode, Transition
@@ -77,6 +81,8 @@ class RuleEngine:
         )
         self.stale_ms = int(stale_after_s * 1000)
         self.clock = FleetClock()
+        self.skew = SkewWatch(rules, fleet)
+        self.bases = ClockBases()
         self._by_station: dict[str, dict[str, list[EffectiveRule]]] = {}
         self._silence_rule: dict[str, EffectiveRule | None] = {}
         self._keys: dict[AlertKey, KeyState] = {}
@@ -259,6 +265,43 @@ class RuleEngine:
         self.episodes.clear()
         return out
 
+    def observe_clock(
+        self,
+        station: str,
+        device: str,
+        offset_ms: int | None,
+        correction_ms: int,
+        pending: bool,
+        received_ms: int,
+    ) -> None:
+        """A device's clock news from the ingest (after the readings of its message)."""
+        known = correction_ms if offset_ms is not None else None
+        delta = self.bases.update(station, device, known, pending, received_ms)
+        if delta:
+            self._rebase(station, device, delta)
+        if offset_ms is not None:
+            self.skew.observe(station, device, offset_ms, received_ms)
+
+    def _rebase(self, station: str, device: str, delta_ms: int) -> None:
+        """Move the device's times onto its new time base (its readings come corrected now)."""
+        dev = self._devices.get((station, device))
+        if dev is None:
+            return
+        old = dev.last_ts
+        dev.last_ts += delta_ms
+        for slots in (dev.kinds or {}).values():
+            for s in slots:
+                if s is None:
+                    continue
+                s.last_ts += delta_ms
+                s.bad_since = None if s.bad_since is None else s.bad_since + delta_ms
+                s.due_ts = None if s.due_ts is None else s.due_ts + delta_ms
+                s.clear_since = None if s.clear_since is None else s.clear_since + delta_ms
+        seen = self.seen.get(station)
+        if seen is not None and (seen == old or dev.last_ts > seen):
+            self.seen[station] = dev.last_ts  # else another device of the station is newer
+            self.clock.see(dev.last_ts)
+
     def _with_night(self, station: str, ts_ms: int, fields: Fields) -> Fields:
         """`fields` and whether it is night at the station at the reading's device time."""
         reg = self.fleet.get(station)
@@ -284,7 +327,8 @@ class RuleEngine:
                 s.active = False
                 out.append(self._threshold("resolved", key, s, s.clear_since, s.clear_since))
         if now is not None:
-            out.extend(self._silence(now))
+            out.extend(self._silence(now, int(wall_s * 1000)))
+        out.extend(self.skew.evaluate(int(wall_s * 1000)))
         return out
 
     def _threshold(self, state: str, key: AlertKey, s: KeyState, ts: int, since: int) -> Transition:
@@ -307,14 +351,15 @@ class RuleEngine:
             lasted_ms=max(0, s.last_ts - since),
         )
 
-    def _silence(self, now: int) -> list[Transition]:
+    def _silence(self, now: int, wall_ms: int) -> list[Transition]:
         out: list[Transition] = []
+        held = self.bases.held
         for station, seen in self.seen.items():
             rule = self.silence_rule(station)
             if rule is None:
                 continue
             quiet = now - seen
-            silent = quiet >= rule.for_ms
+            silent = quiet >= rule.for_ms and not (held and self.bases.holds(station, wall_ms))
             if silent and station not in self._silent:
                 self._silent.add(station)
                 out.append(
@@ -348,6 +393,9 @@ class RuleEngine:
         if rule_name == SILENCE_RULE and device == SILENCE_DEVICE:
             self._silent.add(station)
             return
+        if self.skew.owns(rule_name):
+            self.skew.restore_active(key)
+            return
         s = self._keys.get(key)
         if s is None:
             rs = self.rules.get(rule_name)
@@ -362,6 +410,8 @@ class RuleEngine:
         """Drop an active mark (an alert resolved by the service, e.g. its rule was removed)."""
         if key[2] == SILENCE_RULE and key[1] == SILENCE_DEVICE:
             self._silent.discard(key[0])
+        elif self.skew.owns(key[2]):
+            self.skew.forget_active(key)
         elif key in self._keys:
             self._keys[key].active = False
 
@@ -370,6 +420,8 @@ class RuleEngine:
         station, device, rule_name = key
         if rule_name == SILENCE_RULE and device == SILENCE_DEVICE:
             return self.silence_rule(station) is not None
+        if self.skew.owns(rule_name):
+            return self.skew.rule(rule_name, station) is not None
         rs = self.rules.get(rule_name)
         return (
             rs is not None
@@ -389,11 +441,15 @@ class RuleEngine:
             "device_ts": [[st, dev, d.last_ts] for (st, dev), d in self._devices.items()],
             "seen": self.seen,
             "clock": self.clock.snapshot(),
+            "skew": self.skew.snapshot(),
+            "clock_bases": self.bases.snapshot(),
         }
 
     def restore(self, snap: Mapping[str, Any]) -> None:
         """Load a snapshot taken by `snapshot` (before active alerts are restored)."""
         self.clock.restore(snap.get("clock", {}))
+        self.skew.restore(snap.get("skew", []))
+        self.bases.restore(snap.get("clock_bases", []))
         self.seen.update({str(k): int(v) for k, v in snap.get("seen", {}).items()})
         for st, dev, ts in snap.get("device_ts", []):
             self._new_device((st, dev), int(ts))

@@ -17,6 +17,7 @@ from devices.stations import Chemistry, Station
 Severity = Literal["warning", "critical"]
 RULE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 SILENCE_RULE = "station_silent"
+CLOCK_SKEW_RULE = "device_clock_skew"
 
 # The shipped rules (README "Alert rules"): names are part of the contract.
 DEFAULT_RULES: dict[str, dict[str, Any]] = {
@@ -70,6 +71,12 @@ for _kind in KINDS.values():
             raise ValueError(f"kind {_kind.name!r}: default rule {_name!r} is already defined")
         DEFAULT_RULES[_name] = {"kind": _kind.name, **_rule}
 DEFAULT_RULES[SILENCE_RULE] = {"type": "silence", "for": "30m", "severity": "warning"}
+DEFAULT_RULES[CLOCK_SKEW_RULE] = {
+    "type": "clock_skew",
+    "beyond": "5m",
+    "for": "30m",
+    "severity": "warning",
+}
 
 
 class RuleOverride(BaseModel):
@@ -90,7 +97,7 @@ class RuleSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    type: Literal["threshold", "silence"] = "threshold"
+    type: Literal["threshold", "silence", "clock_skew"] = "threshold"
     kind: str | None = None
     condition: str | None = None
     clear: str | None = None
@@ -98,6 +105,9 @@ class RuleSettings(BaseModel):
     severity: Severity = "warning"
     enabled: bool = True
     repeat_interval: Duration | None = None
+    beyond: Duration | None = Field(
+        None, description="clock_skew rules: the clock offset (either way) that counts as skew"
+    )
     title: dict[str, str] = Field(default_factory=dict, description="text per language")
     stations: dict[str, RuleOverride] = Field(default_factory=dict)
     districts: dict[str, RuleOverride] = Field(default_factory=dict)
@@ -108,6 +118,18 @@ class RuleSettings(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> RuleSettings:
+        if self.beyond is not None and self.type != "clock_skew":
+            raise ValueError("only a clock_skew rule takes 'beyond'")
+        if self.type == "clock_skew":
+            if self.kind or self.condition or self.clear:
+                raise ValueError("a clock_skew rule takes no kind, condition or clear")
+            if self.beyond is None or self.beyond <= 0:
+                raise ValueError("a clock_skew rule needs 'beyond' > 0 (the offset that is skew)")
+            for label, ovs in self._overrides():
+                for key, ov in ovs.items():
+                    if ov.condition or ov.clear:
+                        raise ValueError(f"{label}.{key}: a clock_skew rule takes no condition")
+            return self
         if self.type == "silence":
             if self.kind or self.condition or self.clear:
                 raise ValueError("a silence rule takes no kind, condition or clear")

@@ -204,6 +204,21 @@ class AlertService:
             return
         self.status[key] = online
 
+    def observe_clock(
+        self,
+        station: str,
+        device: str,
+        offset_ms: int | None,
+        correction_ms: int,
+        pending: bool,
+        received_ms: int,
+    ) -> None:
+        """A device's clock news from the ingest (sync, no I/O)."""
+        if self.settings.enabled:
+            self.engine.observe_clock(
+                station, device, offset_ms, correction_ms, pending, received_ms
+            )
+
     # life cycle
     async def start(self, spawn: Spawn = unsupervised) -> None:
         """Open state, restore it, start the evaluation loop and the notifier workers."""

@@ -51,6 +51,7 @@ PT = Language(
         "controller_fault": "Falha do controlador",
         "tank_sensor_fault": "Avaria do sensor do tanque",
         "station_silent": "Estação sem dados",
+        "device_clock_skew": "Relógio do aparelho desacertado",
     },
     texts={
         "firing": "{severity} {title}: {station} ({district}) {detail} há {duration},"
@@ -84,6 +85,7 @@ EN = Language(
         "controller_fault": "Controller fault",
         "tank_sensor_fault": "Tank sensor fault",
         "station_silent": "Station silent",
+        "device_clock_skew": "Device clock off",
     },
     texts={
         "firing": "{severity} {title}: {station} ({district}) {detail} for {duration},"

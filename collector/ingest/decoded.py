@@ -29,6 +29,9 @@ class DecodeResult:
     batch: bool = False
     # every usable seq in message order, refused readings' too: a refused reading is not a gap
     seqs: list[int] = field(default_factory=list)
+    # the newest time the device's own clock gave in the message (refused readings' too, when
+    # their time was read), for the clock-offset estimate; -1: none (no `ts`, or not known)
+    device_ts_ms: int = -1
 
 
 @dataclass(frozen=True, slots=True)

@@ -210,6 +210,7 @@ class JsonDecoder:
         readings: list[Reading] = []
         rejects: list[Reject] = []
         seqs: list[int] = []
+        newest = -1
         for index, item in enumerate(items):
             if type(item) is not dict:
                 if isinstance(item, _Flagged):  # the careful parse only
@@ -232,6 +233,8 @@ class JsonDecoder:
             if ts_raw.__class__ is str:
                 seen_keys += ts_raw.count(":")
             ts_ms, ts_problem = self._timestamp(ts_raw, received_ms, now_ms)
+            if ts_raw is not None and ts_ms > newest and (ts_problem is None or ts_ms != 0):
+                newest = ts_ms
             if ts_problem is not None:
                 rejects.append(Reject(ts_problem[0], ts_problem[1], index))
                 continue
@@ -247,7 +250,7 @@ class JsonDecoder:
             return None
         if batch and len(readings) > 1 and len({r.ts_ms for r in readings}) < len(readings):
             readings = _first_per_timestamp(readings, rejects)
-        return DecodeResult(readings, rejects, batch, seqs)
+        return DecodeResult(readings, rejects, batch, seqs, newest)
 
     def _timestamp(
         self, raw: Any, received_ms: int, now_ms: int
@@ -277,10 +280,11 @@ class JsonDecoder:
             ts_ms = round(parsed.timestamp() * 1000)
         else:
             return 0, ("bad_timestamp", "ts must be an RFC 3339 string or epoch seconds")
+        # the time is returned with these two refusals: a clock far off is still a clock
         if ts_ms > now_ms + self.limits.max_future_ms:
-            return 0, ("ts_in_future", f"ts {ts_ms} ms is ahead of the collector clock")
+            return ts_ms, ("ts_in_future", f"ts {ts_ms} ms is ahead of the collector clock")
         if ts_ms < self.limits.min_ts_ms:
-            return 0, ("ts_before_plausible", f"ts {ts_ms} ms is before the plausible start")
+            return ts_ms, ("ts_before_plausible", f"ts {ts_ms} ms is before the plausible start")
         return ts_ms, None
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from collector.config import Settings
 from collector.ingest.admission import DeviceAdmission
+from collector.ingest.clockskew import ClockSkew, DeviceClock
 from collector.ingest.decoded import DecodeLimits
 from collector.ingest.decoding import make_decoders, make_gateway
 from collector.ingest.gateway import GatewayDecoder
@@ -16,6 +17,8 @@ from collector.ingest.seqtrack import SeqTracker
 from collector.ingest.status import StatusError, StatusTracker, parse_status
 from collector.logtext import safe
 from collector.metrics import Metrics
+from devices import schema
+from devices.lineprotocol import encode_line
 from devices.stations import Fleet
 from devices.topics import TopicError, forget_topic, parse_topic
 
@@ -24,6 +27,7 @@ log = logging.getLogger("collector")
 _NO_LINES: list[str] = []
 _NO_READINGS: list[Reading] = []
 _NO_STATUS: list[tuple[str, bool, str]] = []
+CLOCK_POINT_EVERY_MS = 600_000  # a device_clock point at most this often a device (and on change)
 
 
 class Outcome:
@@ -33,7 +37,7 @@ class Outcome:
     same: the refusal is in the quarantine, and redelivery would not make it valid.
     """
 
-    __slots__ = ("lines", "readings", "refused", "station", "status")
+    __slots__ = ("clock", "lines", "readings", "refused", "station", "status")
 
     def __init__(self) -> None:
         self.lines: list[str] = []
@@ -41,6 +45,9 @@ class Outcome:
         self.status: list[tuple[str, bool, str]] = _NO_STATUS  # (device, online, line) changes
         self.station = ""
         self.refused = False
+        # (device, offset ms or None, correction ms, pending) when the device's clock has news
+        # for the alert engine: its skew rule, its time base and its silence hold follow it
+        self.clock: tuple[str, int | None, int, bool] | None = None
 
 
 class Ingest:
@@ -75,6 +82,9 @@ class Ingest:
             fleet, ing.max_devices_per_station, ing.max_unregistered_stations
         )
         self.seq = SeqTracker()
+        self.clock = ClockSkew()
+        self._districts = {s.id: s.district for s in fleet.stations}
+        self._clock_points: dict[tuple[str, str], int] = {}  # bounded by the clock table
         self.status = StatusTracker()
         self.stations_seen: set[str] = set()
         # the alert engine's own copy of the stream is never written: no lines to build
@@ -88,6 +98,7 @@ class Ingest:
         out.readings = _NO_READINGS
         out.status = _NO_STATUS
         out.refused = False
+        out.clock = None
         try:
             self._handle(out, topic, payload, received_ms, now_ms)
         except Exception as exc:
@@ -172,6 +183,9 @@ class Ingest:
             except StatusError as exc:
                 self.refuse(out, exc.reason, str(exc), raw_topic, payload, received_ms)
                 return
+            for device, online, _ in changes:
+                if online:
+                    self.seq.online(topic.station, device)
             out.status = changes
             out.lines = [line for _, _, line in changes]
             return
@@ -180,23 +194,62 @@ class Ingest:
             detail = f"no decoder reads the {topic.channel} channel"
             self.refuse(out, "no_decoder", detail, raw_topic, payload, received_ms)
             return
-        result = decoder.decode(topic, payload, received_ms, now_ms)
+        station, device = topic.station, topic.device
+        key = (station, device)
+        clock = self.clock.devices.get(key)
+        # judged on corrected time: the future check gets "now" on the device's own clock
+        correction = clock.correction_ms if clock is not None else 0
+        result = decoder.decode(topic, payload, received_ms, now_ms - correction)
         for rej in result.rejects:
             if rej.index < 0:
                 self.refuse(out, rej.reason, rej.detail, raw_topic, payload, received_ms)
                 return
             self.metrics.reject_reading(rej.reason)
             self.quarantine.add(rej.reason, rej.detail, raw_topic, payload, received_ms, rej.index)
-        for seq in result.seqs:
-            dup, gap = self.seq.observe(topic.station, topic.device, seq)
-            if dup:
-                self.metrics.inc("seq_duplicates")
-            if gap:
-                self.metrics.inc("seq_gaps")
+        device_ts = result.device_ts_ms
+        if result.seqs:
+            dups, gaps, resets = self.seq.observe_message(
+                station, device, result.seqs, received_ms, device_ts
+            )
+            if dups:
+                self.metrics.inc("seq_duplicates", dups)
+            if gaps:
+                self.metrics.inc("seq_gaps", gaps)
+            if resets:
+                self.metrics.inc("seq_resets", resets)
         readings = result.readings
         if readings:
-            self.stations_seen.add(topic.station)
+            self.stations_seen.add(station)
             self.metrics.inc("readings_received", len(readings))
+            if correction:
+                for r in readings:
+                    r.ts_ms += correction
+                    r.line = None  # built again with the corrected time
             out.readings = readings
             if self.build_lines:
                 out.lines = [r.to_line() for r in readings]
+        if device_ts >= 0:
+            news = self.clock.sample(key, device_ts, received_ms, clock)
+            if news is not None:
+                self._clock_news(out, key, news, received_ms, correction)
+
+    def _clock_news(
+        self, out: Outcome, key: tuple[str, str], clock: DeviceClock, received_ms: int, was: int
+    ) -> None:
+        """Tell the alerts; a `device_clock` point on a change and every 10 min."""
+        station, device = key
+        offset, correction = clock.offset_ms, clock.correction_ms
+        out.clock = (device, offset, correction, clock.pending)
+        if offset is None:
+            return
+        last = self._clock_points.get(key)
+        if correction != was or last is None or received_ms - last >= CLOCK_POINT_EVERY_MS:
+            self._clock_points[key] = received_ms
+            tags = {
+                schema.STATION: station,
+                schema.DEVICE: device,
+                schema.DISTRICT: self._districts.get(station),
+            }
+            fields = {"offset_s": offset / 1000, "correction_s": correction / 1000}
+            line = encode_line(schema.DEVICE_CLOCK, tags, fields, received_ms)
+            out.lines = [*out.lines, line]

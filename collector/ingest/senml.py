@@ -136,7 +136,9 @@ class SenmlDecoder:
             if reading is not None:
                 readings.append(reading)
         rejects.sort(key=lambda r: r.index)
-        return DecodeResult(readings, rejects, len(groups) > 1)
+        # the logger's own clock, for the offset estimate (relative times read as offset 0)
+        device_ts = max(groups) if groups else -1
+        return DecodeResult(readings, rejects, len(groups) > 1, device_ts_ms=device_ts)
 
     def _reading(
         self,
