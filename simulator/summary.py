@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from devices.kind import FieldValue
+from simulator.truth import Truth
 
 
 class RecordedReading(NamedTuple):
@@ -54,6 +55,7 @@ class Summary:
         default_factory=lambda: {"buffer_full": 0, "silent": 0, "not_acknowledged": 0}
     )
     records: list[RecordedReading] = field(default_factory=list)
+    truth: Truth = field(default_factory=Truth)
 
     def to_json(self) -> dict[str, Any]:
         """The `--summary-json` document."""
@@ -68,4 +70,5 @@ class Summary:
             "interval_s": self.interval_s,
             "seed": self.seed,
             "scenario": self.scenario,
+            "truth": self.truth.to_json(),
         }

@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from devices.catalogue import KINDS
+from devices.catalogue import RULE_KINDS as KINDS
 from devices.fieldinfo import Lang, Text
 
 SMS_MAX = 160
