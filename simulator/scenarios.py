@@ -106,7 +106,7 @@ def _battery_decline(target: str, stations: Sequence[str]) -> Scenario:
         "battery-decline",
         "panels soiled to 30% of their output all run: the bank falls day by day from 95%;"
         " the summary's truth says when it reaches its low mark and its load disconnect",
-        (Fault(target, 0.0, None, {"pv_factor": 0.3}, "soiled panels"),),
+        (Fault(target, 0.0, None, {"pv_factor": 0.4}, "soiled panels"),),
         {target: Initial(soc_pct=95.0)},
         {"battery_decline": [target]},
     )

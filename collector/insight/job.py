@@ -1,0 +1,195 @@
+"""The insight job: each new hour of fleet time, every station's figures, stored and alerted on.
+
+Fleet time is the newest reading stored; every figure at hour H uses readings up to H only,
+so a backlog that lands late gives the same figures as the same data live. After a jump
+(a backlog, a restart) the hours missed are computed too, up to `backfill_hours`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from collector.ingest.readings import Reading
+from collector.insight.completeness import DayCompleteness, day_bounds, expected_readings
+from collector.insight.fetch import (
+    StationData,
+    fetch_fleet,
+    newest_reading,
+    readings_per_device,
+)
+from collector.insight.figures import HISTORY_MS, Figures, Silence, compute
+from collector.insight.influxql import InfluxQL
+from collector.insight.points import completeness_line, forecast_line
+from collector.insight.samples import HOUR_MS
+from collector.insight.settings import InsightSettings
+from collector.insight.silence_cause import Cause, PowerSample, classify
+from devices import insight as insight_kind
+from devices.chemistry import CHEMISTRIES
+from devices.stations import Fleet, Station
+
+log = logging.getLogger(__name__)
+BEFORE_SILENCE_MS = 2 * HOUR_MS  # what a station said before it went quiet
+
+Write = Callable[[list[str]], Awaitable[None]]
+Observe = Callable[[list[Reading]], None]
+
+
+class InsightJob:
+    """Computes, writes and hands to the alert engine; keeps the latest figures for the API."""
+
+    def __init__(
+        self,
+        settings: InsightSettings,
+        fleet: Fleet,
+        query: InfluxQL,
+        write: Write,
+        observe: Observe | None = None,
+    ) -> None:
+        self.settings = settings
+        self.fleet = fleet
+        self.query = query
+        self.write = write
+        self.observe = observe
+        self.tz = ZoneInfo(settings.timezone)
+        self.done_ms: int | None = None  # the last hour computed
+        self.latest: dict[str, Figures] = {}
+        self.completeness: dict[str, dict[date, DayCompleteness]] = {}
+        # per station: why it is (or, were it to go quiet now, would be) silent
+        self.causes: dict[str, Cause] = {}
+        self.runs = 0
+
+    def cause_of(self, station: str) -> str | None:
+        """The silence cause the alert engine stores with a station_silent alert."""
+        return self.causes.get(station)
+
+    async def fleet_now(self) -> int | None:
+        """The newest reading time of the fleet, or None before any reading."""
+        return await newest_reading(self.query)
+
+    async def catch_up(self, now_ms: int | None = None) -> list[int]:
+        """Compute every whole hour of fleet time not yet done up to `now_ms` (default: the
+        fleet's newest reading); the hours computed."""
+        if now_ms is None:
+            now_ms = await self.fleet_now()
+            if now_ms is None:
+                return []
+        last_hour = now_ms - now_ms % HOUR_MS
+        first = last_hour - (self.settings.backfill_hours - 1) * HOUR_MS
+        if self.done_ms is not None:
+            first = max(first, self.done_ms + HOUR_MS)
+        hours = list(range(first, last_hour + 1, HOUR_MS))
+        if hours:
+            await self.run_hours(hours, now_ms)
+            self.done_ms = hours[-1]
+        return hours
+
+    async def run_hours(self, hours: list[int], now_ms: int | None = None) -> None:
+        """The figures at each of `hours` (and the silences at `now_ms`), from one fetch."""
+        stations = list(self.fleet.stations)
+        end = max([*hours, now_ms or 0])
+        data = await fetch_fleet(self.query, stations, hours[0] - HISTORY_MS, end)
+        lines: list[str] = []
+        readings: list[Reading] = []
+        for h in hours:
+            for st in stations:
+                d = data.get(st.id)
+                if d is None:
+                    continue
+                fig = compute(st, d, h, self.settings, self.tz)
+                self.latest[st.id] = fig
+                line = forecast_line(st.id, h, fig.forecast_fields())
+                if line is not None:
+                    lines.append(line)
+                fields = fig.rule_fields()
+                if fields:
+                    readings.append(
+                        Reading(
+                            st.id, st.district, insight_kind.KIND.name, insight_kind.DEVICE,
+                            h, None, fields,
+                        )
+                    )  # fmt: skip
+        self.diagnose(data, now_ms if now_ms is not None else hours[-1])
+        lines += await self._completeness(stations, hours)
+        if lines:
+            await self.write(lines)
+        if readings and self.observe is not None:
+            self.observe(readings)
+        self.runs += 1
+
+    def diagnose(self, data: dict[str, StationData], now_ms: int) -> None:
+        """Each station's silence cause: for the quiet ones, and in advance for the others."""
+        quiet_after = int(self.settings.quiet_after * 1000)
+        quiet: dict[str, int] = {
+            sid: d.last_ms
+            for sid, d in data.items()
+            if d.last_ms is not None and now_ms - d.last_ms >= quiet_after
+        }
+        for st in self.fleet.stations:
+            d = data.get(st.id)
+            if d is None or d.last_ms is None:
+                continue
+            since = quiet.get(st.id, now_ms)
+            before = [p for p in d.power if since - BEFORE_SILENCE_MS <= p.ts_ms <= since]
+            peers = {s: t for s, t in quiet.items() if self.fleet.district_of(s) == st.district}
+            if st.id not in quiet:
+                peers = {}  # in advance: no one has gone quiet with it yet
+            cause = self._classify(st, since, before, peers)
+            self.causes[st.id] = cause
+            fig = self.latest.get(st.id)
+            if fig is not None:
+                silence = Silence(since, cause) if st.id in quiet else None
+                self.latest[st.id] = Figures(
+                    fig.station, fig.ts_ms, fig.battery, fig.water, fig.leak, fig.storm, silence
+                )
+
+    def _classify(
+        self, st: Station, since: int, before: list[PowerSample], peers: dict[str, int]
+    ) -> Cause:
+        chem = st.size("battery_chemistry")
+        facts = CHEMISTRIES.get(chem) if isinstance(chem, str) else None  # type: ignore[call-overload]
+        nominal = st.size("battery_voltage")
+        return classify(
+            st.id,
+            since,
+            before,
+            facts,
+            self.settings.low_soc(str(chem)),
+            float(nominal) if isinstance(nominal, float | int) else 24.0,
+            peers,
+        )
+
+    async def _completeness(self, stations: list[Station], hours: list[int]) -> list[str]:
+        days: set[date] = set()
+        for h in hours:
+            local = datetime.fromtimestamp(h / 1000, self.tz).date()
+            days.update((local, local - timedelta(days=1)))
+        now = hours[-1]
+        lines = []
+        for day in sorted(days):
+            start, end = day_bounds(day, self.tz)
+            for st in stations:
+                counts = await readings_per_device(self.query, st.id, start, min(end, now + 1))
+                c = self.day_completeness(st, day, start, end, now, counts)
+                self.completeness.setdefault(st.id, {})[day] = c
+                lines.append(completeness_line(c, start))
+        return lines
+
+    @staticmethod
+    def day_completeness(
+        st: Station,
+        day: date,
+        start: int,
+        end: int,
+        now: int,
+        counts: dict[tuple[str, str], int],
+    ) -> DayCompleteness:
+        """A day of a station: the registry's devices, each at the station's interval."""
+        expected = expected_readings(len(st.devices), st.report_interval_s, start, end, now)
+        per_device = [counts.get((d.kind, d.id), 0) for d in st.devices]
+        # a device sending faster than registered cannot make up for a silent one
+        cap = expected // max(1, len(st.devices))
+        received = sum(min(n, cap) for n in per_device)
+        return DayCompleteness(st.id, day, expected, received)
