@@ -118,8 +118,12 @@ LEAK_LPH = 8.0
 def _tank_leak(target: str, stations: Sequence[str]) -> Scenario:
     return Scenario(
         "tank-leak",
-        f"from +12 h the tank leaks {LEAK_LPH:g} L/h past the meters (only the level shows it)",
-        (Fault(target, 12 * H, None, {"leak_lph": LEAK_LPH}, "leaking tank"),),
+        f"no rain; from +12 h the tank leaks {LEAK_LPH:g} L/h past the meters (only its level"
+        " shows it)",
+        (
+            Fault(target, 0.0, None, {"no_rain": True}, "dry weather"),
+            Fault(target, 12 * H, None, {"leak_lph": LEAK_LPH}, "leaking tank"),
+        ),
         {target: Initial(tank_pct=80.0)},
         {"leak_lph": {target: LEAK_LPH}, "leak_from_s": 12 * H},
     )

@@ -86,3 +86,117 @@ async def test_battery_and_water_days_match_the_truth_and_alert_a_day_ahead(
     times = [r["time"] for r in stored]
     assert times == list(range(times[0], hours[-1] + 1, HOUR_MS))
     assert times[0] <= START_MS + 3 * DAY_MS + 12 * HOUR_MS
+
+
+async def test_a_leak_is_flagged_within_six_hours_and_a_blocked_gutter_by_its_storm(
+    influxd: Influxd, fresh_db: str
+) -> None:
+    leaky, clean = "PEMBA-01", "MONTEPUEZ-01"  # 30 people: the most night-time use
+    sim = run("tank-leak", [leaky, clean], 1, target=leaky)
+    gutter = run("blocked-gutter", ["PALMA-01", "MUEDA-01"], 0.5, target="PALMA-01")
+    write(influxd, fresh_db, [*sim.readings, *gutter.readings])
+    leak_from = START_MS + int(sim.truth.facts["leak_from_s"] * 1000)
+    insight, _ = job(influxd, fresh_db, [leaky, clean, "PALMA-01", "MUEDA-01"])
+    engine = RuleEngine(AlertSettings().rules, FLEET, 7 * 86400)
+    insight.observe = engine.observe_many
+    await insight.run_hours(list(range(START_MS + 3 * HOUR_MS, leak_from + 1, HOUR_MS)))
+    assert [t for t in engine.evaluate(0) if t.rule.name == "tank_leak_suspected"] == []
+    flagged: dict[str, int] = {}
+    figures = {}
+    for h in range(leak_from + HOUR_MS, leak_from + 7 * HOUR_MS, HOUR_MS):
+        await insight.run_hours([h])
+        figures[h] = dict(insight.latest)
+        for t in engine.evaluate(0):
+            if t.rule.name == "tank_leak_suspected" and t.state == "firing":
+                flagged.setdefault(t.station, t.ts_ms)
+    await insight.query.close()
+    assert set(flagged) == {leaky}
+    assert flagged[leaky] - leak_from <= 6 * HOUR_MS
+    # after a full window, the estimate is the leak's rate
+    late = figures[leak_from + 6 * HOUR_MS]
+    leak = late[leaky].leak
+    assert leak is not None and abs(leak.leak_lph - sim.truth.facts["leak_lph"][leaky]) < 1.0
+    # the storm at +6 h: the blocked gutter delivered a fraction, the clean one the expected
+    blocked, control = late["PALMA-01"].storm, late["MUEDA-01"].storm
+    assert blocked is not None and control is not None
+    assert blocked.efficiency_pct < 40 < 80 < control.efficiency_pct < 120
+    assert late["PALMA-01"].rule_fields()["catchment_pct"] < 40
+
+
+async def test_silences_are_told_apart_by_power_and_by_district(
+    influxd: Influxd, fresh_db: str
+) -> None:
+    # the collector sees only what arrives live: the buffered backlog is still on the devices
+    brown = run("brown-out", ["MONTEPUEZ-01", "PALMA-01"], 0.75, target="MONTEPUEZ-01")
+    mast = run("district-gsm-outage", ["PEMBA-01", "PEMBA-02", "MUEDA-01"], 0.5, target="PEMBA-01")
+    modem = run("gsm-outage", ["MOCIMBOA-01"], 0.5)
+    for sim in (brown, mast, modem):
+        write(influxd, fresh_db, [r for i, r in enumerate(sim.readings) if i not in sim.backlog])
+    ids = ["MONTEPUEZ-01", "PALMA-01", "PEMBA-01", "PEMBA-02", "MUEDA-01", "MOCIMBOA-01"]
+    insight, _ = job(influxd, fresh_db, ids)
+    diagnosed: dict[str, str] = {}
+    for sim in (brown, mast, modem):
+        for sid, st in sim.truth.to_json()["stations"].items():
+            for silence in st["silences"]:
+                # an hour into the silence, with everyone else still reporting
+                at = ms_of(silence["from"]) + HOUR_MS
+                await insight.run_hours([at - at % HOUR_MS + HOUR_MS])
+                diagnosed[sid] = insight.causes[sid]
+                assert diagnosed[sid] == silence["cause"], (sid, silence)
+                fig = insight.latest[sid]
+                assert fig.silence is not None and fig.silence.cause == silence["cause"]
+    await insight.query.close()
+    assert diagnosed == {
+        "MONTEPUEZ-01": "power",
+        "PEMBA-01": "district_network",
+        "PEMBA-02": "district_network",
+        "MOCIMBOA-01": "network",
+    }
+
+
+async def test_completeness_is_exact_for_a_known_outage(influxd: Influxd, fresh_db: str) -> None:
+    sim = run("silent-station", ["NANGADE-01", "MUEDA-01"], 2, target="NANGADE-01")
+    write(influxd, fresh_db, sim.readings)
+    insight, _ = job(influxd, fresh_db, ["NANGADE-01", "MUEDA-01"])
+    await insight.run_hours([START_MS + DAY_MS + 12 * HOUR_MS, START_MS + 2 * DAY_MS])
+    await insight.query.close()
+    rows = influxd.query("SELECT * FROM completeness GROUP BY station, day", db=fresh_db)
+    got = {(r["station"], r["day"]): (r["expected"], r["received"], r["pct"]) for r in rows}
+    # 3 devices x 288 readings a day; hung from +3 h to +5 h: 24 ticks of 3 readings lost
+    assert got[("NANGADE-01", "2025-06-10")] == (864, 864 - 72, round(100 * 792 / 864, 2))
+    assert got[("NANGADE-01", "2025-06-11")] == (864, 864, 100.0)
+    assert got[("MUEDA-01", "2025-06-10")] == (864, 864, 100.0)
+
+
+async def test_a_late_backlog_gives_the_same_figures_as_live_data(
+    influxd: Influxd, fresh_db: str
+) -> None:
+    ids = [DECLINE, DRYING]
+    sim = run("battery-decline", ids, 4.5, target=DECLINE)
+    first = START_MS + 4 * DAY_MS
+    hours = list(range(first, first + 8 * HOUR_MS + 1, HOUR_MS))
+    # live: each hour's readings land before that hour is computed
+    live, _ = job(influxd, fresh_db, ids)
+    write(influxd, fresh_db, [r for r in sim.readings if r.ts_ms <= first])
+    for h in hours:
+        write(influxd, fresh_db, [r for r in sim.readings if h - HOUR_MS < r.ts_ms <= h])
+        await live.catch_up(h)
+    await live.query.close()
+    # backlog: the same readings, and some after, land in one go; the job catches up
+    late_db = fresh_db + "_late"
+    influxd.create_db(late_db)
+    try:
+        write(influxd, late_db, sim.readings)
+        late, _ = job(influxd, late_db, ids)
+        assert (await late.catch_up(hours[-1] + 30 * 60_000))[-1] == hours[-1]
+        await late.query.close()
+
+        def stored(db: str, measurement: str) -> list[dict[str, Any]]:
+            q = f"SELECT * FROM {measurement} WHERE time >= {first}ms GROUP BY *"
+            return sorted(influxd.query(q, db=db), key=lambda r: repr(sorted(r.items())))
+
+        for m in ("forecast", "completeness"):
+            assert stored(fresh_db, m) == stored(late_db, m), m
+        assert len(stored(late_db, "forecast")) == 2 * len(hours)  # both falling: battery, water
+    finally:
+        influxd.drop_db(late_db)
