@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from collector.alerts.engine import RuleEngine
+from collector.alerts.messages import Messages
 from collector.alerts.settings import AlertSettings
 from collector.ingest.readings import Reading
 from devstack import Influxd
@@ -200,3 +201,25 @@ async def test_a_late_backlog_gives_the_same_figures_as_live_data(
         assert len(stored(late_db, "forecast")) == 2 * len(hours)  # both falling: battery, water
     finally:
         influxd.drop_db(late_db)
+
+
+def test_the_silence_page_says_the_cause_and_what_to_bring() -> None:
+    settings = AlertSettings()
+    engine = RuleEngine(settings.rules, FLEET, 3600)
+    engine.silence_cause = {"PEMBA-01": "power", "PEMBA-02": "network"}.get
+    t0 = START_MS
+    for sid in ("PEMBA-01", "PEMBA-02", "MUEDA-01"):
+        engine.observe(
+            Reading(sid, FLEET.district_of(sid), "tank", "tank1", t0, None, {"level_pct": 60.0})
+        )
+    engine.observe(
+        Reading("IBO-01", "Ibo", "tank", "tank1", t0 + HOUR_MS, None, {"level_pct": 60.0})
+    )
+    fired = {t.station: t for t in engine.evaluate(0) if t.rule.name == "station_silent"}
+    assert fired["PEMBA-01"].cause == "power" and fired["MUEDA-01"].cause is None
+    pt = Messages(settings, FLEET)
+    en = Messages(AlertSettings(language="en"), FLEET)
+    assert "levar uma bateria carregada" in pt.describe(fired["PEMBA-01"])[0]
+    assert "verificar o modem e o crédito do SIM" in pt.describe(fired["PEMBA-02"])[0]
+    assert "take a charged battery" in en.describe(fired["PEMBA-01"])[0]
+    assert pt.describe(fired["MUEDA-01"])[0] == "sem telemetria (limite 30 min)"

@@ -9,7 +9,7 @@ already cleared by its end fires nothing, and a stale state neither fires nor re
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +86,8 @@ class RuleEngine:
         self.out_of_order = 0
         self.observe_errors = 0
         self.observed = 0
+        # station -> the likely cause of its silence, told when a silence fires (None: none)
+        self.silence_cause: Callable[[str], str | None] | None = None
 
     @property
     def tracked(self) -> int:
@@ -293,7 +295,15 @@ class RuleEngine:
             if silent and station not in self._silent:
                 self._silent.add(station)
                 out.append(
-                    self._silence_t("firing", station, rule, seen + rule.for_ms, seen, quiet)
+                    self._silence_t(
+                        "firing",
+                        station,
+                        rule,
+                        seen + rule.for_ms,
+                        seen,
+                        quiet,
+                        self.silence_cause(station) if self.silence_cause else None,
+                    )
                 )
             elif not silent and station in self._silent:
                 self._silent.discard(station)
@@ -302,7 +312,13 @@ class RuleEngine:
 
     @staticmethod
     def _silence_t(
-        state: str, station: str, rule: EffectiveRule, ts: int, since: int, quiet_ms: int
+        state: str,
+        station: str,
+        rule: EffectiveRule,
+        ts: int,
+        since: int,
+        quiet_ms: int,
+        cause: str | None = None,
     ) -> Transition:
         return Transition(
             state="firing" if state == "firing" else "resolved",
@@ -315,6 +331,7 @@ class RuleEngine:
             witness=None,
             observed=None,
             lasted_ms=quiet_ms,
+            cause=cause,
         )
 
     def restore_active(self, key: AlertKey) -> None:

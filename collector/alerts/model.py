@@ -29,6 +29,7 @@ class Transition:
     witness: Comparison | None
     observed: float | int | str | None  # the witness field's value, as the device sent it
     lasted_ms: int
+    cause: str | None = None  # a silence's likely cause (collector/insight/silence_cause.py)
 
     @property
     def key(self) -> AlertKey:

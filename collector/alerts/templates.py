@@ -37,6 +37,7 @@ class Language:
     back_detail: str
     decimal: str
     budget: str  # the once-per-window notice that a station's pages are being dropped
+    causes: Mapping[str, str]  # a silence's likely cause and what to bring
 
 
 PT = Language(
@@ -48,6 +49,10 @@ PT = Language(
         "tank_empty": "Tanque vazio",
         "controller_fault": "Falha do controlador",
         "station_silent": "Estação sem dados",
+        "battery_forecast_low": "Bateria a acabar",
+        "water_forecast_low": "Água a acabar",
+        "tank_leak_suspected": "Suspeita de fuga no tanque",
+        "catchment_blocked": "Captação entupida",
     },
     texts={
         "firing": "{severity} {title}: {station} ({district}) {detail} há {duration},"
@@ -62,6 +67,11 @@ PT = Language(
     decimal=",",
     budget="Limite de avisos excedido para {station}: {count} alertas não enviados"
     " (máx. {budget} por {window})",
+    causes={
+        "power": "provável falta de energia: levar uma bateria carregada",
+        "network": "provável falha de comunicação: verificar o modem e o crédito do SIM",
+        "district_network": "várias estações do distrito caladas: provável falha da rede GSM",
+    },
 )
 
 EN = Language(
@@ -73,6 +83,10 @@ EN = Language(
         "tank_empty": "Tank empty",
         "controller_fault": "Controller fault",
         "station_silent": "Station silent",
+        "battery_forecast_low": "Battery running out",
+        "water_forecast_low": "Water running out",
+        "tank_leak_suspected": "Tank leak suspected",
+        "catchment_blocked": "Catchment blocked",
     },
     texts={
         "firing": "{severity} {title}: {station} ({district}) {detail} for {duration},"
@@ -87,6 +101,11 @@ EN = Language(
     decimal=".",
     budget="Notification budget exceeded for {station}: {count} alerts not paged"
     " (max {budget} per {window})",
+    causes={
+        "power": "likely power: take a charged battery",
+        "network": "likely communications: check the modem and the SIM's credit",
+        "district_network": "several stations of the district silent: likely a GSM outage",
+    },
 )
 
 LANGUAGES: dict[str, Language] = {"pt": PT, "en": EN}
