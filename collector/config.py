@@ -32,6 +32,7 @@ from collector.ingest.decoding import (
     default_decoder_settings,
     parse_decoder_settings,
 )
+from collector.insight.settings import InsightSettings
 from collector.plugin_settings import PluginSettingsError
 from collector.secrets import load_secret, url_has_password
 from collector.store.sinks import (
@@ -277,6 +278,7 @@ class Settings(BaseSettings):
     quarantine: QuarantineSettings = QuarantineSettings()
     http: HttpSettings = HttpSettings()
     alerts: AlertSettings = AlertSettings()
+    insight: InsightSettings = InsightSettings()
     fleet: Path | None = Field(
         None,
         description="Station registry YAML (default: 19-site sample fleet; 'none': no registry)",

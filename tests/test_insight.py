@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
+from aiohttp import web
+
 from collector.alerts.engine import RuleEngine
 from collector.alerts.messages import Messages
 from collector.alerts.settings import AlertSettings
 from collector.ingest.readings import Reading
+from collector.insight.api import InsightApi
 from devstack import Influxd
+from devstack.ports import free_port
 from tests.insight_support import (
     DAY_MS,
     FLEET,
@@ -167,6 +172,25 @@ async def test_completeness_is_exact_for_a_known_outage(influxd: Influxd, fresh_
     assert got[("NANGADE-01", "2025-06-10")] == (864, 864 - 72, round(100 * 792 / 864, 2))
     assert got[("NANGADE-01", "2025-06-11")] == (864, 864, 100.0)
     assert got[("MUEDA-01", "2025-06-10")] == (864, 864, 100.0)
+    # the same figures in the HTTP API, per station
+    app = web.Application()
+    InsightApi(insight).mount(app)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+            async with http.get("/stations/NANGADE-01/insight") as resp:
+                body = await resp.json()
+            async with http.get("/stations/NOWHERE-01/insight") as missing:
+                assert missing.status == 404
+    finally:
+        await runner.cleanup()
+    day = next(d for d in body["completeness"] if d["day"] == "2025-06-10")
+    assert (day["expected"], day["received"]) == (864, 792)
+    assert body["silence_cause_if_quiet"] == "network" and body["silence"] is None
+    assert body["battery"] is None  # under three whole days of history: no forecast yet
 
 
 async def test_a_late_backlog_gives_the_same_figures_as_live_data(

@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from collector.insight.catchment import RainSample
-from collector.insight.influxql import InfluxQL, Row, quote_ident, quote_str
+from collector.insight.influxql import InfluxQL, Row, quote_ident
 from collector.insight.leak import TankSample
 from collector.insight.silence_cause import PowerSample
 from devices import schema
@@ -121,19 +121,21 @@ async def fetch_fleet(
 
 
 async def readings_per_device(
-    q: InfluxQL, station: str, start_ms: int, end_ms: int
-) -> dict[tuple[str, str], int]:
-    """Points stored per (kind, device) of `station` in [start, end): the best-filled field."""
-    out: dict[tuple[str, str], int] = {}
+    q: InfluxQL, start_ms: int, end_ms: int
+) -> dict[str, dict[tuple[str, str], int]]:
+    """Points stored per station and (kind, device) in [start, end): the best-filled field
+    counted (one query per kind for the whole fleet)."""
+    out: dict[str, dict[tuple[str, str], int]] = {}
     for kind in KINDS.values():
         rows = await q.rows(
             f"SELECT count(*) FROM {quote_ident(kind.measurement)} WHERE "
-            f"{quote_ident(schema.STATION)} = {quote_str(station)} AND time >= {start_ms}ms "
-            f"AND time < {end_ms}ms GROUP BY {quote_ident(schema.DEVICE)}"
+            f"time >= {start_ms}ms AND time < {end_ms}ms "
+            f"GROUP BY {quote_ident(schema.STATION)}, {quote_ident(schema.DEVICE)}"
         )
         for row in rows:
             counts = [v for k, v in row.items() if k.startswith("count_") and isinstance(v, int)]
-            out[(kind.name, str(row.get(schema.DEVICE, "")))] = max(counts, default=0)
+            per = out.setdefault(str(row.get(schema.STATION, "")), {})
+            per[(kind.name, str(row.get(schema.DEVICE, "")))] = max(counts, default=0)
     return out
 
 

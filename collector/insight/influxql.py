@@ -34,17 +34,17 @@ class InfluxQL:
         url: str,
         db: str,
         *,
-        auth: aiohttp.BasicAuth | None = None,
+        headers: dict[str, str] | None = None,
         timeout_s: float = 30.0,
     ) -> None:
         self._url = url.rstrip("/") + "/query"
         self._db = db
-        self._auth = auth
+        self._headers = headers or {}
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession(timeout=self._timeout, auth=self._auth)
+        self._session = aiohttp.ClientSession(timeout=self._timeout, headers=self._headers)
 
     async def close(self) -> None:
         if self._session is not None:

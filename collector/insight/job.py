@@ -7,6 +7,7 @@ so a backlog that lands late gives the same figures as the same data live. After
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
@@ -91,26 +92,9 @@ class InsightJob:
         stations = list(self.fleet.stations)
         end = max([*hours, now_ms or 0])
         data = await fetch_fleet(self.query, stations, hours[0] - HISTORY_MS, end)
-        lines: list[str] = []
-        readings: list[Reading] = []
-        for h in hours:
-            for st in stations:
-                d = data.get(st.id)
-                if d is None:
-                    continue
-                fig = compute(st, d, h, self.settings, self.tz)
-                self.latest[st.id] = fig
-                line = forecast_line(st.id, h, fig.forecast_fields())
-                if line is not None:
-                    lines.append(line)
-                fields = fig.rule_fields()
-                if fields:
-                    readings.append(
-                        Reading(
-                            st.id, st.district, insight_kind.KIND.name, insight_kind.DEVICE,
-                            h, None, fields,
-                        )
-                    )  # fmt: skip
+        # the figures are plain arithmetic over thousands of samples: off the event loop
+        lines, readings, latest = await asyncio.to_thread(self._compute, stations, data, hours)
+        self.latest.update(latest)
         self.diagnose(data, now_ms if now_ms is not None else hours[-1])
         lines += await self._completeness(stations, hours)
         if lines:
@@ -118,6 +102,27 @@ class InsightJob:
         if readings and self.observe is not None:
             self.observe(readings)
         self.runs += 1
+
+    def _compute(
+        self, stations: list[Station], data: dict[str, StationData], hours: list[int]
+    ) -> tuple[list[str], list[Reading], dict[str, Figures]]:
+        lines: list[str] = []
+        readings: list[Reading] = []
+        latest: dict[str, Figures] = {}
+        for h in hours:
+            for st in stations:
+                d = data.get(st.id)
+                if d is None:
+                    continue
+                fig = latest[st.id] = compute(st, d, h, self.settings, self.tz)
+                line = forecast_line(st.id, h, fig.forecast_fields())
+                if line is not None:
+                    lines.append(line)
+                fields = fig.rule_fields()
+                if fields:
+                    kind, device = insight_kind.KIND.name, insight_kind.DEVICE
+                    readings.append(Reading(st.id, st.district, kind, device, h, None, fields))
+        return lines, readings, latest
 
     def diagnose(self, data: dict[str, StationData], now_ms: int) -> None:
         """Each station's silence cause: for the quiet ones, and in advance for the others."""
@@ -170,8 +175,9 @@ class InsightJob:
         lines = []
         for day in sorted(days):
             start, end = day_bounds(day, self.tz)
+            counted = await readings_per_device(self.query, start, min(end, now + 1))
             for st in stations:
-                counts = await readings_per_device(self.query, st.id, start, min(end, now + 1))
+                counts = counted.get(st.id, {})
                 c = self.day_completeness(st, day, start, end, now, counts)
                 self.completeness.setdefault(st.id, {})[day] = c
                 lines.append(completeness_line(c, start))
