@@ -6,6 +6,7 @@ InfluxDB 1.6; the insight job then reads them back with InfluxQL, as in the coll
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -16,8 +17,9 @@ from collector.alerts.messages import Messages
 from collector.alerts.settings import AlertSettings
 from collector.ingest.readings import Reading
 from collector.insight.api import InsightApi
-from devstack import Influxd
+from devstack import Influxd, Mosquitto
 from devstack.ports import free_port
+from tests.collector_support import collector_overrides, running_collector, wait_until
 from tests.insight_support import (
     DAY_MS,
     FLEET,
@@ -247,3 +249,28 @@ def test_the_silence_page_says_the_cause_and_what_to_bring() -> None:
     assert "verificar o modem e o crédito do SIM" in pt.describe(fired["PEMBA-02"])[0]
     assert "take a charged battery" in en.describe(fired["PEMBA-01"])[0]
     assert pt.describe(fired["MUEDA-01"])[0] == "sem telemetria (limite 30 min)"
+
+
+async def test_the_collector_runs_the_job_and_alerts_on_stored_history(
+    influxd: Influxd, fresh_db: str, mosquitto: Mosquitto, prefix: str, tmp_path: Path
+) -> None:
+    # a collector started over stored history catches up the last hours of fleet time
+    sim = run("battery-decline", [DECLINE, DRYING], 4.5, target=DECLINE)
+    write(influxd, fresh_db, sim.readings)
+    fast = {"insight.check_every": 0.2, "alerts.evaluate_interval_s": 0.2}
+    overrides = collector_overrides(mosquitto, influxd, fresh_db, prefix, tmp_path, **fast)
+    async with running_collector(overrides) as collector:
+        assert collector.insight is not None and collector.alerts is not None
+        alerts = collector.alerts
+        await wait_until(lambda: (DECLINE, "insight", "battery_forecast_low") in alerts.active)
+        base = f"http://127.0.0.1:{collector.http_port}"
+        async with (
+            aiohttp.ClientSession(base) as http,
+            http.get(f"/stations/{DECLINE}/insight") as resp,
+        ):
+            body = await resp.json()
+        # its points went through the collector's writer
+        q = f"SELECT count(battery_days) FROM forecast WHERE station = '{DECLINE}'"
+        await wait_until(lambda: influxd.query(q, db=fresh_db))
+    assert 0 < body["forecast"]["battery_days"] < 2
+    assert body["battery"]["days_used"] >= 2
