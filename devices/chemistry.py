@@ -35,6 +35,7 @@ class ChemistryFacts:
     lvd_soc: float  # the controller disconnects the loads here
     lvr_soc: float  # and reconnects them here
     low_soc: float  # below this the bank ages (lead-acid) or has little left (LiFePO4)
+    r_k: float  # a typical bank's internal resistance is r_k / Ah ohms (400 Ah lead-acid: 12 mΩ)
 
     def ocv(self, soc: float, nominal_v: float = 24.0) -> float:
         """Rest voltage at `soc` (%), scaled to the bank's nominal voltage."""
@@ -49,6 +50,10 @@ class ChemistryFacts:
             v = v0 + (v1 - v0) * (soc - s0) / (s1 - s0)
         return v * nominal_v / 24.0
 
+    def resistance(self, capacity_ah: float) -> float:
+        """A typical bank's internal resistance in ohms."""
+        return self.r_k / max(capacity_ah, 1.0)
+
     def soc_from_rest(self, volts: float, nominal_v: float = 24.0) -> float:
         """The SoC whose rest voltage is `volts`: the curve read backwards (an estimate)."""
         v24 = volts * 24.0 / nominal_v
@@ -62,7 +67,7 @@ class ChemistryFacts:
 
 
 CHEMISTRIES: dict[Chemistry, ChemistryFacts] = {
-    "lead_acid": ChemistryFacts(LEAD_OCV, 20.0, 40.0, 50.0),
-    "gel": ChemistryFacts(LEAD_OCV, 20.0, 40.0, 50.0),
-    "lifepo4": ChemistryFacts(LFP_OCV, 10.0, 25.0, 20.0),
+    "lead_acid": ChemistryFacts(LEAD_OCV, 20.0, 40.0, 50.0, 4.8),
+    "gel": ChemistryFacts(LEAD_OCV, 20.0, 40.0, 50.0, 5.2),
+    "lifepo4": ChemistryFacts(LFP_OCV, 10.0, 25.0, 20.0, 2.4),
 }

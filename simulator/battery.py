@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from devices.chemistry import CHEMISTRIES, LEAD_OCV, LFP_OCV
 
 # Per-bank resistance scales with size: R = k / Ah (a 400 Ah lead-acid bank ≈ 12 mΩ).
-_R_K = {"lead_acid": 4.8, "gel": 5.2, "lifepo4": 2.4}
+_R_K = {name: facts.r_k for name, facts in CHEMISTRIES.items()}
 
 
 @dataclass(frozen=True, slots=True)

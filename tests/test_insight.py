@@ -274,3 +274,27 @@ async def test_the_collector_runs_the_job_and_alerts_on_stored_history(
         await wait_until(lambda: influxd.query(q, db=fresh_db))
     assert 0 < body["forecast"]["battery_days"] < 2
     assert body["battery"]["days_used"] >= 2
+
+
+async def test_without_a_battery_monitor_the_soc_is_estimated_from_voltage(
+    influxd: Influxd, fresh_db: str
+) -> None:
+    sim = run("battery-decline", [DECLINE], 6)
+    low_at = ms_of(sim.truth.to_json()["stations"][DECLINE]["battery_low_at"])
+    # the same controller without its battery monitor: no SoC field
+    write(
+        influxd,
+        fresh_db,
+        [
+            r._replace(fields={k: v for k, v in r.fields.items() if k != "battery_soc_pct"})
+            for r in sim.readings
+        ],
+    )
+    insight, _ = job(influxd, fresh_db, [DECLINE])
+    at = low_at - DAY_MS - (low_at - DAY_MS) % HOUR_MS
+    await insight.run_hours([at])
+    await insight.query.close()
+    battery = insight.latest[DECLINE].battery
+    assert battery is not None and battery.estimated
+    assert battery.days_to_low is not None and close(battery.days_to_low, (low_at - at) / DAY_MS)
+    assert insight.latest[DECLINE].to_json()["battery"]["soc_estimated"] is True

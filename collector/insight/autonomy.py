@@ -18,8 +18,6 @@ from devices.chemistry import ChemistryFacts
 MIN_DAYS, MAX_DAYS = 3, 7  # daily lows: 2 to 6 daily falls
 # A daily fall below this is noise (a healthy bank wanders by a few tenths): not falling.
 FALLING_PCT_PER_DAY = 0.5
-# A reading with less current than this share of the capacity (in A) counts as resting.
-RESTING_C = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,14 +38,19 @@ class BatteryForecast:
 def soc_from_voltage(
     voltage: Samples, current: Samples, facts: ChemistryFacts, nominal_v: float, capacity_ah: float
 ) -> list[tuple[int, float]]:
-    """SoC estimates from the readings taken at rest (little current either way)."""
+    """SoC estimates from the readings taken while discharging or idle.
+
+    The rest voltage is the terminal voltage less the current through a typical bank's
+    internal resistance; charging readings are left out (their voltage climbs with the
+    charge stage, not the charge).
+    """
     amps = dict(current)
-    limit = RESTING_C * capacity_ah
+    ohms = facts.resistance(capacity_ah)
     out = []
     for ts, v in voltage:
-        a = amps.get(ts)
-        if a is None or abs(a) <= limit:
-            out.append((ts, facts.soc_from_rest(v, nominal_v)))
+        a = amps.get(ts, 0.0)
+        if a <= 0:
+            out.append((ts, facts.soc_from_rest(v - a * ohms, nominal_v)))
     return out
 
 

@@ -117,9 +117,9 @@ def compute(
             volts = [(p.ts_ms, p.voltage_v) for p in power if p.voltage_v is not None]
             if isinstance(nominal, float | int) and isinstance(ah, float | int) and volts:
                 est = soc_from_voltage(volts, data.current, facts, float(nominal), float(ah))
-                # rest readings are sparse: a day needs a fifth of its readings to count
+                # only the discharging readings count: a day needs 40% of its readings
                 battery = forecast_battery(
-                    est, now_ms, noon, facts, low, interval_ms * 4, estimated=True
+                    est, now_ms, noon, facts, low, interval_ms * 2, estimated=True
                 )
     water = leak = storm = None
     tanks = station.devices_of("tank")
