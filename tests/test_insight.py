@@ -241,6 +241,10 @@ def test_the_silence_page_says_the_cause_and_what_to_bring() -> None:
     engine.observe(
         Reading("IBO-01", "Ibo", "tank", "tank1", t0 + HOUR_MS, None, {"level_pct": 60.0})
     )
+    # the collector's own figures do not keep a quiet station alive
+    engine.observe(
+        Reading("PEMBA-01", "Pemba", "insight", "insight", t0 + HOUR_MS, None, {"leak_lph": 0.0})
+    )
     fired = {t.station: t for t in engine.evaluate(0) if t.rule.name == "station_silent"}
     assert fired["PEMBA-01"].cause == "power" and fired["MUEDA-01"].cause is None
     pt = Messages(settings, FLEET)

@@ -18,6 +18,7 @@ from collector.alerts.fleetclock import FleetClock
 from collector.alerts.model import SILENCE_DEVICE, AlertKey, Transition
 from collector.alerts.rules import SILENCE_RULE, EffectiveRule, RuleSettings
 from collector.ingest.readings import Reading
+from devices.catalogue import DERIVED
 from devices.stations import Fleet
 from devices.sun import is_night
 
@@ -183,11 +184,14 @@ class RuleEngine:
             try:
                 self.observed += 1
                 ts, station = r.ts_ms, r.station
-                if ts > newest:
-                    newest = ts
-                last_seen = seen.get(station)
-                if last_seen is None or ts > last_seen:
-                    seen[station] = ts
+                # only a station's own telemetry says it is alive and moves fleet time;
+                # figures the collector derives from it (DERIVED kinds) do not
+                if r.kind not in DERIVED:
+                    if ts > newest:
+                        newest = ts
+                    last_seen = seen.get(station)
+                    if last_seen is None or ts > last_seen:
+                        seen[station] = ts
                 dkey = (station, r.device)
                 dev = devices.get(dkey)
                 if dev is None:
