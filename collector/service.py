@@ -6,8 +6,10 @@ import asyncio
 import logging
 import os
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -22,6 +24,8 @@ from collector.http_api import HttpParts, build_app
 from collector.ingest.pipeline import Ingest
 from collector.ingest.quarantine import Quarantine
 from collector.insight.api import InsightApi
+from collector.insight.digest import digests
+from collector.insight.job import Days
 from collector.insight.service import InsightService
 from collector.logtext import safe
 from collector.metrics import Metrics
@@ -199,12 +203,20 @@ class Collector:
                 self.writer.add(lines, 0, None)
 
         alerts = self.alerts
+        on_week = None
+        if alerts is not None:
+            tz = ZoneInfo(self.settings.insight.timezone)
+
+            async def on_week(monday: date, days: Days) -> None:
+                await alerts.announce(digests(self.settings.alerts, self.fleet, monday, days, tz))
+
         service = InsightService(
             self.settings.insight,
             self.fleet,
             self.settings.influx,
             write,
             alerts.observe_many if alerts is not None else None,
+            on_week,
         )
         if alerts is not None:
             alerts.engine.silence_cause = service.job.cause_of

@@ -6,8 +6,10 @@ InfluxDB 1.6; the insight job then reads them back with InfluxQL, as in the coll
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
@@ -17,8 +19,12 @@ from collector.alerts.messages import Messages
 from collector.alerts.settings import AlertSettings
 from collector.ingest.readings import Reading
 from collector.insight.api import InsightApi
+from collector.insight.digest import digests
+from collector.insight.settings import InsightSettings
 from devstack import Influxd, Mosquitto
 from devstack.ports import free_port
+from simulator.offline import simulate
+from simulator.timefmt import epoch_of, parse_rfc3339
 from tests.collector_support import collector_overrides, running_collector, wait_until
 from tests.insight_support import (
     DAY_MS,
@@ -28,6 +34,7 @@ from tests.insight_support import (
     job,
     ms_of,
     run,
+    stations,
     to_reading,
     write,
 )
@@ -302,3 +309,38 @@ async def test_without_a_battery_monitor_the_soc_is_estimated_from_voltage(
     assert battery is not None and battery.estimated
     assert battery.days_to_low is not None and close(battery.days_to_low, (low_at - at) / DAY_MS)
     assert insight.latest[DECLINE].to_json()["battery"]["soc_estimated"] is True
+
+
+async def test_a_finished_week_sends_each_route_its_completeness_digest(
+    influxd: Influxd, fresh_db: str
+) -> None:
+    monday = epoch_of(parse_rfc3339("2025-06-02T00:00:00+02:00"))
+    sim = simulate(
+        stations("NANGADE-01", "MUEDA-01", "PEMBA-01"), "silent-station", monday, 7 * 288,
+        target="NANGADE-01",
+    )  # fmt: skip
+    write(influxd, fresh_db, sim.readings)
+    weeks: list[tuple[date, Any]] = []
+
+    async def on_week(first: date, days: Any) -> None:
+        weeks.append((first, days))
+
+    settings = InsightSettings(backfill_hours=7 * 24 + 1)
+    insight, _ = job(influxd, fresh_db, ["NANGADE-01", "MUEDA-01", "PEMBA-01"], settings)
+    insight.on_week = on_week
+    await insight.catch_up(int(monday * 1000) + 7 * DAY_MS)
+    await insight.query.close()
+    ((first, days),) = weeks
+    assert first == date(2025, 6, 2) and len(days["NANGADE-01"]) == 7
+    alerts = AlertSettings.model_validate(
+        {
+            "notifiers": {"hook": {"type": "webhook", "url": "http://127.0.0.1:9/hook"}},
+            "routes": [{"name": "north", "districts": ["Nangade", "Mueda"], "notifiers": ["hook"]}],
+            "fallback": {"notifiers": ["hook"]},
+        }
+    )
+    fleet = insight.fleet
+    sent = {n.route: n for _, n in digests(alerts, fleet, first, days, ZoneInfo("Africa/Maputo"))}
+    # 24 of 2016 ticks lost at NANGADE-01: 98.8% of the week; worst station first
+    assert sent["north"].text.endswith("2025-06-02 a 2025-06-08: NANGADE-01 99%, MUEDA-01 100%")
+    assert sent["fallback"].text.endswith(": PEMBA-01 100%") and sent["north"].event == "digest"

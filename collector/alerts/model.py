@@ -9,7 +9,8 @@ from collector.alerts.condition import Comparison
 from collector.alerts.rules import EffectiveRule
 
 State = Literal["firing", "resolved"]
-Event = Literal["firing", "reminder", "resolved", "budget"]  # budget: pages are being dropped
+# budget: pages are being dropped; digest: the weekly completeness digest (collector/insight)
+Event = Literal["firing", "reminder", "resolved", "budget", "digest"]
 SILENCE_DEVICE = ""  # the device part of a station-wide (silence) alert key
 
 AlertKey = tuple[str, str, str]  # station, device, rule

@@ -22,12 +22,13 @@ from collector.insight.fetch import (
     readings_per_device,
 )
 from collector.insight.figures import HISTORY_MS, Figures, Silence, compute
-from collector.insight.influxql import InfluxQL
+from collector.insight.influxql import InfluxQL, quote_ident
 from collector.insight.points import completeness_line, forecast_line
-from collector.insight.samples import HOUR_MS
+from collector.insight.samples import DAY_MS, HOUR_MS
 from collector.insight.settings import InsightSettings
 from collector.insight.silence_cause import Cause, PowerSample, classify
 from devices import insight as insight_kind
+from devices import schema
 from devices.chemistry import CHEMISTRIES
 from devices.stations import Fleet, Station
 
@@ -36,6 +37,9 @@ BEFORE_SILENCE_MS = 2 * HOUR_MS  # what a station said before it went quiet
 
 Write = Callable[[list[str]], Awaitable[None]]
 Observe = Callable[[list[Reading]], None]
+Days = dict[str, dict[date, DayCompleteness]]
+# Called once per finished local week (its Monday) with every station's days of it.
+OnWeek = Callable[[date, Days], Awaitable[None]]
 
 
 class InsightJob:
@@ -48,12 +52,14 @@ class InsightJob:
         query: InfluxQL,
         write: Write,
         observe: Observe | None = None,
+        on_week: OnWeek | None = None,
     ) -> None:
         self.settings = settings
         self.fleet = fleet
         self.query = query
         self.write = write
         self.observe = observe
+        self.on_week = on_week
         self.tz = ZoneInfo(settings.timezone)
         self.done_ms: int | None = None  # the last hour computed
         self.latest: dict[str, Figures] = {}
@@ -101,7 +107,36 @@ class InsightJob:
             await self.write(lines)
         if readings and self.observe is not None:
             self.observe(readings)
+        if self.on_week is not None:
+            for h in hours:
+                local = datetime.fromtimestamp(h / 1000, self.tz)
+                if local.weekday() == 0 and local.hour == 0 and local.minute == 0:
+                    monday = local.date() - timedelta(days=7)
+                    days = await self.week_days(monday)
+                    # a week before any station reported is no news
+                    if any(c.received for d in days.values() for c in d.values()):
+                        await self.on_week(monday, days)
         self.runs += 1
+
+    async def week_days(self, monday: date) -> Days:
+        """Each station's completeness of the week: as computed, else as stored."""
+        start, _ = day_bounds(monday, self.tz)
+        end = start + 7 * DAY_MS
+        out: Days = {}
+        for row in await self.query.rows(
+            f"SELECT expected, received FROM {quote_ident(schema.COMPLETENESS)} "
+            f"WHERE time >= {start}ms AND time < {end}ms "
+            f"GROUP BY {quote_ident(schema.STATION)}, {quote_ident(schema.DAY)}"
+        ):
+            sid, day = str(row.get(schema.STATION, "")), date.fromisoformat(row[schema.DAY])
+            out.setdefault(sid, {})[day] = DayCompleteness(
+                sid, day, int(row["expected"]), int(row["received"])
+            )
+        for sid, days in self.completeness.items():
+            for day, c in days.items():
+                if monday <= day < monday + timedelta(days=7):
+                    out.setdefault(sid, {})[day] = c
+        return out
 
     def _compute(
         self, stations: list[Station], data: dict[str, StationData], hours: list[int]

@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 from collector.insight.influxql import InfluxQL, QueryError
-from collector.insight.job import InsightJob, Observe, Write
+from collector.insight.job import InsightJob, Observe, OnWeek, Write
 from collector.insight.settings import InsightSettings
 from collector.store.sinks.base import SinkSettings
 from collector.supervise import Spawn
@@ -25,12 +25,13 @@ class InsightService:
         influx: SinkSettings,
         write: Write,
         observe: Observe | None,
+        on_week: OnWeek | None = None,
     ) -> None:
         access = influx.influxql_access()
         self.enabled = access is not None
         db, headers = access or ("", {})
         self.query = InfluxQL(influx.url, db, headers=headers, timeout_s=influx.timeout_s)
-        self.job = InsightJob(settings, fleet, self.query, write, observe)
+        self.job = InsightJob(settings, fleet, self.query, write, observe, on_week)
         self.settings = settings
         self.errors = 0
         self._task: asyncio.Task[None] | None = None

@@ -62,8 +62,9 @@ class MqttNotifier:
                 self.pub(topic, body, self.s.qos, False)
                 if self.s.retain:
                     self.pub(topic, b"", self.s.qos, True)
-            else:  # a budget notice is news, not a standing state: never retained
-                self.pub(topic, body, self.s.qos, self.s.retain and n.event != "budget")
+            else:  # a budget notice or a digest is news, not a standing state: never retained
+                retain = self.s.retain and n.event not in ("budget", "digest")
+                self.pub(topic, body, self.s.qos, retain)
         except Exception as exc:  # the collector's publisher: any failure is a delivery failure
             raise DeliveryError(f"MQTT publish: {type(exc).__name__}: {exc}") from None
 
