@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from aiohttp import web
 
+from collector.alerts import AlertService
 from collector.alerts.engine import RuleEngine
 from collector.alerts.messages import Messages
 from collector.alerts.settings import AlertSettings
@@ -25,6 +26,7 @@ from devstack import Influxd, Mosquitto
 from devstack.ports import free_port
 from simulator.offline import simulate
 from simulator.timefmt import epoch_of, parse_rfc3339
+from tests.alert_support import Hook
 from tests.collector_support import collector_overrides, running_collector, wait_until
 from tests.insight_support import (
     DAY_MS,
@@ -312,7 +314,7 @@ async def test_without_a_battery_monitor_the_soc_is_estimated_from_voltage(
 
 
 async def test_a_finished_week_sends_each_route_its_completeness_digest(
-    influxd: Influxd, fresh_db: str
+    influxd: Influxd, fresh_db: str, hook: Hook, tmp_path: Path
 ) -> None:
     monday = epoch_of(parse_rfc3339("2025-06-02T00:00:00+02:00"))
     sim = simulate(
@@ -334,7 +336,7 @@ async def test_a_finished_week_sends_each_route_its_completeness_digest(
     assert first == date(2025, 6, 2) and len(days["NANGADE-01"]) == 7
     alerts = AlertSettings.model_validate(
         {
-            "notifiers": {"hook": {"type": "webhook", "url": "http://127.0.0.1:9/hook"}},
+            "notifiers": {"hook": {"type": "webhook", "url": hook.url}},
             "routes": [{"name": "north", "districts": ["Nangade", "Mueda"], "notifiers": ["hook"]}],
             "fallback": {"notifiers": ["hook"]},
         }
@@ -344,3 +346,15 @@ async def test_a_finished_week_sends_each_route_its_completeness_digest(
     # 24 of 2016 ticks lost at NANGADE-01: 98.8% of the week; worst station first
     assert sent["north"].text.endswith("2025-06-02 a 2025-06-08: NANGADE-01 99%, MUEDA-01 100%")
     assert sent["fallback"].text.endswith(": PEMBA-01 100%") and sent["north"].event == "digest"
+    # delivered like any page: through the alert service's outbox to a real webhook
+    service = AlertService(
+        alerts, fleet, tmp_path / "alerts", write_lines=lambda lines: None, mqtt_publish=None
+    )
+    await service.start()
+    try:
+        await service.announce(digests(alerts, fleet, first, days, ZoneInfo("Africa/Maputo")))
+        await wait_until(lambda: len(hook.posts) == 2, timeout=10)
+    finally:
+        await service.stop()
+    assert sorted(p["route"] for p in hook.posts) == ["fallback", "north"]
+    assert {p["event"] for p in hook.posts} == {"digest"}
