@@ -71,3 +71,11 @@ CHEMISTRIES: dict[Chemistry, ChemistryFacts] = {
     "gel": ChemistryFacts(LEAD_OCV, 20.0, 40.0, 50.0, 5.2),
     "lifepo4": ChemistryFacts(LFP_OCV, 10.0, 25.0, 20.0, 2.4),
 }
+
+
+def facts_of(chemistry: object) -> ChemistryFacts | None:
+    """The facts of a chemistry named in the registry, or None for anything else."""
+    for name, facts in CHEMISTRIES.items():
+        if name == chemistry:
+            return facts
+    return None

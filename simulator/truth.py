@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from devices.chemistry import CHEMISTRIES
+from devices.chemistry import facts_of
 from devices.kind import FieldValue
 from devices.stations import Station
 from simulator.timefmt import format_rfc3339
@@ -57,7 +57,7 @@ class Truth:
         solar = readings.get("solar", {})
         soc = solar.get("battery_soc_pct")
         chem = station.size("battery_chemistry")
-        facts = CHEMISTRIES.get(chem) if isinstance(chem, str) else None  # type: ignore[call-overload]
+        facts = facts_of(chem)
         if isinstance(soc, float) and facts is not None:
             if st.battery_low_at is None and soc <= facts.low_soc:
                 st.battery_low_at = ts

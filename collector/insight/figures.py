@@ -14,7 +14,7 @@ from collector.insight.samples import DAY_MS, last_noon
 from collector.insight.settings import InsightSettings
 from collector.insight.silence_cause import Cause
 from collector.insight.water import WaterForecast, forecast_water
-from devices.chemistry import CHEMISTRIES
+from devices.chemistry import facts_of
 from devices.insight import HORIZON_DAYS
 from devices.stations import Station
 
@@ -106,7 +106,7 @@ def compute(
     noon = last_noon(now_ms, tz)
     battery = None
     chem = station.size("battery_chemistry")
-    facts = CHEMISTRIES.get(chem) if isinstance(chem, str) else None  # type: ignore[call-overload]
+    facts = facts_of(chem)
     if facts is not None:
         low = settings.low_soc(str(chem))
         power = [p for p in data.power if p.ts_ms <= now_ms]

@@ -29,11 +29,12 @@ from collector.insight.settings import InsightSettings
 from collector.insight.silence_cause import Cause, PowerSample, classify
 from devices import insight as insight_kind
 from devices import schema
-from devices.chemistry import CHEMISTRIES
+from devices.chemistry import facts_of
 from devices.stations import Fleet, Station
 
 log = logging.getLogger(__name__)
 BEFORE_SILENCE_MS = 2 * HOUR_MS  # what a station said before it went quiet
+KEEP_DAYS = 14  # completeness days held per station
 
 Write = Callable[[list[str]], Awaitable[None]]
 Observe = Callable[[list[Reading]], None]
@@ -189,7 +190,7 @@ class InsightJob:
         self, st: Station, since: int, before: list[PowerSample], peers: dict[str, int]
     ) -> Cause:
         chem = st.size("battery_chemistry")
-        facts = CHEMISTRIES.get(chem) if isinstance(chem, str) else None  # type: ignore[call-overload]
+        facts = facts_of(chem)
         nominal = st.size("battery_voltage")
         return classify(
             st.id,
@@ -214,7 +215,10 @@ class InsightJob:
             for st in stations:
                 counts = counted.get(st.id, {})
                 c = self.day_completeness(st, day, start, end, now, counts)
-                self.completeness.setdefault(st.id, {})[day] = c
+                days_kept = self.completeness.setdefault(st.id, {})
+                days_kept[day] = c
+                if len(days_kept) > KEEP_DAYS:  # bounded: the API and the digest need a week
+                    del days_kept[min(days_kept)]
                 lines.append(completeness_line(c, start))
         return lines
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from collector.alerts.durations import Duration
-from devices.chemistry import CHEMISTRIES
+from devices.chemistry import CHEMISTRIES, facts_of
 from devices.solar import Chemistry
 
 
@@ -55,8 +55,8 @@ class InsightSettings(BaseModel):
 
     def low_soc(self, chemistry: str) -> float:
         """The low mark of `chemistry` (the chemistry's default when not configured)."""
-        given = self.low_soc_pct.get(chemistry)  # type: ignore[call-overload]
-        if isinstance(given, float | int):
-            return float(given)
-        facts = CHEMISTRIES.get(chemistry)  # type: ignore[call-overload]
+        for name, given in self.low_soc_pct.items():
+            if name == chemistry:
+                return float(given)
+        facts = facts_of(chemistry)
         return facts.low_soc if facts is not None else 50.0
