@@ -358,3 +358,19 @@ async def test_a_finished_week_sends_each_route_its_completeness_digest(
         await service.stop()
     assert sorted(p["route"] for p in hook.posts) == ["fallback", "north"]
     assert {p["event"] for p in hook.posts} == {"digest"}
+
+
+async def test_a_district_outage_is_named_before_the_silence_pages(
+    influxd: Influxd, fresh_db: str
+) -> None:
+    ids = ["PEMBA-01", "PEMBA-02", "MUEDA-01"]
+    mast = run("district-gsm-outage", ids, 0.5, target="PEMBA-01")
+    write(influxd, fresh_db, [r for i, r in enumerate(mast.readings) if i not in mast.backlog])
+    # MUEDA-01 reports on, so fleet time runs; 20 min into the outage, between two hours
+    insight, _ = job(influxd, fresh_db, ids)
+    outage = START_MS + 6 * HOUR_MS
+    insight.done_ms = outage  # this hour is done: the round checks the silences only
+    assert await insight.catch_up(outage + 20 * 60_000) == []
+    await insight.query.close()
+    assert insight.cause_of("PEMBA-01") == insight.cause_of("PEMBA-02") == "district_network"
+    assert insight.cause_of("MUEDA-01") == "network"

@@ -35,6 +35,7 @@ from devices.stations import Fleet, Station
 log = logging.getLogger(__name__)
 BEFORE_SILENCE_MS = 2 * HOUR_MS  # what a station said before it went quiet
 KEEP_DAYS = 14  # completeness days held per station
+DIAGNOSE_SPAN_MS = 8 * HOUR_MS  # what a silence check between hours reads
 
 Write = Callable[[list[str]], Awaitable[None]]
 Observe = Callable[[list[Reading]], None]
@@ -92,6 +93,11 @@ class InsightJob:
         if hours:
             await self.run_hours(hours, now_ms)
             self.done_ms = hours[-1]
+        else:
+            # between hours, the silences only: a cause ready when station_silent fires
+            stations = list(self.fleet.stations)
+            since = now_ms - DIAGNOSE_SPAN_MS
+            self.diagnose(await fetch_fleet(self.query, stations, since, now_ms), now_ms)
         return hours
 
     async def run_hours(self, hours: list[int], now_ms: int | None = None) -> None:
@@ -163,19 +169,22 @@ class InsightJob:
     def diagnose(self, data: dict[str, StationData], now_ms: int) -> None:
         """Each station's silence cause: for the quiet ones, and in advance for the others."""
         quiet_after = int(self.settings.quiet_after * 1000)
-        quiet: dict[str, int] = {
-            sid: d.last_ms
-            for sid, d in data.items()
-            if d.last_ms is not None and now_ms - d.last_ms >= quiet_after
-        }
+        # quiet for three reporting intervals: not yet paged, but what a district shares
+        missing: dict[str, int] = {}
+        for st in self.fleet.stations:
+            d = data.get(st.id)
+            gap = 3 * st.report_interval_s * 1000
+            if d is not None and d.last_ms is not None and now_ms - d.last_ms >= gap:
+                missing[st.id] = d.last_ms
+        quiet = {s: t for s, t in missing.items() if now_ms - t >= quiet_after}
         for st in self.fleet.stations:
             d = data.get(st.id)
             if d is None or d.last_ms is None:
                 continue
-            since = quiet.get(st.id, now_ms)
+            since = missing.get(st.id, now_ms)
             before = [p for p in d.power if since - BEFORE_SILENCE_MS <= p.ts_ms <= since]
-            peers = {s: t for s, t in quiet.items() if self.fleet.district_of(s) == st.district}
-            if st.id not in quiet:
+            peers = {s: t for s, t in missing.items() if self.fleet.district_of(s) == st.district}
+            if st.id not in missing:
                 peers = {}  # in advance: no one has gone quiet with it yet
             cause = self._classify(st, since, before, peers)
             self.causes[st.id] = cause
