@@ -34,6 +34,7 @@ from collector.ingest.decoding import (
     parse_decoder_settings,
     parse_gateway_settings,
 )
+from collector.insight.settings import InsightSettings
 from collector.plugin_settings import PluginSettingsError
 from collector.secrets import load_secret, url_has_password
 from collector.store.sinks import (
@@ -292,6 +293,7 @@ class Settings(BaseSettings):
     quarantine: QuarantineSettings = QuarantineSettings()
     http: HttpSettings = HttpSettings()
     alerts: AlertSettings = AlertSettings()
+    insight: InsightSettings = InsightSettings()
     fleet: Path | None = Field(
         None,
         description="Station registry YAML (default: 19-site sample fleet; 'none': no registry)",

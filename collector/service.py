@@ -6,9 +6,11 @@ import asyncio
 import logging
 import os
 import time
+from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -23,6 +25,10 @@ from collector.health import HealthParts, health
 from collector.http_api import HttpParts, build_app
 from collector.ingest.pipeline import Ingest, Outcome
 from collector.ingest.quarantine import Quarantine
+from collector.insight.api import InsightApi
+from collector.insight.digest import digests
+from collector.insight.job import Days
+from collector.insight.service import InsightService
 from collector.logtext import safe
 from collector.metrics import Metrics
 from collector.private_files import private_dir
@@ -78,6 +84,7 @@ class Collector:
         # role alerts: the engine on its own subscription; it writes alert points, no readings
         self.writes_readings = settings.role != "alerts"
         self.alerts = self._make_alerts()
+        self.insight = self._make_insight()
         self.http_runner: web.AppRunner | None = None
         self.http_port: int | None = None
 
@@ -121,6 +128,8 @@ class Collector:
         self.writer.start(spawn)
         await self._replay_first()
         self.source.start()
+        if self.insight is not None:
+            await self.insight.start(spawn)
         tasks = [spawn("consume", lambda: self._consume(intake)), spawn("stats", self._stats_loop)]
         for gw in self.ingest.gateways:
             # the process subscribed to the gateways' topics keeps them talking
@@ -159,6 +168,8 @@ class Collector:
         if not await self.writer.drain(grace):
             log.warning("stopping without writing everything held (%.0f s); unacknowledged", grace)
         self.supervisor.close()  # a task waiting to restart now ends instead
+        if self.insight is not None:
+            await self.insight.stop()
         if self.alerts is not None:
             await self.alerts.stop()
             await self.writer.drain(grace)
@@ -194,6 +205,35 @@ class Collector:
             link_up=lambda: self.source is not None and self.source.connected,
         )
 
+    def _make_insight(self) -> InsightService | None:
+        """Forecasts where the alert engine runs (or alone, with alerts off), not on ingest."""
+        if not self.settings.insight.enabled or self.settings.role == "ingest":
+            return None
+
+        async def write(lines: list[str]) -> None:
+            if self.writer is not None:
+                self.writer.add(lines, 0, None)
+
+        alerts = self.alerts
+        on_week = None
+        if alerts is not None:
+            tz = ZoneInfo(self.settings.insight.timezone)
+
+            async def on_week(monday: date, days: Days) -> None:
+                await alerts.announce(digests(self.settings.alerts, self.fleet, monday, days, tz))
+
+        service = InsightService(
+            self.settings.insight,
+            self.fleet,
+            self.settings.influx,
+            write,
+            alerts.observe_many if alerts is not None else None,
+            on_week,
+        )
+        if alerts is not None:
+            alerts.engine.silence_cause = service.job.cause_of
+        return service
+
     async def _start_http(self) -> None:
         if not self.settings.http.enabled:
             return
@@ -210,6 +250,8 @@ class Collector:
         )
         if self.alerts is not None:
             AlertApi(self.alerts).mount(app)
+        if self.insight is not None:
+            InsightApi(self.insight.job).mount(app)
         self.http_runner = web.AppRunner(app, access_log=None)
         await self.http_runner.setup()
         site = web.TCPSite(self.http_runner, self.settings.http.host, self.settings.http.port)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from grafanalib.core import Dashboard, Table
 
 from dashboards import influxql as iq
+from dashboards import insight_panels as ip
 from dashboards import kind_panels as kp
 from dashboards import panels as p
 from dashboards.render import make_dashboard
@@ -174,6 +175,9 @@ def build(lang: Lang = "en") -> Dashboard:
     for kind, name, _ in fields:
         placed = kp.by_station(kind, name, lang)
         lay.add(placed.panel, placed.w, placed.h)
+    lay.newline()
+    lay.add(ip.completeness_table(), 8, 10)
+    lay.add(ip.completeness_bars(), 16, 10)
     return make_dashboard(
         uid=UID,
         title="SolarWater · Fleet overview",

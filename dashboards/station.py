@@ -5,6 +5,7 @@ from __future__ import annotations
 from grafanalib.core import Dashboard
 
 from dashboards import influxql as iq
+from dashboards import insight_panels as ip
 from dashboards import kind_panels as kp
 from dashboards import panels as p
 from dashboards.render import make_dashboard
@@ -77,6 +78,8 @@ def build(lang: Lang = "en") -> Dashboard:
     lay.newline()
     clock = clock_offset(lang)
     lay.add(clock.panel, clock.w, clock.h)
+    lay.add(ip.forecast_days(ST), 12, 8)
+    lay.add(ip.completeness_bars(ST), 12, 8)
     return make_dashboard(
         uid=UID,
         title="SolarWater · Station detail",

@@ -97,6 +97,8 @@ class Station(BaseModel):
     longitude: float = Field(ge=-180, le=180)
     kind: Literal["police_station", "border_post", "community"] = "police_station"
     people: int = Field(20, ge=0, le=1000)
+    # how often each device reports: what data completeness expects of a day
+    report_interval_s: int = Field(300, ge=10, le=86400)
     devices: tuple[Device, ...] = Field(default_factory=default_devices, max_length=64)
     # What the station's gear speaks on MQTT; a GX names its portal, whatever the dialect.
     dialect: Dialect = "native"

@@ -5,8 +5,10 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass
 
+from devices.chemistry import CHEMISTRIES, LEAD_OCV, LFP_OCV
+
 # Per-bank resistance scales with size: R = k / Ah (a 400 Ah lead-acid bank ≈ 12 mΩ).
-_R_K = {"lead_acid": 4.8, "gel": 5.2, "lifepo4": 2.4}
+_R_K = {name: facts.r_k for name, facts in CHEMISTRIES.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,16 +46,10 @@ class BatterySpec:
         return self.r_k / max(capacity_ah, 1.0)
 
 
-_LEAD_OCV = ((0.0, 22.8), (10.0, 23.2), (20.0, 23.6), (50.0, 24.4), (100.0, 25.5))
-_LFP_OCV = (
-    (0.0, 24.0),
-    (10.0, 25.6),
-    (20.0, 26.0),
-    (50.0, 26.3),
-    (80.0, 26.6),
-    (95.0, 26.8),
-    (100.0, 27.2),
-)
+# the curves and the disconnect points are the catalogue's, so forecasts read the same ones
+_LEAD_OCV = LEAD_OCV
+_LFP_OCV = LFP_OCV
+_LEAD, _LFP = CHEMISTRIES["lead_acid"], CHEMISTRIES["lifepo4"]
 
 SPECS: dict[str, BatterySpec] = {
     "lead_acid": BatterySpec(
@@ -66,15 +62,37 @@ SPECS: dict[str, BatterySpec] = {
         85.0,
         7200.0,
         75.0,
-        20.0,
-        40.0,
+        _LEAD.lvd_soc,
+        _LEAD.lvr_soc,
         _R_K["lead_acid"],
     ),
     "gel": BatterySpec(
-        "gel", 0.85, _LEAD_OCV, 28.2, 27.6, 0.15, 85.0, 7200.0, 75.0, 20.0, 40.0, _R_K["gel"]
+        "gel",
+        0.85,
+        _LEAD_OCV,
+        28.2,
+        27.6,
+        0.15,
+        85.0,
+        7200.0,
+        75.0,
+        _LEAD.lvd_soc,
+        _LEAD.lvr_soc,
+        _R_K["gel"],
     ),
     "lifepo4": BatterySpec(
-        "lifepo4", 0.95, _LFP_OCV, 28.4, 27.0, 0.5, 95.0, 1800.0, 85.0, 10.0, 25.0, _R_K["lifepo4"]
+        "lifepo4",
+        0.95,
+        _LFP_OCV,
+        28.4,
+        27.0,
+        0.5,
+        95.0,
+        1800.0,
+        85.0,
+        _LFP.lvd_soc,
+        _LFP.lvr_soc,
+        _R_K["lifepo4"],
     ),
 }
 

@@ -76,6 +76,8 @@ class Scenario:
     description: str
     faults: tuple[Fault, ...] = ()
     initial: dict[str, Initial] = field(default_factory=dict)
+    # What the scenario sets up to be true (leak rates, silence causes...), for the summary.
+    facts: Mapping[str, object] = field(default_factory=dict)
 
     def effects(self, station: str, offset_s: float) -> Effects:
         """Effects at `station`, `offset_s` seconds after the run's start."""
@@ -83,6 +85,18 @@ class Scenario:
 
     def initial_for(self, station: str) -> Initial:
         return self.initial.get(station, Initial())
+
+    def silence_cause(self, station: str, fx: Effects, modem_powered: bool) -> str | None:
+        """Why the station cannot be heard at this tick (None: it can), as the truth records it."""
+        if fx.get("modem_on_load", False) and not modem_powered:
+            return "power"  # the load disconnect took the modem down
+        if fx.silent:
+            return "unknown"
+        if fx.link_down:
+            causes = self.facts.get("silence_cause")
+            given = causes.get(station) if isinstance(causes, Mapping) else None
+            return str(given) if given else "network"
+        return None
 
 
 # (target station, the run's stations) -> the scenario

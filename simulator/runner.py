@@ -78,7 +78,8 @@ def run_simulation(
     """
     stations = _stations(config)
     ids = [s.id for s in stations]
-    scenario = build_scenario(config.scenario, ids, config.scenario_station)
+    districts = {s.id: s.district for s in stations}
+    scenario = build_scenario(config.scenario, ids, config.scenario_station, districts)
     broker = parse_mqtt_url(config.mqtt_url, config.ca_file)
     logins = load_credentials(config.credentials_file) if config.credentials_file else None
     missing = [i for i in ids if logins is not None and i not in logins]
@@ -124,7 +125,9 @@ def run_simulation(
         net = Network(all_links)
         try:
             _connect_all(net, all_links, broker.display)
+            summary.truth.facts = dict(scenario.facts)
             _run_ticks(config, sims, net, summary, start, ticks, say)
+            summary.truth.finish(start + ticks * config.interval_s)
             _drain(config, net, all_links, summary)
         finally:
             _close(net, all_links)
@@ -185,7 +188,10 @@ def _run_ticks(
             fx = sim.model.effects(ts)
             readings = sim.model.step_devices(ts)
             link = sim.link
-            if fx.link_down:
+            cause = sim.model.scenario.silence_cause(sim.station.id, fx, sim.model.modem_powered())
+            by_kind = {d.kind: readings[d.id] for d in sim.station.devices}
+            summary.truth.observe(sim.station, ts, by_kind, cause)
+            if fx.link_down or cause == "power":
                 link.cut_link()
             else:
                 link.restore_link()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from devices.errors import ConfigError
 from simulator.faults import Builder, Fault, Initial, Scenario
@@ -101,6 +101,89 @@ def _controller_fault(target: str, stations: Sequence[str]) -> Scenario:
     )
 
 
+def _battery_decline(target: str, stations: Sequence[str]) -> Scenario:
+    return Scenario(
+        "battery-decline",
+        "panels soiled to 30% of their output all run: the bank falls day by day from 95%;"
+        " the summary's truth says when it reaches its low mark and its load disconnect",
+        (Fault(target, 0.0, None, {"pv_factor": 0.4}, "soiled panels"),),
+        {target: Initial(soc_pct=95.0)},
+        {"battery_decline": [target]},
+    )
+
+
+LEAK_LPH = 8.0
+
+
+def _tank_leak(target: str, stations: Sequence[str]) -> Scenario:
+    return Scenario(
+        "tank-leak",
+        f"no rain; from +12 h the tank leaks {LEAK_LPH:g} L/h past the meters (only its level"
+        " shows it)",
+        (
+            Fault(target, 0.0, None, {"no_rain": True}, "dry weather"),
+            Fault(target, 12 * H, None, {"leak_lph": LEAK_LPH}, "leaking tank"),
+        ),
+        {target: Initial(tank_pct=80.0)},
+        {"leak_lph": {target: LEAK_LPH}, "leak_from_s": 12 * H},
+    )
+
+
+GUTTER_FACTOR = 0.15
+
+
+def _blocked_gutter(target: str, stations: Sequence[str]) -> Scenario:
+    others = [s for s in stations if s != target]
+    control = others[:1]
+    return Scenario(
+        "blocked-gutter",
+        f"the target's gutter passes {GUTTER_FACTOR:.0%} of the roof's runoff; a 20 mm storm"
+        " at +6 h over it (and over the next station, whose gutter is clean)",
+        (
+            Fault(target, 0.0, None, {"gutter_factor": GUTTER_FACTOR}, "blocked gutter"),
+            *(Fault(s, 6 * H, 7 * H, {"rain_mm_per_h": 20.0}, "storm") for s in [target, *control]),
+        ),
+        {target: Initial(tank_pct=30.0), **{s: Initial(tank_pct=30.0) for s in control}},
+        {"gutter_factor": {target: GUTTER_FACTOR, **{s: 1.0 for s in control}}},
+    )
+
+
+def _brown_out(target: str, stations: Sequence[str]) -> Scenario:
+    return Scenario(
+        "brown-out",
+        "the array cable is cut; the bank starts at 32% and runs down until the controller's"
+        " load disconnect takes the modem (on the load output) down",
+        (Fault(target, 0.0, None, {"pv_factor": 0.0, "modem_on_load": True}, "array cable cut"),),
+        {target: Initial(soc_pct=32.0)},
+        {"silence_cause": {target: "power"}},
+    )
+
+
+def _district_gsm(target: str, stations: Sequence[str], districts: Mapping[str, str]) -> Scenario:
+    district = districts.get(target)
+    hit = [s for s in stations if district is not None and districts.get(s) == district]
+    hit = hit or [target]
+    return Scenario(
+        "district-gsm-outage",
+        "the GSM mast of the target's district is down from +6 h to +12 h: every station of"
+        " the district goes quiet at once, batteries healthy",
+        tuple(Fault(s, 6 * H, 12 * H, {"link_down": True}, "district GSM outage") for s in hit),
+        {},
+        {"silence_cause": {s: "district_network" for s in hit}, "district": district},
+    )
+
+
+# Scenarios that need the run's districts (station id -> district) besides its stations.
+DISTRICT_SCENARIOS: dict[str, Callable[[str, Sequence[str], Mapping[str, str]], Scenario]] = {
+    "district-gsm-outage": _district_gsm,
+}
+
+
+def _one_district(stations: Sequence[str]) -> dict[str, str]:
+    # a run without its registry: every station counts as one district
+    return dict.fromkeys(stations, "-")
+
+
 SCENARIOS: dict[str, Builder] = {
     "none": _none,
     "default": _default,
@@ -109,13 +192,26 @@ SCENARIOS: dict[str, Builder] = {
     "silent-station": _silent,
     "gsm-outage": _gsm,
     "controller-fault": _controller_fault,
+    "battery-decline": _battery_decline,
+    "tank-leak": _tank_leak,
+    "blocked-gutter": _blocked_gutter,
+    "brown-out": _brown_out,
+    "district-gsm-outage": lambda t, ss: _district_gsm(t, ss, _one_district(ss)),
     # and the scenarios of each kind's simulator module
     **kind_scenarios(),
 }
 
 
-def build_scenario(name: str, stations: Sequence[str], target: str | None = None) -> Scenario:
-    """The scenario `name` for a run over `stations`; the target defaults to the first station."""
+def build_scenario(
+    name: str,
+    stations: Sequence[str],
+    target: str | None = None,
+    districts: Mapping[str, str] | None = None,
+) -> Scenario:
+    """The scenario `name` for a run over `stations`; the target defaults to the first station.
+
+    `districts` (station id -> district) is for the scenarios that hit a whole district.
+    """
     builder = SCENARIOS.get(name)
     if builder is None:
         raise ScenarioError(f"unknown scenario {name!r} (choose from {', '.join(SCENARIOS)})")
@@ -125,4 +221,7 @@ def build_scenario(name: str, stations: Sequence[str], target: str | None = None
         target = stations[0]
     elif target not in stations:
         raise ScenarioError(f"scenario station {target!r} is not one of the run's stations")
+    by_district = DISTRICT_SCENARIOS.get(name)
+    if by_district is not None and districts is not None:
+        return by_district(target, stations, districts)
     return builder(target, stations)

@@ -104,6 +104,10 @@ class StationModel:
                 ) from None
         return out
 
+    def modem_powered(self) -> bool:
+        """False while a device has cut the loads the modem hangs on (a brown-out)."""
+        return all(getattr(model, "load_connected", True) for _, model in self.devices)
+
 
 def _epoch(ts: float | datetime) -> float:
     return epoch_of(ts) if isinstance(ts, datetime) else float(ts)

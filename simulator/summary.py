@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from devices.kind import FieldValue
+from simulator.truth import Truth
 
 
 class RecordedReading(NamedTuple):
@@ -69,6 +70,8 @@ class Summary:
         """Count readings that never reached the broker, by why."""
         self.dropped[why] = self.dropped.get(why, 0) + n
 
+    truth: Truth = field(default_factory=Truth)
+
     def to_json(self) -> dict[str, Any]:
         """The `--summary-json` document."""
         return {
@@ -84,4 +87,5 @@ class Summary:
             "interval_s": self.interval_s,
             "seed": self.seed,
             "scenario": self.scenario,
+            "truth": self.truth.to_json(),
         }

@@ -96,6 +96,8 @@ def default_run(
             "SOLARWATER_STATS_INTERVAL_S": "1",
             # the day replays in seconds: evaluate often (transitions stay on device time)
             "SOLARWATER_ALERTS__EVALUATE_INTERVAL_S": "0.05",
+            # completeness as the day arrives (the day is too short for forecasts)
+            "SOLARWATER_INSIGHT__CHECK_EVERY": "2",
         },
     )
     proc.start()

@@ -161,7 +161,30 @@ def ingest_fleet_day(influxd: Influxd, db: str) -> FleetDay:
     status.append(
         encode_line("station_status", {"station": silent}, {"online": 0}, from_ms + 23 * H_MS)
     )
-    everything = readings + alert_lines + info + status + _collector(from_ms)
+    # the insight job's points: hourly forecasts falling a day per day, one completeness day
+    insight = [
+        encode_line(
+            "forecast",
+            {"station": s},
+            {"battery_days": 6.0 - t / DAY_MS, "water_days": 9.0 - t / DAY_MS},
+            from_ms + t,
+        )
+        for s in stations
+        for t in range(0, DAY_MS, H_MS)
+    ] + [
+        encode_line(
+            "completeness",
+            {"station": s, "day": "2025-01-15"},  # START is local midnight
+            {
+                "expected": 864,
+                "received": 864 if s != silent else 828,
+                "pct": 100.0 if s != silent else 95.83,
+            },
+            from_ms,
+        )
+        for s in stations
+    ]
+    everything = readings + alert_lines + info + status + _collector(from_ms) + insight
     for i in range(0, len(everything), 5000):
         influxd.write(everything[i : i + 5000], db=db)
     durations = [

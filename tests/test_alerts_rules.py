@@ -41,7 +41,8 @@ def test_defaults_are_the_documented_rules() -> None:
     s = AlertSettings()
     assert list(s.rules) == [
         "battery_low", "battery_critical", "tank_low", "tank_empty", "controller_fault",
-        "tank_sensor_fault", "security_lights_off", "station_silent", "device_clock_skew",
+        "tank_sensor_fault", "security_lights_off", "battery_forecast_low", "water_forecast_low",
+        "tank_leak_suspected", "catchment_blocked", "station_silent", "device_clock_skew",
     ]  # fmt: skip
     low = s.rules["battery_low"]
     assert (low.condition, low.clear, low.for_) == (

@@ -186,7 +186,7 @@ def test_each_kind_gets_its_panels(kind: str, lang: Literal["pt", "en"]) -> None
 @pytest.mark.parametrize("lang", LANGS)
 def test_fleet_board_shows_every_fleet_field(lang: Literal["pt", "en"]) -> None:
     board = render(fleet.build(lang))
-    (table,) = [p for p in _panels(board) if p["type"] == "table"]
+    (table,) = [p for p in _panels(board) if p["type"] == "table" and p["title"] == "Stations"]
     renames = table["transformations"][1]["options"]["renameByName"]
     shown = [(k, n, i) for k in KINDS.values() for n, i in k.info.items() if i.chart.fleet]
     assert shown

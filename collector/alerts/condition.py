@@ -21,7 +21,7 @@ import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from devices.catalogue import KINDS
+from devices.catalogue import RULE_KINDS as KINDS
 from devices.errors import ConfigError
 from devices.kind import FieldValue
 

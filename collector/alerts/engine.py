@@ -12,7 +12,7 @@ neither fires nor resolves.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from collector.alerts.fleetclock import FleetClock
 from collector.alerts.model import SILENCE_DEVICE, AlertKey, Episode, Transition
 from collector.alerts.rules import SILENCE_RULE, EffectiveRule, RuleSettings
 from collector.ingest.readings import Reading
+from devices.catalogue import DERIVED
 from devices.stations import Fleet
 from devices.sun import is_night
 
@@ -99,6 +100,8 @@ class RuleEngine:
         self.episodes: deque[Episode] = deque(maxlen=EPISODES_MAX)
         self.episodes_dropped = 0
         self.pending_changed = False  # a `for` or clear timer started or stopped: save it
+        # station -> the likely cause of its silence, told when a silence fires (None: none)
+        self.silence_cause: Callable[[str], str | None] | None = None
 
     @property
     def tracked(self) -> int:
@@ -194,11 +197,14 @@ class RuleEngine:
             try:
                 self.observed += 1
                 ts, station = r.ts_ms, r.station
-                if ts > newest:
-                    newest = ts
-                last_seen = seen.get(station)
-                if last_seen is None or ts > last_seen:
-                    seen[station] = ts
+                # only a station's own telemetry says it is alive and moves fleet time;
+                # figures the collector derives from it (DERIVED kinds) do not
+                if r.kind not in DERIVED:
+                    if ts > newest:
+                        newest = ts
+                    last_seen = seen.get(station)
+                    if last_seen is None or ts > last_seen:
+                        seen[station] = ts
                 dkey = (station, r.device)
                 dev = devices.get(dkey)
                 if dev is None:
@@ -363,7 +369,15 @@ class RuleEngine:
             if silent and station not in self._silent:
                 self._silent.add(station)
                 out.append(
-                    self._silence_t("firing", station, rule, seen + rule.for_ms, seen, quiet)
+                    self._silence_t(
+                        "firing",
+                        station,
+                        rule,
+                        seen + rule.for_ms,
+                        seen,
+                        quiet,
+                        self.silence_cause(station) if self.silence_cause else None,
+                    )
                 )
             elif not silent and station in self._silent:
                 self._silent.discard(station)
@@ -372,7 +386,13 @@ class RuleEngine:
 
     @staticmethod
     def _silence_t(
-        state: str, station: str, rule: EffectiveRule, ts: int, since: int, quiet_ms: int
+        state: str,
+        station: str,
+        rule: EffectiveRule,
+        ts: int,
+        since: int,
+        quiet_ms: int,
+        cause: str | None = None,
     ) -> Transition:
         return Transition(
             state="firing" if state == "firing" else "resolved",
@@ -385,6 +405,7 @@ class RuleEngine:
             witness=None,
             observed=None,
             lasted_ms=quiet_ms,
+            cause=cause,
         )
 
     def restore_active(self, key: AlertKey) -> None:

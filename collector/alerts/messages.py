@@ -45,7 +45,9 @@ class Messages:
         if t.witness is None:  # silence
             limit = format_duration(t.rule.for_ms / 1000)
             if t.state == "firing":
-                return self.lang.silent_detail.format(limit=limit), limit
+                detail = self.lang.silent_detail.format(limit=limit)
+                why = self.lang.causes.get(t.cause or "")
+                return (f"{detail}; {why}" if why else detail), limit
             return self.lang.back_detail, limit
         w = t.witness
         name, unit = label(self.lang, w.field, t.rule.kind)

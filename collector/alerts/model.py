@@ -9,7 +9,8 @@ from collector.alerts.condition import Comparison
 from collector.alerts.rules import EffectiveRule
 
 State = Literal["firing", "resolved"]
-# budget: pages are being dropped; digest: what came and went while a station was silent
+# budget: pages are being dropped; digest: what came and went while a station was silent,
+# or the weekly completeness digest (collector/insight)
 Event = Literal["firing", "reminder", "resolved", "budget", "digest"]
 SILENCE_DEVICE = ""  # the device part of a station-wide (silence) alert key
 
@@ -30,6 +31,7 @@ class Transition:
     witness: Comparison | None
     observed: float | int | str | None  # the witness field's value, as the device sent it
     lasted_ms: int
+    cause: str | None = None  # a silence's likely cause (collector/insight/silence_cause.py)
 
     @property
     def key(self) -> AlertKey:

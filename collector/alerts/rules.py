@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from collector.alerts.condition import Condition, ConditionError, parse_condition
 from collector.alerts.durations import Duration
-from devices.catalogue import KINDS
+from devices.catalogue import RULE_KINDS as KINDS
 from devices.stations import Chemistry, Station
 
 Severity = Literal["warning", "critical"]
@@ -64,7 +64,8 @@ DEFAULT_RULES: dict[str, dict[str, Any]] = {
         "severity": "warning",
     },
 }
-# ...and the rules each kind's module ships (devices/<kind>.py), then the silence rule.
+# ...and the rules each kind's module ships (devices/<kind>.py, derived kinds' too), then the
+# silence rule.
 for _kind in KINDS.values():
     for _name, _rule in _kind.rules.items():
         if _name in DEFAULT_RULES or _name == SILENCE_RULE:

@@ -688,6 +688,26 @@ class AlertService:
             self.counts["notifications_unrouted"] += 1
         return out
 
+    async def announce(self, jobs: list[tuple[str, Notification]]) -> None:
+        """Send notifications that belong to no alert (a digest), through the same outbox."""
+        if not jobs:
+            return
+        ids = await self.store.call(
+            lambda s: [s.outbox_add(name, orjson.dumps(asdict(n))) for name, n in jobs]
+        )
+        refused = [
+            job_id
+            for job_id, (name, n) in zip(ids, jobs, strict=True)
+            if not self.dispatcher.submit(name, job_id, n)
+        ]
+
+        def forget(s: AlertStore) -> None:
+            for i in refused:
+                s.outbox_done(i)
+
+        if refused:
+            await self.store.call(forget)
+
     async def _job_done(self, job_id: int) -> None:
         await self.store.call(lambda s: s.outbox_done(job_id))
 

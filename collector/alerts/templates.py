@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from devices.catalogue import KINDS
+from devices.catalogue import RULE_KINDS as KINDS
 from devices.fieldinfo import Lang, Text
 
 SMS_MAX = 160
@@ -39,6 +39,7 @@ class Language:
     budget: str  # the once-per-window notice that a station's pages are being dropped
     group: Mapping[str, str]  # one notification for several stations, per event
     digest: str  # what came and went while a station was silent
+    causes: Mapping[str, str]  # a silence's likely cause and what to bring
 
 
 PT = Language(
@@ -52,6 +53,10 @@ PT = Language(
         "tank_sensor_fault": "Avaria do sensor do tanque",
         "station_silent": "Estação sem dados",
         "device_clock_skew": "Relógio do aparelho desacertado",
+        "battery_forecast_low": "Bateria a acabar",
+        "water_forecast_low": "Água a acabar",
+        "tank_leak_suspected": "Suspeita de fuga no tanque",
+        "catchment_blocked": "Captação entupida",
     },
     texts={
         "firing": "{severity} {title}: {station} ({district}) {detail} há {duration},"
@@ -73,6 +78,11 @@ PT = Language(
         "digest": "RESUMO de {count} estações ({route}): {stations}",
     },
     digest="RESUMO {station}: enquanto sem dados, vieram e passaram: {items}",
+    causes={
+        "power": "provável falta de energia: levar uma bateria carregada",
+        "network": "provável falha de comunicação: verificar o modem e o crédito do SIM",
+        "district_network": "várias estações do distrito caladas: provável falha da rede GSM",
+    },
 )
 
 EN = Language(
@@ -86,6 +96,10 @@ EN = Language(
         "tank_sensor_fault": "Tank sensor fault",
         "station_silent": "Station silent",
         "device_clock_skew": "Device clock off",
+        "battery_forecast_low": "Battery running out",
+        "water_forecast_low": "Water running out",
+        "tank_leak_suspected": "Tank leak suspected",
+        "catchment_blocked": "Catchment blocked",
     },
     texts={
         "firing": "{severity} {title}: {station} ({district}) {detail} for {duration},"
@@ -107,6 +121,11 @@ EN = Language(
         "digest": "DIGEST of {count} stations ({route}): {stations}",
     },
     digest="DIGEST {station}: while silent, came and went: {items}",
+    causes={
+        "power": "likely power: take a charged battery",
+        "network": "likely communications: check the modem and the SIM's credit",
+        "district_network": "several stations of the district silent: likely a GSM outage",
+    },
 )
 
 LANGUAGES: dict[str, Language] = {"pt": PT, "en": EN}

@@ -55,13 +55,20 @@ class SolarModel:
             g *= STORM_SHADE
         air = air_temp_c(local)
         cell = air + g * 0.03
+        # soiled or shaded panels, a cut array cable: the share of the sun the array still sees
+        pv_share = float(fx.get("pv_factor", 1.0))
         step = power.step(
-            dt, g, demand_w(self.loads, local, elevation, site.rng), cell, fx.error_code
+            dt, g * pv_share, demand_w(self.loads, local, elevation, site.rng), cell, fx.error_code
         )
         target = _enclosure_temp(air, abs(step.battery_current_a))
         self.battery_temp_c += (target - self.battery_temp_c) * min(1.0, dt / 5400.0)
         self._charge_as += step.battery_current_a * dt
         self._last = step
+
+    @property
+    def load_connected(self) -> bool:
+        """False while the controller's low-voltage disconnect has the loads (the modem) off."""
+        return self.power is None or self.power.load_connected
 
     def reading(self, prev: float, t: float, fx: Effects) -> Fields:
         last, power = self._last, self.power

@@ -52,6 +52,7 @@ class TankModel:
         storms = [] if fx.no_rain else site.weather.storms_between(a, b)
         storms += self._scenario_storm(a, b, fx)
         rain, inflow = tank.catchment_l(storms, a, b)
+        inflow *= float(fx.get("gutter_factor", 1.0))  # a blocked gutter or diverter spills
         local = to_local(b)
         dt_h = (b - a) / 3600.0
         daily = daily_demand_l(site.station.people, self.litres_per_person, self.visitors)
@@ -59,6 +60,8 @@ class TankModel:
         demand *= site.rng.uniform(0.7, 1.3)
         demand += fx.leak_pct_per_h / 100.0 * tank.capacity_l * dt_h  # a tap left running
         moved = tank.step(rain, inflow, demand)
+        # a leaking tank or fitting: water lost past the meters, only the level shows it
+        tank.volume_l = max(0.0, tank.volume_l - float(fx.get("leak_lph", 0.0)) * dt_h)
         target = 24.0 + (air_temp_c(local) - 26.0) * 0.3
         self.water_temp_c += (target - self.water_temp_c) * min(1.0, (b - a) / 21600.0)
         self._rain += rain

@@ -72,6 +72,10 @@ class SinkSettings(BaseModel):
     )
     verify_tls: bool = Field(True, description="Verify the server certificate for https://")
 
+    def influxql_access(self) -> tuple[str, dict[str, str]] | None:
+        """The database and headers an InfluxQL reader (`/query`) uses; None: it cannot read."""
+        return None
+
 
 @dataclass(frozen=True)
 class SinkPlugin:

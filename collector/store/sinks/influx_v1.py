@@ -35,6 +35,12 @@ class InfluxV1Settings(SinkSettings):
         """The password, from the environment or its file."""
         return self._password.get_secret_value() if self._password is not None else None
 
+    def influxql_access(self) -> tuple[str, dict[str, str]] | None:
+        if not self.username:
+            return self.db, {}
+        auth = aiohttp.BasicAuth(self.username, self.secret_password() or "")
+        return self.db, {"Authorization": auth.encode()}
+
 
 SAMPLE = """\
 influx:

@@ -37,6 +37,10 @@ class InfluxV2Settings(SinkSettings):
         assert self._token is not None  # the validator refuses settings without one
         return self._token.get_secret_value()
 
+    def influxql_access(self) -> tuple[str, dict[str, str]] | None:
+        # the v1-compatible /query maps the bucket's name through its DBRP mapping
+        return self.bucket, {"Authorization": f"Token {self.secret_token()}"}
+
 
 SAMPLE = """\
 influx:
