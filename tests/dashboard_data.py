@@ -17,7 +17,7 @@ from collector.ingest.readings import Reading
 from collector.stats_points import station_info_lines
 from devices.kind import FieldValue
 from devices.lineprotocol import encode_line
-from devices.stations import load_fleet
+from devices.stations import Fleet, load_fleet
 from devstack import Influxd
 from simulator.scenarios import build_scenario
 from simulator.station_model import StationModel
@@ -141,6 +141,19 @@ def _collector(from_ms: int) -> list[str]:
     return lines
 
 
+def _clocks(fleet: Fleet, from_ms: int) -> list[str]:
+    """Each device's clock offset every 10 minutes: one station's solar clock 2 h slow."""
+    lines = []
+    for st in fleet.stations:
+        for dev in st.devices:
+            off = 7200.0 if (st.id, dev.kind) == (fleet.stations[2].id, "solar") else 1.5
+            tags = {"station": st.id, "device": dev.id, "district": st.district}
+            fields: dict[str, FieldValue] = {"offset_s": off, "correction_s": off}
+            for t in range(from_ms, from_ms + DAY_MS, 600_000):
+                lines.append(encode_line("device_clock", tags, fields, t))
+    return lines
+
+
 def ingest_fleet_day(influxd: Influxd, db: str) -> FleetDay:
     """Write one day of the sample fleet's points into `db` (see the module docstring)."""
     fleet = load_fleet()
@@ -184,7 +197,8 @@ def ingest_fleet_day(influxd: Influxd, db: str) -> FleetDay:
         )
         for s in stations
     ]
-    everything = readings + alert_lines + info + status + _collector(from_ms) + insight
+    clocks = _clocks(fleet, from_ms)
+    everything = readings + alert_lines + info + status + _collector(from_ms) + insight + clocks
     for i in range(0, len(everything), 5000):
         influxd.write(everything[i : i + 5000], db=db)
     durations = [
