@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import time
+
+# Below Linux's ephemeral range (32768-60999): no outgoing connection takes these meanwhile.
+BLOCK_RANGE = (20000, 32000)
 
 
 def free_port() -> int:
@@ -12,6 +16,29 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def free_port_block(n: int) -> int:
+    """The first of `n` consecutive free ports, for a collector whose children take port+i.
+
+    A port from free_port() is ephemeral: port+1 may be any process's outgoing connection, or
+    another test's server, by the time the child binds it.
+    """
+    for _ in range(200):
+        base = random.randrange(BLOCK_RANGE[0], BLOCK_RANGE[1] - n)
+        socks = []
+        try:
+            for port in range(base, base + n):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise OSError(f"no {n} consecutive free ports in {BLOCK_RANGE}")
 
 
 def port_or_free(preferred: int) -> int:

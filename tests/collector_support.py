@@ -17,7 +17,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from collector.config import load_settings
 from collector.service import Collector
-from devstack import Influxd, Mosquitto, collector_http, free_port
+from devstack import Influxd, Mosquitto, collector_http
+from devstack.ports import free_port_block
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,7 +95,7 @@ class CollectorProcess:
 
     def __init__(self, workdir: Path, env: dict[str, str], args: list[str] | None = None) -> None:
         self.workdir = workdir
-        self.http_port = free_port()
+        self.http_port = free_port_block(8)  # with --workers, child i listens on port+i
         self.env = {**os.environ, **env, "SOLARWATER_HTTP__LISTEN": f"127.0.0.1:{self.http_port}"}
         self.args = args or []
         self.proc: subprocess.Popen[bytes] | None = None

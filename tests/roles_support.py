@@ -12,7 +12,8 @@ from typing import Any
 
 import yaml
 
-from devstack import Influxd, Mosquitto, collector_http, free_port
+from devstack import Influxd, Mosquitto, collector_http
+from devstack.ports import free_port_block
 from tests.alert_support import Hook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +61,7 @@ class HostProcess:
         self.role = role
         self.workdir = workdir / f"{host}-{role}"
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = free_port_block(8)  # with --workers, child i listens on port+i
         self.env = {
             **os.environ,
             "SOLARWATER_MQTT__URL": mosquitto.url,

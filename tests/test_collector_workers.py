@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,8 @@ from pathlib import Path
 
 from collector.config import load_settings
 from collector.workers import WORKER_ENV, child_count, worker_command
-from devstack import Influxd, Mosquitto, free_port
+from devstack import Influxd, Mosquitto
+from devstack.ports import free_port_block
 from tests.collector_support import publish_all, publisher
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,15 +81,7 @@ def stop_workers(proc: subprocess.Popen[bytes]) -> None:
 
 def two_free_ports(n: int = 3) -> int:
     """A base port with the next n-1 free too: two ingest workers and the alert engine."""
-    while True:
-        base = free_port()
-        try:
-            for i in range(1, n):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", base + i))
-            return base
-        except OSError:
-            continue
+    return free_port_block(n)
 
 
 def test_worker_command_gives_each_child_its_own_identity(tmp_path: Path) -> None:
