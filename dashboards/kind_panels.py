@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from grafanalib.core import Panel
@@ -60,9 +60,11 @@ def _describe(info: FieldInfo, lang: Lang) -> str:
     return info.description(lang) if info.description else ""
 
 
-def latest(kind: DeviceKind, field: str, *conditions: str) -> str:
+def latest(
+    kind: DeviceKind, field: str, *conditions: str, tags: Sequence[str] = (schema.STATION,)
+) -> str:
     """The latest value of `field` per station in the range."""
-    return iq.select([iq.agg("last", field)], kind.measurement, *conditions, tags=[schema.STATION])
+    return iq.select([iq.agg("last", field)], kind.measurement, *conditions, tags=tags)
 
 
 def headline(kind: DeviceKind, field: str, lang: Lang, *conditions: str) -> Placed:

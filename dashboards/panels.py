@@ -169,6 +169,7 @@ def table(
     transformations: Sequence[Json] = (),
     overrides: Sequence[Json] = (),
     sort_by: str | None = None,
+    sort_desc: bool = False,
     max_points: int = SUMMARY_POINTS,
     unit: str = "none",
 ) -> Table:
@@ -178,7 +179,7 @@ def table(
         "frameIndex": 0,
         "cellHeight": "sm",
         "footer": {"show": False, "reducer": ["sum"], "countRows": False},
-        "sortBy": [{"displayName": sort_by, "desc": False}] if sort_by else [],
+        "sortBy": [{"displayName": sort_by, "desc": sort_desc}] if sort_by else [],
     }
     custom: Json = {
         "align": "auto",

@@ -88,6 +88,11 @@ class RuleEngine:
         self.observed = 0
 
     @property
+    def silent(self) -> set[str]:
+        """Stations whose silence alert holds."""
+        return self._silent
+
+    @property
     def tracked(self) -> int:
         """Rule states held (a rule gets one for a device once its condition holds)."""
         return len(self._keys)

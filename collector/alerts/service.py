@@ -22,6 +22,7 @@ from collector.alerts.notifiers.base import MqttPublish
 from collector.alerts.pacing import PageBudget, PageGate, StationTable, Window
 from collector.alerts.routing import Router
 from collector.alerts.settings import AlertSettings
+from collector.alerts.station_state import state_lines
 from collector.alerts.store import AlertStore, Silence
 from collector.ingest.readings import Reading
 from collector.supervise import Spawn, unsupervised
@@ -34,6 +35,7 @@ log = logging.getLogger("collector.alerts")
 SNAPSHOT_EVERY_S = 60.0
 BUDGET_RULE = "notification_budget"  # the rule name budget announcements carry
 STATUS_MAX = 100_000  # device statuses held (a fleet has hundreds of devices)
+STATE_EVERY_S = 60.0  # each station's state for the dashboards (they read the newest)
 PRUNE_EVERY_S = 3600.0  # resolved alerts past `history_keep` go while running, not only at start
 
 
@@ -115,6 +117,7 @@ class AlertService:
         self._task: asyncio.Task[None] | None = None
         self._last_snapshot = 0.0
         self._last_prune = 0.0
+        self._last_state = 0.0
         self._lock = asyncio.Lock()  # one tick or API change at a time
 
     def _unknown_override_names(self) -> list[str]:
@@ -227,6 +230,26 @@ class AlertService:
             await self._notify(int(wall * 1000))
             if wall - self._last_snapshot >= SNAPSHOT_EVERY_S:
                 await self._snapshot()
+            if wall - self._last_state >= STATE_EVERY_S:
+                self._write_states(wall)
+
+    def _write_states(self, wall: float) -> None:
+        self._last_state = wall
+        e = self.engine
+        lines = state_lines(
+            self.fleet,
+            e.seen,
+            e.silent,
+            self.active.values(),
+            self.fleet_now,
+            e.stale_ms,
+            int(wall * 1000),
+        )
+        try:
+            self.write_lines(lines)
+        except Exception:
+            self.counts["write_errors"] += 1
+            log.exception("station state points could not be handed to the writer")
 
     async def prune(self) -> int:
         """Forget resolved alerts and ended silences past `history_keep`, in the store thread."""
