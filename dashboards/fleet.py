@@ -13,7 +13,9 @@ from devices.fieldinfo import Lang, Text
 
 UID = "solarwater-fleet"
 
-STATE_FIELDS = ("name", "state", "rank", "alerts", "last_seen_ms", "latitude", "longitude")
+STATE_FIELDS = (
+    "name", "state", "rank", "alerts", "online", "last_seen_ms", "latitude", "longitude",
+)  # fmt: skip
 # Each station's state now, whatever the range (design §4 `station_state`, written each minute).
 STATES = iq.station_states(*STATE_FIELDS)
 
@@ -22,19 +24,18 @@ def _count(alias: str, condition: str) -> str:
     return f'SELECT count("rank") AS {iq.q(alias)} FROM ({STATES}) WHERE {condition}'
 
 
-ONLINE = _count("online", '"rank" <= 1')  # ok or warning: readings are arriving
-SILENT = _count("silent", "\"state\" = 'silent' OR \"state\" = 'stale'")
+ONLINE = _count("online", '"online" = 1')  # readings arriving, whatever the alerts
+SILENT = _count("silent", '"online" = 0')  # silent, stale or never seen
 ALERTING = _count("alerting", '"alerts" > 0')
-# The table's rows: every source grouped by station and district, one row each after the
-# outer last() (InfluxQL merges the sources; each column comes from the one that has it).
+# The table's rows: one per station, with its district as a column.
 BY_ROW = (schema.STATION, schema.DISTRICT)
 RANK_STEPS = p.thresholds(("green", None), ("yellow", 1), ("orange", 2), ("red", 3))
 
 TEXT = {
     "online": Text("Estações a comunicar", "Stations online"),
     "online_d": Text(
-        "Estações com leituras recentes (estado ok ou aviso).",
-        "Stations whose readings are arriving (state ok or warning).",
+        "Estações cujas leituras estão a chegar, sejam quais forem os alertas.",
+        "Stations whose readings are arriving, whatever their alerts.",
     ),
     "silent": Text("Estações caladas ou paradas", "Stations silent or stale"),
     "silent_d": Text(
@@ -55,17 +56,16 @@ TEXT = {
     ),
     "table": Text("Estações", "Stations"),
     "table_d": Text(
-        "Estado agora, última leitura de qualquer dispositivo, alertas ativos; os valores são os "
-        "últimos do intervalo; dias de água ao consumo médio do intervalo.",
-        "State now, last reading from any device, alerts firing; values are the range's latest; "
-        "days of water at the range's mean outflow.",
+        "Estado agora, última leitura de qualquer dispositivo, alertas ativos e os valores mais "
+        "recentes, seja qual for o intervalo; dias de água: painel Água.",
+        "State now, last reading from any device, alerts firing and the newest values, whatever "
+        "the range; days of water: the Water board.",
     ),
     "name": Text("Nome", "Name"),
     "district": Text("Distrito", "District"),
     "state": Text("Estado", "State"),
     "rank": Text("Urgência", "Urgency"),
     "last_seen": Text("Última leitura", "Last seen"),
-    "days": Text("Dias de água", "Days of water"),
     "alerts": Text("Alertas ativos", "Alerts firing"),
     "title": Text("SolarWater · Visão da frota", "SolarWater · Fleet overview"),
     "title_d": Text(
@@ -90,43 +90,10 @@ STATE_COLOURS = {
 
 
 def table_query() -> str:
-    """One query, one row per station: its state now, each fleet field, days of water."""
-    state = iq.station_states("name", "state", "rank", "last_seen_ms", "alerts", tags=BY_ROW)
-    fields = kp.fleet_fields()
-    sources = [
-        state,
-        *(kp.latest(kind, name, tags=BY_ROW) for kind, name, _ in fields),
-        iq.days_of_water(tags=BY_ROW),
-    ]
+    """One row per station from its newest `station_state`: state, last seen, fleet fields."""
     columns = ["name", "state", "rank", "last_seen_ms", "alerts"]
-    columns += [name for _, name, _ in fields] + ["days_left"]
-    return (
-        f"SELECT {', '.join(iq.agg('last', c) for c in columns)} FROM "
-        + ", ".join(f"({q})" for q in sources)
-        + iq.group_by(*BY_ROW)
-    )
-
-
-def _column(name: str, unit: str, steps: p.Json | None = None, cell: str = "auto") -> p.Json:
-    props: list[p.Json] = [{"id": "unit", "value": unit}]
-    if steps:
-        props.append({"id": "thresholds", "value": steps})
-        props.append({"id": "custom.cellOptions", "value": {"type": cell}})
-    return {"matcher": {"id": "byName", "options": name}, "properties": props}
-
-
-def _hidden(name: str) -> p.Json:
-    return {
-        "matcher": {"id": "byName", "options": name},
-        "properties": [{"id": "custom.hidden", "value": True}],
-    }
-
-
-def _renamed(name: str, label: str, *props: p.Json) -> p.Json:
-    return {
-        "matcher": {"id": "byName", "options": name},
-        "properties": [{"id": "displayName", "value": label}, *props],
-    }
+    columns += [name for _, name, _ in kp.fleet_fields()]
+    return iq.station_states(*columns, tags=BY_ROW)
 
 
 def _stations_table(lang: Lang) -> Table:
@@ -151,14 +118,14 @@ def _stations_table(lang: Lang) -> Table:
         iq.targets(table_query(), table=True),
         description=t["table_d"],
         overrides=[
-            _hidden("Time"),
-            _renamed("rank", t["rank"], {"id": "thresholds", "value": RANK_STEPS}),
-            _renamed("name", t["name"]),
-            _renamed(schema.DISTRICT, t["district"]),
-            _renamed("state", t["state"], state_map, cells),
-            _renamed("last_seen_ms", t["last_seen"], {"id": "unit", "value": "dateTimeFromNow"}),
+            p.hidden("Time"),
+            p.renamed("rank", t["rank"], {"id": "thresholds", "value": RANK_STEPS}),
+            p.renamed("name", t["name"]),
+            p.renamed(schema.DISTRICT, t["district"]),
+            p.renamed("state", t["state"], state_map, cells),
+            p.renamed("last_seen_ms", t["last_seen"], {"id": "unit", "value": "dateTimeFromNow"}),
             *(
-                _renamed(
+                p.renamed(
                     name,
                     info.label(lang),
                     {"id": "unit", "value": info.grafana_unit},
@@ -167,14 +134,7 @@ def _stations_table(lang: Lang) -> Table:
                 )
                 for _, name, info in fields
             ),
-            _renamed(
-                "days_left",
-                t["days"],
-                {"id": "unit", "value": "d"},
-                {"id": "thresholds", "value": p.DAYS_LEFT},
-                {"id": "custom.cellOptions", "value": {"type": "color-text"}},
-            ),
-            _renamed(
+            p.renamed(
                 "alerts",
                 t["alerts"],
                 {"id": "thresholds", "value": p.COUNT_BAD},

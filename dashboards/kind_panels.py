@@ -12,7 +12,7 @@ from grafanalib.core import Panel
 
 from dashboards import influxql as iq
 from dashboards import panels as p
-from devices import schema
+from devices import catalogue, schema
 from devices.catalogue import KINDS
 from devices.fieldinfo import FieldInfo, Lang, Text
 from devices.kind import DeviceKind
@@ -171,16 +171,11 @@ def kind_series(kind: DeviceKind, lang: Lang, *conditions: str) -> Iterator[Plac
 
 def fleet_fields() -> list[tuple[DeviceKind, str, FieldInfo]]:
     """The fields shown per station on the fleet board, in catalogue order."""
-    found = [
-        (kind, name, info)
-        for kind in KINDS.values()
-        for name, info in kind.info.items()
-        if info.chart.fleet is not None
+    return [
+        (KINDS[kind], name, KINDS[kind].info[name])
+        for kind, names in catalogue.fleet_fields().items()
+        for name in names
     ]
-    names = [name for _, name, _ in found]
-    if len(set(names)) != len(names):  # they are the fleet table's column names
-        raise ValueError(f"fleet fields share a name: {names}")
-    return found
 
 
 def worst(kind: DeviceKind, field: str, lang: Lang) -> Placed:

@@ -481,3 +481,19 @@ class Layout:
         self.y += self.row_h
         self.x = 0
         self.row_h = 0
+
+
+def hidden(name: str) -> Json:
+    """A field override hiding the column `name` (instead of an `organize` transformation)."""
+    return {
+        "matcher": {"id": "byName", "options": name},
+        "properties": [{"id": "custom.hidden", "value": True}],
+    }
+
+
+def renamed(name: str, label: str, *props: Json) -> Json:
+    """A field override showing the column `name` as `label`, with more properties."""
+    return {
+        "matcher": {"id": "byName", "options": name},
+        "properties": [{"id": "displayName", "value": label}, *props],
+    }

@@ -239,6 +239,7 @@ class AlertService:
         lines = state_lines(
             self.fleet,
             e.seen,
+            e.fleet_values,
             e.silent,
             self.active.values(),
             self.fleet_now,

@@ -20,6 +20,13 @@ State = Literal["ok", "warning", "stale", "critical", "silent"]
 RANK: dict[State, int] = {"ok": 0, "warning": 1, "stale": 2, "critical": 3, "silent": 4}
 
 
+def arriving(seen_ms: int | None, silent: bool, now_ms: int | None, stale_ms: int) -> bool:
+    """Whether a station's readings are arriving: seen within staleness and not silent."""
+    if silent or seen_ms is None or now_ms is None:
+        return False
+    return now_ms - seen_ms <= stale_ms
+
+
 def judge(
     seen_ms: int | None, silent: bool, severities: Iterable[str], now_ms: int | None, stale_ms: int
 ) -> State:
@@ -30,7 +37,7 @@ def judge(
     if "critical" in sev:
         return "critical"
     # never seen, or quiet past staleness while no silence rule judges it: not green
-    if seen_ms is None or now_ms is None or now_ms - seen_ms > stale_ms:
+    if not arriving(seen_ms, silent, now_ms, stale_ms):
         return "stale"
     return "warning" if sev else "ok"
 
@@ -38,13 +45,19 @@ def judge(
 def state_lines(
     fleet: Fleet,
     seen: Mapping[str, int],
+    values: Mapping[str, Mapping[str, FieldValue]],
     silent: set[str],
     active: Iterable[Alert],
     now_ms: int | None,
     stale_ms: int,
     wall_ms: int,
 ) -> list[str]:
-    """One `station_state` point per registered or seen station, stamped with the wall clock."""
+    """One `station_state` point per registered or seen station, stamped with the wall clock.
+
+    Besides the state it carries the newest value of each fleet-board field (`chart.fleet` in
+    the catalogue), so the fleet table reads one measurement: InfluxQL 1.x keeps the rows of
+    different measurements apart and cannot join them into one row per station.
+    """
     by_station: dict[str, list[str]] = {}
     for a in active:
         by_station.setdefault(a.station, []).append(a.severity)
@@ -59,9 +72,11 @@ def state_lines(
             "state": state,
             "rank": RANK[state],
             "alerts": len(sev),
+            "online": int(arriving(seen.get(sid), sid in silent, now_ms, stale_ms)),
         }
         if sid in seen:
             fields["last_seen_ms"] = seen[sid]
+        fields.update(values.get(sid, {}))
         if reg is not None:
             fields.update(name=reg.name, latitude=reg.latitude, longitude=reg.longitude)
         tags = {schema.STATION: sid, schema.DISTRICT: reg.district if reg else None}
