@@ -197,6 +197,7 @@ def build(lang: Lang = "en") -> Dashboard:
         lay.add(placed.panel, placed.w, placed.h)
     return make_dashboard(
         uid=UID,
+        lang=lang,
         title=t["title"],
         description=t["title_d"],
         panels=lay.panels,

@@ -96,6 +96,8 @@ def default_run(
             "SOLARWATER_STATS_INTERVAL_S": "1",
             # the day replays in seconds: evaluate often (transitions stay on device time)
             "SOLARWATER_ALERTS__EVALUATE_INTERVAL_S": "0.05",
+            # the dashboards read each station's newest state: write it more than once a run
+            "SOLARWATER_ALERTS__STATE_INTERVAL_S": "1",
         },
     )
     proc.start()

@@ -35,7 +35,6 @@ log = logging.getLogger("collector.alerts")
 SNAPSHOT_EVERY_S = 60.0
 BUDGET_RULE = "notification_budget"  # the rule name budget announcements carry
 STATUS_MAX = 100_000  # device statuses held (a fleet has hundreds of devices)
-STATE_EVERY_S = 60.0  # each station's state for the dashboards (they read the newest)
 PRUNE_EVERY_S = 3600.0  # resolved alerts past `history_keep` go while running, not only at start
 
 
@@ -230,7 +229,7 @@ class AlertService:
             await self._notify(int(wall * 1000))
             if wall - self._last_snapshot >= SNAPSHOT_EVERY_S:
                 await self._snapshot()
-            if wall - self._last_state >= STATE_EVERY_S:
+            if wall - self._last_state >= self.settings.state_interval_s:
                 self._write_states(wall)
 
     def _write_states(self, wall: float) -> None:
