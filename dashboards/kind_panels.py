@@ -179,10 +179,14 @@ def fleet_fields() -> list[tuple[DeviceKind, str, FieldInfo]]:
 
 
 def worst(kind: DeviceKind, field: str, lang: Lang) -> Placed:
-    """The fleet's worst latest value of a field: its lowest or its highest."""
+    """The fleet's worst value of a field now: the lowest or highest of each station's newest.
+
+    From `station_state`, like the fleet table, so a station silent for days still counts
+    with the last value it sent.
+    """
     info = kind.info[field]
     end = info.chart.fleet or "min"
-    query = f"SELECT {iq.agg(end, field)} FROM ({latest(kind, field)})"
+    query = f"SELECT {iq.agg(end, field)} FROM ({iq.station_states(field)})"
     label = info.label(lang)
     stat = p.stat(
         WORST[end](lang).format(lower_first(label) if lang == "en" else label),

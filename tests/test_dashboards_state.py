@@ -124,6 +124,8 @@ def test_fleet_counts_show_state_now(influxd: Influxd, judged: Judged) -> None:
     assert _value(influxd, judged, fleet.UID, "Stations silent or stale", "silent") == 1
     # the critical station still reports: it is online (and red on the map)
     assert _value(influxd, judged, fleet.UID, "Stations online", "online") == n - 1
+    low = _value(influxd, judged, fleet.UID, "Lowest battery SoC", "battery_soc_pct")
+    assert low == CRITICAL_SOC
 
 
 def test_map_colours_the_old_alert_and_the_silent_station(influxd: Influxd, judged: Judged) -> None:
