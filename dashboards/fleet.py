@@ -61,6 +61,7 @@ TEXT = {
         "State now, last reading from any device, alerts firing and the newest values, whatever "
         "the range; days of water: the Water board.",
     ),
+    "station": Text("Estação", "Station"),
     "name": Text("Nome", "Name"),
     "district": Text("Distrito", "District"),
     "state": Text("Estado", "State"),
@@ -120,6 +121,7 @@ def _stations_table(lang: Lang) -> Table:
         overrides=[
             p.hidden("Time"),
             p.renamed("rank", t["rank"], {"id": "thresholds", "value": RANK_STEPS}),
+            p.renamed(schema.STATION, t["station"]),
             p.renamed("name", t["name"]),
             p.renamed(schema.DISTRICT, t["district"]),
             p.renamed("state", t["state"], state_map, cells),

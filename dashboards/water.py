@@ -105,6 +105,11 @@ TEXT = {
         "means a blocked gutter or a leaking pipe.",
     ),
     "efficiency": Text("Eficiência", "Efficiency"),
+    "station": Text("Estação", "Station"),
+    "captured_l": Text("Captado (L)", "Captured (L)"),
+    "rain": Text("Chuva (mm)", "Rain (mm)"),
+    "roof": Text("Telhado (m²)", "Roof (m²)"),
+    "on_roof": Text("Chuva no telhado (L)", "Rain on the roof (L)"),
     "risk": Text("Tanques em risco: dias de água restantes", "Tanks at risk: days of water left"),
     "risk_d": Text(
         "Volume mais recente a dividir pelo consumo diário médio do intervalo, o mais baixo "
@@ -168,6 +173,11 @@ def build(lang: Lang = "en") -> Dashboard:
             ],
             overrides=[
                 *(p.hidden(f"Time {i}") for i in (1, 2, 3)),
+                p.renamed(schema.STATION, t["station"]),
+                p.renamed("captured_l", t["captured_l"]),
+                p.renamed(RAIN, t["rain"]),
+                p.renamed("roof_m2", t["roof"]),
+                p.renamed("rain_on_roof_l", t["on_roof"]),
                 p.renamed(
                     "efficiency",
                     t["efficiency"],
