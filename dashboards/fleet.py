@@ -16,7 +16,7 @@ UID = "solarwater-fleet"
 STATE_FIELDS = (
     "name", "state", "rank", "alerts", "online", "last_seen_ms", "latitude", "longitude",
 )  # fmt: skip
-# Each station's state now, whatever the range (design §4 `station_state`, written each minute).
+# Each station's state now, whatever the range (`station_state` in docs/contract.md).
 STATES = iq.station_states(*STATE_FIELDS)
 
 

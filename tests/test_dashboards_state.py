@@ -2,7 +2,8 @@
 
 A real AlertService judges three days of readings and writes its alert transitions and each
 station's `station_state` into a real InfluxDB 1.6. One station's battery has been critical
-for three days, one station has been silent for two, the others are healthy. The fleet and
+for three days, one station has been silent for two, one without a silence rule has been
+quiet for three hours (stale), the others are healthy. The fleet and
 alert boards' queries, interpolated as Grafana does for the last 24 h, must show both.
 """
 
@@ -30,6 +31,7 @@ MIN = 60_000
 DAY = 24 * 60 * MIN
 CRITICAL = FLEET.stations[0].id  # battery critical for three days, still reporting
 SILENT = FLEET.stations[1].id  # its last reading two days ago
+STALE = FLEET.stations[2].id  # quiet for 3 h, no silence rule for it: stale, never green
 HEALTHY_SOC = 80.0
 CRITICAL_SOC = 20.0
 
@@ -70,6 +72,8 @@ def _readings(now_ms: int) -> list[Reading]:
             times = list(range(now_ms - 3 * DAY, now_ms - 3 * DAY + 30 * MIN, 5 * MIN)) + times
         elif st.id == SILENT:
             times = list(range(now_ms - 2 * DAY - 60 * MIN, now_ms - 2 * DAY + 1, 5 * MIN))
+        elif st.id == STALE:
+            times = list(range(now_ms - 300 * MIN, now_ms - 180 * MIN + 1, 5 * MIN))
         soc = CRITICAL_SOC if st.id == CRITICAL else HEALTHY_SOC
         for dev in st.devices:
             if dev.kind in ("solar", "tank"):
@@ -81,7 +85,12 @@ async def _judge(now_ms: int, state_dir: Path) -> tuple[list[str], set[tuple[str
     """Feed the readings, evaluate once, and keep what the engine wrote."""
     lines: list[str] = []
     svc = AlertService(
-        AlertSettings.model_validate({"evaluate_interval_s": 3600}),
+        AlertSettings.model_validate(
+            {
+                "evaluate_interval_s": 3600,
+                "rules": {"station_silent": {"stations": {STALE: {"enabled": False}}}},
+            }
+        ),
         FLEET,
         state_dir,
         write_lines=lines.extend,
@@ -121,9 +130,9 @@ def test_the_engine_holds_the_old_alert_and_the_silence(judged: Judged) -> None:
 def test_fleet_counts_show_state_now(influxd: Influxd, judged: Judged) -> None:
     n = len(FLEET.stations)
     assert _value(influxd, judged, fleet.UID, "Stations alerting", "alerting") == 2
-    assert _value(influxd, judged, fleet.UID, "Stations silent or stale", "silent") == 1
+    assert _value(influxd, judged, fleet.UID, "Stations silent or stale", "silent") == 2
     # the critical station still reports: it is online (and red on the map)
-    assert _value(influxd, judged, fleet.UID, "Stations online", "online") == n - 1
+    assert _value(influxd, judged, fleet.UID, "Stations online", "online") == n - 2
     low = _value(influxd, judged, fleet.UID, "Lowest battery SoC", "battery_soc_pct")
     assert low == CRITICAL_SOC
 
@@ -134,10 +143,15 @@ def test_map_colours_the_old_alert_and_the_silent_station(influxd: Influxd, judg
     assert set(found) == {s.id for s in FLEET.stations}
     assert found[CRITICAL]["state"] == "critical" and found[CRITICAL]["rank"] == 3
     assert found[SILENT]["state"] == "silent" and found[SILENT]["rank"] == 4
-    others = {r["state"] for st, r in found.items() if st not in (CRITICAL, SILENT)}
+    assert found[STALE]["state"] == "stale" and found[STALE]["rank"] == 2
+    others = {r["state"] for st, r in found.items() if st not in (CRITICAL, SILENT, STALE)}
     assert others == {"ok"}
-    colour = p["fieldConfig"]["defaults"]["thresholds"]["steps"]
-    assert [s["color"] for s in colour if (s["value"] or 0) <= 4][-1] == "red"
+    steps = p["fieldConfig"]["defaults"]["thresholds"]["steps"]
+
+    def colour(rank: int) -> str:
+        return [s["color"] for s in steps if (s["value"] or 0) <= rank][-1]
+
+    assert (colour(0), colour(2), colour(3), colour(4)) == ("green", "orange", "red", "red")
     assert all(-14 < r["latitude"] < -10 and 38 < r["longitude"] < 41 for r in found.values())
 
 
