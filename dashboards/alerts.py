@@ -1,5 +1,8 @@
 """Alerts: what is firing now, the history of transitions, and mean time to resolve."""
 
+# "Firing now" and the counts read every alert's latest transition whatever its age, so an
+# alert that fired before the range and still holds is counted; history and MTTR are the range's.
+
 from __future__ import annotations
 
 from grafanalib.core import Dashboard
@@ -8,6 +11,7 @@ from dashboards import influxql as iq
 from dashboards import panels as p
 from dashboards.render import make_dashboard
 from devices import schema
+from devices.fieldinfo import Lang, Text
 
 UID = "solarwater-alerts"
 
@@ -18,6 +22,8 @@ HISTORY = (
     + iq.where()
     + " ORDER BY time DESC LIMIT 1000"
 )
+# fill(previous): an alert's state holds from one transition to the next; these are not
+# samples, so a bucket without a transition is not missing data.
 TIMELINE = iq.select(
     [iq.agg("last", "state")],
     schema.ALERT,
@@ -61,14 +67,74 @@ MTTR_BY_RULE = (
 )
 
 
-def build() -> Dashboard:
+TEXT = {
+    "firing": Text("Alertas ativos", "Alerts firing"),
+    "firing_d": Text(
+        "Alertas ativos agora, seja qual for o intervalo.",
+        "Alerts firing now, whatever the range.",
+    ),
+    "critical": Text("Críticos ativos", "Critical firing"),
+    "warnings": Text("Avisos ativos", "Warnings firing"),
+    "mttr": Text("Tempo médio de resolução", "Mean time to resolve"),
+    "mttr_d": Text(
+        "Tempo médio entre disparo e resolução dos alertas resolvidos no intervalo.",
+        "Mean firing-to-resolved time of the alerts resolved in the range.",
+    ),
+    "nothing": Text("nada resolvido", "nothing resolved"),
+    "now": Text("Ativos agora", "Firing now"),
+    "now_d": Text(
+        "Alertas cuja última transição é `firing`, mesmo que tenha sido antes do intervalo.",
+        "Alerts whose latest transition is `firing`, even when it came before the range.",
+    ),
+    "states": Text("Estados dos alertas", "Alert states"),
+    "history": Text("Histórico", "History"),
+    "history_d": Text(
+        "Todas as transições do intervalo, as mais recentes primeiro (no máximo 1000).",
+        "Every transition in the range, newest first (at most 1000).",
+    ),
+    "by_rule": Text("Tempo médio de resolução por regra", "Mean time to resolve by rule"),
+    "title": Text("SolarWater · Alertas", "SolarWater · Alerts"),
+    "title_d": Text(
+        "Transições de alertas escritas pelo motor de alertas do coletor.",
+        "Alert transitions written by the collector's alert engine.",
+    ),
+}
+# column names of the alert tables (tags and fields of `alert`)
+COLUMNS = {
+    schema.STATION: Text("Estação", "Station"),
+    schema.RULE: Text("Regra", "Rule"),
+    schema.SEVERITY: Text("Gravidade", "Severity"),
+    "state": Text("Estado", "State"),
+    "value": Text("Valor", "Value"),
+    "message": Text("Mensagem", "Message"),
+}
+MTTR_STEPS = p.thresholds(("green", None), ("yellow", 6 * 3600), ("red", 24 * 3600))
+
+
+def _columns(lang: Lang) -> list[p.Json]:
+    return [p.renamed(name, text(lang)) for name, text in COLUMNS.items()]
+
+
+def build(lang: Lang = "en") -> Dashboard:
+    t = {k: v(lang) for k, v in TEXT.items()}
     lay = p.Layout()
-    lay.add(p.stat("Alerts firing", iq.targets(ACTIVE), steps=p.COUNT_BAD, no_value="0"), 6, 4)
     lay.add(
         p.stat(
-            "Critical firing",
+            t["firing"],
+            iq.targets(ACTIVE),
+            steps=p.COUNT_BAD,
+            description=t["firing_d"],
+            no_value="0",
+        ),
+        6,
+        4,
+    )
+    lay.add(
+        p.stat(
+            t["critical"],
             iq.targets(_severity_count("critical")),
             steps=p.COUNT_BAD,
+            description=t["firing_d"],
             no_value="0",
         ),
         6,
@@ -76,9 +142,10 @@ def build() -> Dashboard:
     )
     lay.add(
         p.stat(
-            "Warnings firing",
+            t["warnings"],
             iq.targets(_severity_count("warning")),
             steps=p.COUNT_WARN,
+            description=t["firing_d"],
             no_value="0",
         ),
         6,
@@ -86,25 +153,24 @@ def build() -> Dashboard:
     )
     lay.add(
         p.stat(
-            "Mean time to resolve",
+            t["mttr"],
             iq.targets(MTTR),
             unit="s",
-            steps=p.thresholds(("green", None), ("yellow", 6 * 3600), ("red", 24 * 3600)),
-            description="Mean firing-to-resolved time of the alerts resolved in the range.",
-            no_value="nothing resolved",
+            steps=MTTR_STEPS,
+            description=t["mttr_d"],
+            no_value=t["nothing"],
         ),
         6,
         4,
     )
     lay.add(
         p.table(
-            "Firing now",
+            t["now"],
             iq.targets(FIRING, table=True),
-            description="Alerts whose latest transition in the range is `firing`.",
-            transformations=[
-                {"id": "organize", "options": {"excludeByName": {"Time": True}}},
-            ],
+            description=t["now_d"],
             overrides=[
+                p.hidden("Time"),
+                *_columns(lang),
                 {
                     "matcher": {"id": "byName", "options": "severity"},
                     "properties": [
@@ -114,7 +180,7 @@ def build() -> Dashboard:
                         },
                         {"id": "custom.cellOptions", "value": {"type": "color-background"}},
                     ],
-                }
+                },
             ],
         ),
         24,
@@ -122,7 +188,7 @@ def build() -> Dashboard:
     )
     lay.add(
         p.state_timeline(
-            "Alert states",
+            t["states"],
             iq.targets(TIMELINE, alias="$tag_station $tag_rule"),
             mappings=p.value_mappings({"firing": "red", "resolved": "green"}),
             interval="5m",
@@ -132,9 +198,10 @@ def build() -> Dashboard:
     )
     lay.add(
         p.table(
-            "History",
+            t["history"],
             iq.targets(HISTORY, table=True),
-            description="Every transition in the range, newest first (at most 1000).",
+            description=t["history_d"],
+            overrides=_columns(lang),
             max_points=1000,
         ),
         16,
@@ -142,18 +209,19 @@ def build() -> Dashboard:
     )
     lay.add(
         p.bargauge(
-            "Mean time to resolve by rule",
+            t["by_rule"],
             iq.targets(MTTR_BY_RULE, alias="$tag_rule"),
             unit="s",
-            steps=p.thresholds(("green", None), ("yellow", 6 * 3600), ("red", 24 * 3600)),
+            steps=MTTR_STEPS,
         ),
         8,
         10,
     )
     return make_dashboard(
         uid=UID,
-        title="SolarWater · Alerts",
-        description="Alert transitions written by the collector's alert engine.",
+        lang=lang,
+        title=t["title"],
+        description=t["title_d"],
         panels=lay.panels,
         time_from="now-7d",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
@@ -10,13 +11,19 @@ import yaml
 from dashboards.provisioning import InfluxVersion, dashboards_provider, datasource
 from dashboards.registry import BUILDERS
 from dashboards.render import Json, render
+from devices.fieldinfo import LANGS, Lang
 
 GRAFANA_DASHBOARDS_PATH = "/var/lib/grafana/dashboards/solarwater"
 
 
-def render_all() -> dict[str, Json]:
-    """Every dashboard as Grafana JSON, by uid."""
-    return {uid: render(build()) for uid, build in BUILDERS.items()}
+def render_all(langs: Sequence[Lang] = LANGS) -> dict[str, Json]:
+    """Every dashboard in each of `langs` as Grafana JSON, by uid (pt: base uid, en: `-en`)."""
+    out: dict[str, Json] = {}
+    for lang in langs:
+        for build in BUILDERS.values():
+            data = render(build(lang))
+            out[data["uid"]] = data
+    return out
 
 
 def write_outputs(
@@ -26,6 +33,8 @@ def write_outputs(
     database: str = "solarwater",
     influx_version: InfluxVersion = "2",
     dashboards_path: str = GRAFANA_DASHBOARDS_PATH,
+    langs: Sequence[Lang] = ("pt",),
+    auth: bool = True,
 ) -> list[Path]:
     """Write `out/dashboards/*.json` and `out/provisioning/{datasources,dashboards}/*.yaml`."""
     written: list[Path] = []
@@ -34,12 +43,12 @@ def write_outputs(
     prov_dir = out / "provisioning" / "dashboards"
     for folder in (boards, ds_dir, prov_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    for uid, data in render_all().items():
+    for uid, data in render_all(langs).items():
         path = boards / f"{uid}.json"
         path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         written.append(path)
     docs = {
-        ds_dir / "solarwater.yaml": datasource(influx_url, database, influx_version),
+        ds_dir / "solarwater.yaml": datasource(influx_url, database, influx_version, auth=auth),
         prov_dir / "solarwater.yaml": dashboards_provider(dashboards_path),
     }
     for path, doc in docs.items():

@@ -10,6 +10,7 @@ from dashboards import influxql as iq
 from dashboards import panels as p
 from dashboards.render import make_dashboard
 from devices import schema
+from devices.fieldinfo import Lang, Text
 
 UID = "solarwater-collector"
 # The collector writes every 10 s; a finer bucket would be half empty.
@@ -68,6 +69,44 @@ CONNECTED = iq.select(
 )
 
 
+TEXT = {
+    "mqtt_d": Text(
+        "Ligado ao broker (a amostra de 10 segundos mais recente).",
+        "Connected to the broker (latest 10-second sample).",
+    ),
+    "written": Text("Leituras escritas", "Readings written"),
+    "rejected": Text("Leituras recusadas", "Readings rejected"),
+    "write_errors": Text("Erros de escrita", "Write errors"),
+    "seen": Text("Estações vistas", "Stations seen"),
+    "rate": Text("Ritmo de entrada", "Ingest rate"),
+    "rate_d": Text("Mensagens e leituras por segundo.", "Messages and readings per second."),
+    "rejects": Text("Recusas por motivo (por minuto)", "Rejects by reason (per minute)"),
+    "rejects_d": Text(
+        "Leituras e mensagens recusadas, e uma série por contador rejected_<motivo>.",
+        "Readings and messages rejected, and one series per rejected_<reason> counter.",
+    ),
+    "latency": Text("Latência de escrita", "Write latency"),
+    "spool": Text("Fila em disco", "Spool backlog"),
+    "spool_d": Text(
+        "Leituras guardadas em disco enquanto o InfluxDB não responde.",
+        "Readings kept on disk while InfluxDB is unreachable.",
+    ),
+    "link": Text("Ligação MQTT", "MQTT connection"),
+    "down": Text("desligado", "disconnected"),
+    "up": Text("ligado", "connected"),
+    "queue": Text("Fila interna, alertas ativos", "Queue depth, active alerts"),
+    "seq": Text(
+        "Falhas e duplicados de sequência, reenvios da fila, notificações (por minuto)",
+        "Sequence gaps, duplicates, spool replays, notifications (per minute)",
+    ),
+    "title": Text("SolarWater · Saúde do coletor", "SolarWater · Collector health"),
+    "title_d": Text(
+        "O coletor acompanha? Entrada, recusas, escritas, fila em disco, ligação ao broker.",
+        "Is the pipeline keeping up? Ingest, rejects, writes, spool, broker link.",
+    ),
+}
+
+
 def _series(
     title: str,
     query: str,
@@ -92,22 +131,23 @@ def _series(
     )
 
 
-def build() -> Dashboard:
+def build(lang: Lang = "en") -> Dashboard:
+    t = {k: v(lang) for k, v in TEXT.items()}
     lay = p.Layout()
     lay.add(
         p.stat(
             "MQTT",
             iq.targets(latest("mqtt_connected")),
             steps=p.thresholds(("red", None), ("green", 1)),
-            description="Connected to the broker (latest 10-second sample).",
+            description=t["mqtt_d"],
         ),
         4,
         4,
     )
-    lay.add(p.stat("Readings written", iq.targets(total("readings_written"))), 5, 4)
+    lay.add(p.stat(t["written"], iq.targets(total("readings_written"))), 5, 4)
     lay.add(
         p.stat(
-            "Readings rejected",
+            t["rejected"],
             iq.targets(total("readings_rejected")),
             steps=p.COUNT_WARN,
             no_value="0",
@@ -116,36 +156,37 @@ def build() -> Dashboard:
         4,
     )
     lay.add(
-        p.stat("Write errors", iq.targets(total("write_errors")), steps=p.COUNT_BAD, no_value="0"),
+        p.stat(
+            t["write_errors"], iq.targets(total("write_errors")), steps=p.COUNT_BAD, no_value="0"
+        ),
         5,
         4,
     )
-    lay.add(p.stat("Stations seen", iq.targets(latest("stations_seen"))), 5, 4)
+    lay.add(p.stat(t["seen"], iq.targets(latest("stations_seen"))), 5, 4)
     lay.add(
         _series(
-            "Ingest rate",
+            t["rate"],
             rate(["messages_received", "readings_received", "readings_written"]),
             "cps",
-            description="Messages and readings per second.",
+            description=t["rate_d"],
         ),
         12,
         8,
     )
     lay.add(
         _series(
-            "Rejects by reason (per minute)",
+            t["rejects"],
             REJECTS,
             "short",
             bars=True,
-            description="Readings and messages rejected, and one series per "
-            "rejected_<reason> counter.",
+            description=t["rejects_d"],
         ),
         12,
         8,
     )
     lay.add(
         _series(
-            "Write latency",
+            t["latency"],
             gauge_series(["write_latency_ms", "write_latency_max_ms"], func="max"),
             "ms",
             steps=p.thresholds(("green", None), ("yellow", 500), ("red", 2000)),
@@ -156,7 +197,7 @@ def build() -> Dashboard:
     )
     lay.add(
         _series(
-            "Spool backlog",
+            t["spool"],
             gauge_series(["spool_bytes", "spool_readings"], func="max"),
             "bytes",
             overrides=[
@@ -168,21 +209,21 @@ def build() -> Dashboard:
                     ],
                 }
             ],
-            description="Readings kept on disk while InfluxDB is unreachable.",
+            description=t["spool_d"],
         ),
         12,
         8,
     )
     lay.add(
         p.state_timeline(
-            "MQTT connection",
+            t["link"],
             iq.targets(CONNECTED, alias="$tag_instance"),
             mappings=[
                 {
                     "type": "value",
                     "options": {
-                        "0": {"color": "red", "index": 0, "text": "disconnected"},
-                        "1": {"color": "green", "index": 1, "text": "connected"},
+                        "0": {"color": "red", "index": 0, "text": t["down"]},
+                        "1": {"color": "green", "index": 1, "text": t["up"]},
                     },
                 }
             ],
@@ -193,7 +234,7 @@ def build() -> Dashboard:
     )
     lay.add(
         _series(
-            "Queue depth, active alerts",
+            t["queue"],
             gauge_series(["queue_depth", "alerts_active"], func="max"),
             "short",
         ),
@@ -202,7 +243,7 @@ def build() -> Dashboard:
     )
     lay.add(
         _series(
-            "Sequence gaps, duplicates, spool replays, notifications (per minute)",
+            t["seq"],
             rate(
                 [
                     "seq_gaps",
@@ -221,8 +262,9 @@ def build() -> Dashboard:
     )
     return make_dashboard(
         uid=UID,
-        title="SolarWater · Collector health",
-        description="Is the pipeline keeping up? Ingest, rejects, writes, spool, broker link.",
+        lang=lang,
+        title=t["title"],
+        description=t["title_d"],
         panels=lay.panels,
         time_from="now-6h",
     )

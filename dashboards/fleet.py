@@ -10,144 +10,169 @@ from dashboards import kind_panels as kp
 from dashboards import panels as p
 from dashboards.render import make_dashboard
 from devices import schema
-from devices.fieldinfo import Lang
+from devices.fieldinfo import Lang, Text
 
 UID = "solarwater-fleet"
 
-# Latest status per station; written on change only, so it is read without a time bound.
-LAST_STATUS = (
-    f'SELECT last("online") AS "online" FROM {iq.q(schema.STATION_STATUS)}'
-    f" GROUP BY {iq.q(schema.STATION)}"
-)
-ONLINE = f'SELECT sum("online") AS "online" FROM ({LAST_STATUS})'
-SILENT = (
-    'SELECT count("state") AS "silent" FROM ('
-    + iq.select(
-        [iq.agg("last", "state")],
-        schema.ALERT,
-        f"{iq.q(schema.RULE)} = 'station_silent'",
-        tags=[schema.STATION],
-    )
-    + ") WHERE \"state\" = 'firing'"
-)
-ALERTING = (
-    'SELECT count("firing") AS "alerting" FROM (SELECT count("state") AS "firing" FROM ('
-    + iq.firing_alerts(tags=(schema.STATION, schema.RULE))
-    + f") GROUP BY {iq.q(schema.STATION)})"
-)
+STATE_FIELDS = (
+    "name", "state", "rank", "alerts", "online", "last_seen_ms", "latitude", "longitude",
+)  # fmt: skip
+# Each station's state now, whatever the range (`station_state` in docs/contract.md).
+STATES = iq.station_states(*STATE_FIELDS)
 
 
-def _firing_count(severity: str, weight: int) -> str:
-    return (
-        f'SELECT count("state") * {weight} AS "w" FROM ({iq.last_alert_state()}) '
-        f"WHERE \"state\" = 'firing' AND {iq.q(schema.SEVERITY)} = '{severity}'"
-        f" GROUP BY {iq.q(schema.STATION)}"
-    )
+def _count(alias: str, condition: str) -> str:
+    return f'SELECT count("rank") AS {iq.q(alias)} FROM ({STATES}) WHERE {condition}'
 
 
-# Worst state as a number: 10 per critical alert firing, 1 per warning (no row = all clear).
-SCORE = (
-    f'SELECT sum("w") AS "score" FROM ({_firing_count("critical", 10)}), '
-    f"({_firing_count('warning', 1)}) GROUP BY {iq.q(schema.STATION)}"
-)
-LOCATIONS = iq.select(
-    [iq.agg("last", "latitude"), iq.agg("last", "longitude"), iq.agg("last", "name")],
-    schema.STATION_INFO,
-    tags=[schema.STATION],
-)
-ACTIVE_BY_STATION = (
-    'SELECT count("state") AS "active_alerts" FROM ('
-    + iq.firing_alerts(tags=(schema.STATION, schema.RULE))
-    + f") GROUP BY {iq.q(schema.STATION)}"
-)
-NAMES = iq.select(
-    [iq.agg("last", "name")], schema.STATION_INFO, tags=[schema.STATION, schema.DISTRICT]
-)
+ONLINE = _count("online", '"online" = 1')  # readings arriving, whatever the alerts
+SILENT = _count("silent", '"online" = 0')  # silent, stale or never seen
+ALERTING = _count("alerting", '"alerts" > 0')
+# The table's rows: one per station, with its district as a column.
+BY_ROW = (schema.STATION, schema.DISTRICT)
+RANK_STEPS = p.thresholds(("green", None), ("yellow", 1), ("orange", 2), ("red", 3))
 
-JOIN_BY_STATION = {"id": "joinByField", "options": {"byField": schema.STATION, "mode": "outer"}}
+TEXT = {
+    "online": Text("Estações a comunicar", "Stations online"),
+    "online_d": Text(
+        "Estações cujas leituras estão a chegar, sejam quais forem os alertas.",
+        "Stations whose readings are arriving, whatever their alerts.",
+    ),
+    "silent": Text("Estações caladas ou paradas", "Stations silent or stale"),
+    "silent_d": Text(
+        "Estações sem leituras: o alerta station_silent ativo, ou nenhuma leitura recente.",
+        "Stations without readings: station_silent firing, or no recent reading.",
+    ),
+    "alerting": Text("Estações em alerta", "Stations alerting"),
+    "alerting_d": Text(
+        "Estações com pelo menos um alerta ativo agora, seja qual for o intervalo.",
+        "Stations with at least one alert firing now, whatever the range.",
+    ),
+    "map": Text("Estações pelo pior estado", "Stations by worst state"),
+    "map_d": Text(
+        "Verde: ok; amarelo: aviso; laranja: sem leituras recentes; vermelho: alerta crítico ou "
+        "estação calada. É o estado agora, seja qual for o intervalo.",
+        "Green: ok; yellow: a warning; orange: no recent reading; red: a critical alert or a "
+        "silent station. The state now, whatever the range.",
+    ),
+    "table": Text("Estações", "Stations"),
+    "table_d": Text(
+        "Estado agora, última leitura de qualquer dispositivo, alertas ativos e os valores mais "
+        "recentes, seja qual for o intervalo; dias de água: painel Água.",
+        "State now, last reading from any device, alerts firing and the newest values, whatever "
+        "the range; days of water: the Water board.",
+    ),
+    "station": Text("Estação", "Station"),
+    "name": Text("Nome", "Name"),
+    "district": Text("Distrito", "District"),
+    "state": Text("Estado", "State"),
+    "rank": Text("Urgência", "Urgency"),
+    "last_seen": Text("Última leitura", "Last seen"),
+    "alerts": Text("Alertas ativos", "Alerts firing"),
+    "title": Text("SolarWater · Visão da frota", "SolarWater · Fleet overview"),
+    "title_d": Text(
+        "Todas as estações num relance: onde estão, a bateria, a água, os alertas.",
+        "Every station at a glance: where it is, its battery, its water, its alerts.",
+    ),
+}
+STATE_TEXT = {
+    "ok": Text("ok", "ok"),
+    "warning": Text("aviso", "warning"),
+    "stale": Text("sem leituras", "stale"),
+    "critical": Text("crítico", "critical"),
+    "silent": Text("calada", "silent"),
+}
+STATE_COLOURS = {
+    "ok": "green",
+    "warning": "yellow",
+    "stale": "orange",
+    "critical": "red",
+    "silent": "red",
+}
 
 
-def _column(name: str, unit: str, steps: p.Json | None = None, cell: str = "auto") -> p.Json:
-    props: list[p.Json] = [{"id": "unit", "value": unit}]
-    if steps:
-        props.append({"id": "thresholds", "value": steps})
-        props.append({"id": "custom.cellOptions", "value": {"type": cell}})
-    return {"matcher": {"id": "byName", "options": name}, "properties": props}
+def table_query() -> str:
+    """One row per station from its newest `station_state`: state, last seen, fleet fields."""
+    columns = ["name", "state", "rank", "last_seen_ms", "alerts"]
+    columns += [name for _, name, _ in kp.fleet_fields()]
+    return iq.station_states(*columns, tags=BY_ROW)
 
 
 def _stations_table(lang: Lang) -> Table:
-    """One row per station: name, district, each fleet field, days of water, alerts firing."""
+    """One row per station, most urgent first, from one query: no Grafana join."""
     fields = kp.fleet_fields()
-    queries = [
-        NAMES,
-        *(kp.latest(kind, name) for kind, name, _ in fields),
-        iq.days_of_water(),
-        ACTIVE_BY_STATION,
-    ]
-    # Each query brings a Time column; the first fleet field's says when the station last sent.
-    hidden = {f"Time {i}": True for i in range(1, len(queries) + 1) if i != 2}
-    labels = {name: info.label(lang) for _, name, info in fields}
-    first = fields[0][0].name if fields else "?"
-    return p.table(
-        "Stations",
-        iq.targets(*queries, table=True),
-        description="Latest "
-        + ", ".join(map(kp.lower_first, labels.values()))
-        + ", days of water left at the mean outflow of the range, "
-        f"time of the latest {first} reading, alerts firing.",
-        transformations=[
-            JOIN_BY_STATION,
+    t = {k: v(lang) for k, v in TEXT.items()}
+    state_map = {
+        "id": "mappings",
+        "value": [
             {
-                "id": "organize",
+                "type": "value",
                 "options": {
-                    "excludeByName": hidden,
-                    "renameByName": {
-                        "Time 2": "Last seen",
-                        "name": "Name",
-                        "district": "District",
-                        **labels,
-                        "days_left": "Days of water",
-                        "active_alerts": "Alerts firing",
-                    },
+                    s: {"text": STATE_TEXT[s](lang), "color": c, "index": i}
+                    for i, (s, c) in enumerate(STATE_COLOURS.items())
                 },
-            },
+            }
         ],
+    }
+    cells = {"id": "custom.cellOptions", "value": {"type": "color-background"}}
+    return p.table(
+        t["table"],
+        iq.targets(table_query(), table=True),
+        description=t["table_d"],
         overrides=[
+            p.hidden("Time"),
+            p.renamed("rank", t["rank"], {"id": "thresholds", "value": RANK_STEPS}),
+            p.renamed(schema.STATION, t["station"]),
+            p.renamed("name", t["name"]),
+            p.renamed(schema.DISTRICT, t["district"]),
+            p.renamed("state", t["state"], state_map, cells),
+            p.renamed("last_seen_ms", t["last_seen"], {"id": "unit", "value": "dateTimeFromNow"}),
             *(
-                _column(info.label(lang), info.grafana_unit, kp.steps(info), "color-background")
-                for _, _, info in fields
+                p.renamed(
+                    name,
+                    info.label(lang),
+                    {"id": "unit", "value": info.grafana_unit},
+                    {"id": "thresholds", "value": kp.steps(info)},
+                    cells,
+                )
+                for _, name, info in fields
             ),
-            _column("Days of water", "d", p.DAYS_LEFT, "color-text"),
-            _column("Last seen", "dateTimeFromNow"),
-            _column("Alerts firing", "none", p.COUNT_BAD, "color-text"),
+            p.renamed(
+                "alerts",
+                t["alerts"],
+                {"id": "thresholds", "value": p.COUNT_BAD},
+                {"id": "custom.cellOptions", "value": {"type": "color-text"}},
+            ),
         ],
-        sort_by=next(iter(labels.values()), None),
+        sort_by=t["rank"],
+        sort_desc=True,
     )
 
 
 def build(lang: Lang = "en") -> Dashboard:
+    t = {k: v(lang) for k, v in TEXT.items()}
     lay = p.Layout()
     fields = kp.fleet_fields()
     counts = [
         p.stat(
-            "Stations online",
+            t["online"],
             iq.targets(ONLINE),
             steps=p.NEUTRAL,
-            description="Stations whose latest retained status is online.",
+            description=t["online_d"],
             no_value="0",
         ),
         p.stat(
-            "Stations silent",
+            t["silent"],
             iq.targets(SILENT),
             steps=p.COUNT_BAD,
-            description="Stations with the station_silent alert firing (no readings lately).",
+            description=t["silent_d"],
             no_value="0",
         ),
         p.stat(
-            "Stations alerting",
+            t["alerting"],
             iq.targets(ALERTING),
             steps=p.COUNT_WARN,
-            description="Stations with at least one alert firing.",
+            description=t["alerting_d"],
             no_value="0",
         ),
         *(kp.worst(kind, name, lang).panel for kind, name, _ in fields),
@@ -159,13 +184,11 @@ def build(lang: Lang = "en") -> Dashboard:
     lay.newline()
     lay.add(
         p.geomap(
-            "Stations by worst state",
-            iq.targets(LOCATIONS, SCORE, table=True),
-            color_field="score",
-            steps=p.thresholds(("green", None), ("yellow", 1), ("red", 10)),
-            description="Green: no alert firing; yellow: warnings; red: a critical alert "
-            "(battery critical, tank empty, controller fault, station silent).",
-            transformations=[JOIN_BY_STATION],
+            t["map"],
+            iq.targets(STATES, table=True),
+            color_field="rank",
+            steps=RANK_STEPS,
+            description=t["map_d"],
         ),
         10,
         16,
@@ -176,11 +199,12 @@ def build(lang: Lang = "en") -> Dashboard:
         placed = kp.by_station(kind, name, lang)
         lay.add(placed.panel, placed.w, placed.h)
     lay.newline()
-    lay.add(ip.completeness_table(), 8, 10)
-    lay.add(ip.completeness_bars(), 16, 10)
+    lay.add(ip.completeness_table(lang), 8, 10)
+    lay.add(ip.completeness_bars(lang), 16, 10)
     return make_dashboard(
         uid=UID,
-        title="SolarWater · Fleet overview",
-        description="Every station at a glance: where it is, its battery, its water, its alerts.",
+        lang=lang,
+        title=t["title"],
+        description=t["title_d"],
         panels=lay.panels,
     )

@@ -52,6 +52,14 @@ def select(
     )
 
 
+def select_all_time(
+    exprs: Sequence[str], measurement: str, *conditions: str, tags: Sequence[str] = ()
+) -> str:
+    """A SELECT not bounded by the dashboard's range: for what holds now, whenever it began."""
+    cond = " WHERE " + " AND ".join(conditions) if conditions else ""
+    return f"SELECT {', '.join(exprs)} FROM {q(measurement)}" + cond + group_by(*tags)
+
+
 def agg(func: str, field: str, alias: str | None = None, *args: str) -> str:
     """`func("field"[, args]) AS "alias"`."""
     inner = ", ".join([q(field), *args])
@@ -80,8 +88,12 @@ def targets(*queries: str, table: bool = False, alias: str = "") -> list[InfluxD
 def last_alert_state(
     *, tags: Sequence[str] = (schema.STATION, schema.RULE, schema.SEVERITY)
 ) -> str:
-    """Latest transition of each alert (station, rule) inside the range: its current state."""
-    return select(
+    """Latest transition of each alert (station, rule), whenever it was: its state now.
+
+    Not bounded by the range: an alert that fired three days ago and still holds is firing in
+    a 24 h view. Transitions are few, so reading them all is cheap.
+    """
+    return select_all_time(
         [agg("last", "state"), agg("last", "value"), agg("last", "message")],
         schema.ALERT,
         tags=tags,
@@ -89,11 +101,25 @@ def last_alert_state(
 
 
 def firing_alerts(*, tags: Sequence[str] = (schema.STATION, schema.RULE, schema.SEVERITY)) -> str:
-    """Alerts whose latest transition in the range is `firing`, one row each."""
+    """Alerts whose latest transition is `firing`, one row each."""
     return f"SELECT * FROM ({last_alert_state(tags=tags)}) WHERE \"state\" = 'firing'"
 
 
-def days_of_water(*conditions: str) -> str:
+# The alert engine writes every station's state each minute; older ones are not "now".
+STATE_LOOKBACK = "1h"
+
+
+def station_states(*fields: str, tags: Sequence[str] = (schema.STATION,)) -> str:
+    """The newest `station_state` point of each station within STATE_LOOKBACK."""
+    return select_all_time(
+        [agg("last", f) for f in fields],
+        schema.STATION_STATE,
+        f"time > now() - {STATE_LOOKBACK}",
+        tags=tags,
+    )
+
+
+def days_of_water(*conditions: str, tags: Sequence[str] = (schema.STATION,)) -> str:
     """Days until each tank is empty at the range's mean outflow: volume / (L/min × 1440).
 
     A tank with no outflow in the range has no row (rather than InfluxQL's x/0 = 0 days).
@@ -104,9 +130,9 @@ def days_of_water(*conditions: str) -> str:
         [agg("last", volume, "volume"), f'mean({q(outflow)}) * 1440 AS "per_day"'],
         schema.measurement("tank"),
         *conditions,
-        tags=(schema.STATION,),
+        tags=tags,
     )
     return (
         f'SELECT "volume" / "per_day" AS "days_left" FROM ({inner}) '
-        f'WHERE "per_day" > 0 GROUP BY {q(schema.STATION)}'
+        f'WHERE "per_day" > 0{group_by(*tags)}'
     )

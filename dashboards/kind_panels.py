@@ -5,14 +5,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from grafanalib.core import Panel
 
 from dashboards import influxql as iq
 from dashboards import panels as p
-from devices import schema
+from devices import catalogue, schema
 from devices.catalogue import KINDS
 from devices.fieldinfo import FieldInfo, Lang, Text
 from devices.kind import DeviceKind
@@ -60,9 +60,11 @@ def _describe(info: FieldInfo, lang: Lang) -> str:
     return info.description(lang) if info.description else ""
 
 
-def latest(kind: DeviceKind, field: str, *conditions: str) -> str:
+def latest(
+    kind: DeviceKind, field: str, *conditions: str, tags: Sequence[str] = (schema.STATION,)
+) -> str:
     """The latest value of `field` per station in the range."""
-    return iq.select([iq.agg("last", field)], kind.measurement, *conditions, tags=[schema.STATION])
+    return iq.select([iq.agg("last", field)], kind.measurement, *conditions, tags=tags)
 
 
 def headline(kind: DeviceKind, field: str, lang: Lang, *conditions: str) -> Placed:
@@ -169,23 +171,22 @@ def kind_series(kind: DeviceKind, lang: Lang, *conditions: str) -> Iterator[Plac
 
 def fleet_fields() -> list[tuple[DeviceKind, str, FieldInfo]]:
     """The fields shown per station on the fleet board, in catalogue order."""
-    found = [
-        (kind, name, info)
-        for kind in KINDS.values()
-        for name, info in kind.info.items()
-        if info.chart.fleet is not None
+    return [
+        (KINDS[kind], name, KINDS[kind].info[name])
+        for kind, names in catalogue.fleet_fields().items()
+        for name in names
     ]
-    names = [name for _, name, _ in found]
-    if len(set(names)) != len(names):  # they are the fleet table's column names
-        raise ValueError(f"fleet fields share a name: {names}")
-    return found
 
 
 def worst(kind: DeviceKind, field: str, lang: Lang) -> Placed:
-    """The fleet's worst latest value of a field: its lowest or its highest."""
+    """The fleet's worst value of a field now: the lowest or highest of each station's newest.
+
+    From `station_state`, like the fleet table, so a station silent for days still counts
+    with the last value it sent.
+    """
     info = kind.info[field]
     end = info.chart.fleet or "min"
-    query = f"SELECT {iq.agg(end, field)} FROM ({latest(kind, field)})"
+    query = f"SELECT {iq.agg(end, field)} FROM ({iq.station_states(field)})"
     label = info.label(lang)
     stat = p.stat(
         WORST[end](lang).format(lower_first(label) if lang == "en" else label),

@@ -169,6 +169,7 @@ def table(
     transformations: Sequence[Json] = (),
     overrides: Sequence[Json] = (),
     sort_by: str | None = None,
+    sort_desc: bool = False,
     max_points: int = SUMMARY_POINTS,
     unit: str = "none",
 ) -> Table:
@@ -178,7 +179,7 @@ def table(
         "frameIndex": 0,
         "cellHeight": "sm",
         "footer": {"show": False, "reducer": ["sum"], "countRows": False},
-        "sortBy": [{"displayName": sort_by, "desc": False}] if sort_by else [],
+        "sortBy": [{"displayName": sort_by, "desc": sort_desc}] if sort_by else [],
     }
     custom: Json = {
         "align": "auto",
@@ -480,3 +481,19 @@ class Layout:
         self.y += self.row_h
         self.x = 0
         self.row_h = 0
+
+
+def hidden(name: str) -> Json:
+    """A field override hiding the column `name` (instead of an `organize` transformation)."""
+    return {
+        "matcher": {"id": "byName", "options": name},
+        "properties": [{"id": "custom.hidden", "value": True}],
+    }
+
+
+def renamed(name: str, label: str, *props: Json) -> Json:
+    """A field override showing the column `name` as `label`, with more properties."""
+    return {
+        "matcher": {"id": "byName", "options": name},
+        "properties": [{"id": "displayName", "value": label}, *props],
+    }

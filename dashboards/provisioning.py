@@ -19,12 +19,12 @@ FOLDER = "SolarWater"
 MIN_INTERVAL = "5m"
 
 
-def datasource(url: str, database: str, version: InfluxVersion) -> Json:
+def datasource(url: str, database: str, version: InfluxVersion, *, auth: bool = True) -> Json:
     """The datasource provisioning document.
 
     InfluxDB 2.x answers InfluxQL on /query once a DBRP mapping ties `database` to the bucket;
     it authenticates with an `Authorization: Token ...` header. InfluxDB 1.x takes a user and
-    password.
+    password, or nothing when `auth` is off (the demo's local server has no users).
     """
     ds: Json = {
         "name": DS_NAME,
@@ -44,7 +44,7 @@ def datasource(url: str, database: str, version: InfluxVersion) -> Json:
     if version == "2":
         ds["jsonData"]["httpHeaderName1"] = "Authorization"
         ds["secureJsonData"] = {"httpHeaderValue1": f"Token ${{{TOKEN_ENV}}}"}
-    else:
+    elif auth:
         ds["user"] = f"${{{USER_ENV}}}"
         ds["secureJsonData"] = {"password": f"${{{PASSWORD_ENV}}}"}
     return {"apiVersion": 1, "datasources": [ds]}

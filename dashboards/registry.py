@@ -1,4 +1,4 @@
-"""Every dashboard SolarWater ships, by uid."""
+"""Every dashboard SolarWater ships, by base uid; each builds in Portuguese or English."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from collections.abc import Callable
 from grafanalib.core import Dashboard
 
 from dashboards import alerts, collector_health, fleet, station, water
+from devices.fieldinfo import Lang
 
-BUILDERS: dict[str, Callable[[], Dashboard]] = {
+BUILDERS: dict[str, Callable[[Lang], Dashboard]] = {
     fleet.UID: fleet.build,
     station.UID: station.build,
     water.UID: water.build,

@@ -10,6 +10,7 @@ from grafanalib._gen import DashboardEncoder
 from grafanalib.core import Annotations, Dashboard, Panel, Templating, Time
 
 from dashboards.datasource import ds_ref
+from devices.fieldinfo import Lang
 
 Json = dict[str, Any]
 
@@ -35,9 +36,15 @@ BUILTIN_ANNOTATION: Json = {
 }
 
 
+def board_uid(base: str, lang: Lang) -> str:
+    """A board's uid in `lang`: Portuguese, provisioned by default, keeps the base uid."""
+    return base if lang == "pt" else f"{base}-{lang}"
+
+
 def make_dashboard(
     *,
     uid: str,
+    lang: Lang,
     title: str,
     description: str,
     panels: Sequence[Panel],
@@ -45,12 +52,12 @@ def make_dashboard(
     annotations: Sequence[Json] = (),
     time_from: str = "now-24h",
 ) -> Dashboard:
-    """A dashboard with the settings every SolarWater dashboard shares."""
+    """A dashboard with the settings every SolarWater dashboard shares; `uid` is the base uid."""
     return Dashboard(
         title=title,
-        uid=uid,
+        uid=board_uid(uid, lang),
         description=description,
-        tags=["solarwater"],
+        tags=["solarwater", lang],
         panels=list(panels),
         templating=Templating(list=list(variables)),
         annotations=Annotations(list=[BUILTIN_ANNOTATION, *annotations]),

@@ -9,6 +9,7 @@ from grafanalib.core import Template
 from dashboards.datasource import ds_ref
 from dashboards.influxql import q
 from devices import schema
+from devices.fieldinfo import Lang, Text
 
 Json = dict[str, Any]
 
@@ -41,11 +42,14 @@ class QueryVariable(Template):  # type: ignore[misc]
         return data
 
 
-def station_variable() -> QueryVariable:
+STATION_LABEL = Text("Estação", "Station")
+
+
+def station_variable(lang: Lang) -> QueryVariable:
     """`$station`: every station that has sent readings; several or All may be picked."""
     return QueryVariable(
         name="station",
-        label="Station",
+        label=STATION_LABEL(lang),
         query=STATION_VALUES,
         multi=True,
         includeAll=True,

@@ -1,4 +1,9 @@
-"""Water: rain captured against rain fallen (catchment efficiency), consumption, tanks at risk."""
+"""Water: rain captured against rain fallen (catchment efficiency), consumption, tanks at risk.
+
+Catchment efficiency keeps the one Grafana transformation of the dashboards (untested, see
+docs/dashboards.md): captured litres and rain are in `tank`, the roof area in `station_info`, and
+InfluxQL 1.x cannot join rows of two measurements. Its three inputs are queried and tested.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from dashboards import panels as p
 from dashboards.render import make_dashboard
 from devices import schema
 from devices.catalogue import KINDS
+from devices.fieldinfo import Lang, Text
 
 UID = "solarwater-water"
 TANK = KINDS["tank"]
@@ -33,6 +39,7 @@ FLEET_CAPTURED = (
         TANK.measurement,
         tags=STATION,
         interval=iq.INTERVAL,
+        fill="null",
     )
     + ")"
     + iq.where()
@@ -52,6 +59,14 @@ DAILY_USE = iq.select(
     TANK.measurement,
     tags=STATION,
     interval="1d, -2h",
+    fill="null",  # a station silent all day used nothing we know of: a gap, not 0 L
+)
+# Lowest first, sorted by InfluxDB: bottom() of rows that share one timestamp (the range's
+# start) returns them in ascending order, so the bar gauge needs no sortBy transformation.
+MAX_STATIONS = 10_000
+TANKS_AT_RISK = (
+    f'SELECT bottom("days_left", {iq.q(schema.STATION)}, {MAX_STATIONS}) AS "days_left" '
+    f"FROM ({iq.days_of_water()})"
 )
 USE_IN_RANGE = iq.select(
     [f'integral({iq.q(OUTFLOW)}, 1m) AS "litres"'], TANK.measurement, tags=STATION
@@ -70,14 +85,61 @@ def _binary(left: str, op: str, right: str, alias: str) -> p.Json:
     }
 
 
-def build() -> Dashboard:
+TEXT = {
+    "fleet": Text("Chuva captada e chuva caída (frota)", "Rain captured and rain fallen (fleet)"),
+    "fleet_d": Text(
+        "Litros que entraram nos tanques por intervalo, somados na frota, contra a média do "
+        "pluviómetro.",
+        "Litres that flowed into the tanks per interval, summed over the fleet, against the "
+        "mean rain gauge reading.",
+    ),
+    "captured": Text("captado (L)", "captured (L)"),
+    "fallen": Text("chuva caída (mm, média das estações)", "rain fallen (mm, station mean)"),
+    "eff": Text("Eficiência de captação por estação", "Catchment efficiency by station"),
+    "eff_d": Text(
+        "Litros captados contra chuva × área do telhado no intervalo. O coeficiente de "
+        "escoamento (0,8–0,9) e o desviador das primeiras águas deixam um telhado são abaixo "
+        "de 90 %; muito menos indica uma caleira entupida ou um cano roto.",
+        "Captured litres against rain × roof area over the range. Runoff coefficient "
+        "(0.8–0.9) and the first-flush diverter keep a healthy roof below 90 %; far lower "
+        "means a blocked gutter or a leaking pipe.",
+    ),
+    "efficiency": Text("Eficiência", "Efficiency"),
+    "station": Text("Estação", "Station"),
+    "captured_l": Text("Captado (L)", "Captured (L)"),
+    "rain": Text("Chuva (mm)", "Rain (mm)"),
+    "roof": Text("Telhado (m²)", "Roof (m²)"),
+    "on_roof": Text("Chuva no telhado (L)", "Rain on the roof (L)"),
+    "risk": Text("Tanques em risco: dias de água restantes", "Tanks at risk: days of water left"),
+    "risk_d": Text(
+        "Volume mais recente a dividir pelo consumo diário médio do intervalo, o mais baixo "
+        "primeiro.",
+        "Latest volume over the mean daily outflow in the range, lowest first.",
+    ),
+    "daily": Text(
+        "Consumo por estação (litros por dia)", "Consumption per station (litres per day)"
+    ),
+    "daily_d": Text(
+        "Saída integrada em cada dia local (Africa/Maputo).",
+        "Outflow integrated over each local day (Africa/Maputo).",
+    ),
+    "range": Text("Consumo no intervalo", "Consumption over the range"),
+    "title": Text("SolarWater · Água", "SolarWater · Water"),
+    "title_d": Text(
+        "Captação de água da chuva em toda a frota.", "Rain-water harvesting across the fleet."
+    ),
+}
+
+
+def build(lang: Lang = "en") -> Dashboard:
+    t = {k: v(lang) for k, v in TEXT.items()}
     lay = p.Layout()
     lay.add(
         p.timeseries(
-            "Rain captured and rain fallen (fleet)",
+            t["fleet"],
             [
-                iq.target(FLEET_CAPTURED, "A", alias="captured (L)"),
-                iq.target(FLEET_RAIN, "B", alias="rain fallen (mm, station mean)"),
+                iq.target(FLEET_CAPTURED, "A", alias=t["captured"]),
+                iq.target(FLEET_RAIN, "B", alias=t["fallen"]),
             ],
             unit=LITRE,
             bars=True,
@@ -94,82 +156,77 @@ def build() -> Dashboard:
                     ],
                 }
             ],
-            description="Litres that flowed into the tanks per interval, summed over the fleet, "
-            "against the mean rain gauge reading.",
+            description=t["fleet_d"],
         ),
         24,
         8,
     )
     lay.add(
         p.table(
-            "Catchment efficiency by station",
+            t["eff"],
             iq.targets(CAPTURED_BY_STATION, RAIN_BY_STATION, ROOFS, table=True),
-            description="Captured litres against rain × roof area over the range. Runoff "
-            "coefficient (0.8–0.9) and the first-flush diverter keep a healthy roof below 90 %; "
-            "far lower means a blocked gutter or a leaking pipe.",
+            description=t["eff_d"],
             transformations=[
                 {"id": "joinByField", "options": {"byField": schema.STATION, "mode": "inner"}},
                 _binary(RAIN, "*", "roof_m2", "rain_on_roof_l"),
                 _binary("captured_l", "/", "rain_on_roof_l", "efficiency"),
-                {
-                    "id": "organize",
-                    "options": {"excludeByName": {"Time 1": True, "Time 2": True, "Time 3": True}},
-                },
             ],
             overrides=[
-                {
-                    "matcher": {"id": "byName", "options": "efficiency"},
-                    "properties": [
-                        {"id": "unit", "value": "percentunit"},
-                        {
-                            "id": "thresholds",
-                            "value": p.thresholds(("red", None), ("yellow", 0.5), ("green", 0.7)),
-                        },
-                        {"id": "custom.cellOptions", "value": {"type": "color-text"}},
-                    ],
-                },
+                *(p.hidden(f"Time {i}") for i in (1, 2, 3)),
+                p.renamed(schema.STATION, t["station"]),
+                p.renamed("captured_l", t["captured_l"]),
+                p.renamed(RAIN, t["rain"]),
+                p.renamed("roof_m2", t["roof"]),
+                p.renamed("rain_on_roof_l", t["on_roof"]),
+                p.renamed(
+                    "efficiency",
+                    t["efficiency"],
+                    {"id": "unit", "value": "percentunit"},
+                    {
+                        "id": "thresholds",
+                        "value": p.thresholds(("red", None), ("yellow", 0.5), ("green", 0.7)),
+                    },
+                    {"id": "custom.cellOptions", "value": {"type": "color-text"}},
+                ),
                 {
                     "matcher": {"id": "byRegexp", "options": ".*_l$"},
                     "properties": [{"id": "unit", "value": LITRE}],
                 },
             ],
-            sort_by="efficiency",
+            sort_by=t["efficiency"],
         ),
         12,
         12,
     )
     lay.add(
         p.bargauge(
-            "Tanks at risk: days of water left",
-            iq.targets(iq.days_of_water(), table=True),
+            t["risk"],
+            iq.targets(TANKS_AT_RISK, table=True),
             unit="d",
             steps=p.DAYS_LEFT,
             max_value=30,
             rows=True,
-            description="Latest volume over the mean daily outflow in the range, lowest first.",
-            transformations=[
-                {"id": "sortBy", "options": {"sort": [{"field": "days_left", "desc": False}]}},
-            ],
+            description=t["risk_d"],
         ),
         12,
         12,
     )
     lay.add(
         p.timeseries(
-            "Consumption per station (litres per day)",
+            t["daily"],
             iq.targets(DAILY_USE, alias="$tag_station"),
             unit=LITRE,
             bars=True,
             min_value=0,
             max_points=60,
-            description="Outflow integrated over each local day (Africa/Maputo).",
+            description=t["daily_d"],
         ),
         12,
         9,
     )
     lay.add(
         p.bargauge(
-            "Consumption over the range",
+            t["range"],
             iq.targets(USE_IN_RANGE, alias="$tag_station"),
             unit=LITRE,
             steps=p.NEUTRAL,
@@ -179,8 +236,9 @@ def build() -> Dashboard:
     )
     return make_dashboard(
         uid=UID,
-        title="SolarWater · Water",
-        description="Rain-water harvesting across the fleet.",
+        lang=lang,
+        title=t["title"],
+        description=t["title_d"],
         panels=lay.panels,
         time_from="now-7d",
     )

@@ -20,3 +20,15 @@ RULE_KINDS: dict[str, DeviceKind] = {**KINDS, **DERIVED}
 def get_kind(name: str) -> DeviceKind | None:
     """The kind called `name`, or None when the catalogue has no such kind."""
     return KINDS.get(name)
+
+
+def fleet_fields() -> dict[str, tuple[str, ...]]:
+    """Per kind, its fields with `chart.fleet` set: the fleet board's per-station columns."""
+    out = {
+        k.name: tuple(n for n, info in k.info.items() if info.chart.fleet is not None)
+        for k in KINDS.values()
+    }
+    names = [n for fields in out.values() for n in fields]
+    if len(set(names)) != len(names):  # they are columns of one `station_state` point
+        raise ValueError(f"fleet fields share a name: {names}")
+    return {k: v for k, v in out.items() if v}

@@ -8,6 +8,7 @@ from devices.catalogue import KINDS
 READING_MEASUREMENTS: tuple[str, ...] = tuple(k.measurement for k in KINDS.values())
 ALERT = "alert"  # one point per alert transition
 STATION_STATUS = "station_status"  # online 0/1, on status changes
+STATION_STATE = "station_state"  # each station's state now, every minute (alert engine)
 STATION_INFO = "station_info"  # the registry's view of a station: name, district, location
 COLLECTOR = "collector"  # the collector's own counters
 FORECAST = "forecast"  # days of battery and water left

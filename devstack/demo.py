@@ -72,6 +72,11 @@ def say(text: str = "", end: str = "\n", err: bool = False) -> None:
         print(text, end=end, flush=True, file=sys.stderr if err else sys.stdout)
 
 
+# The demo's InfluxDB 1.6 (no authentication) as `python -m dashboards build --for demo` sees it.
+INFLUX_PORT = 8086
+DATABASE = "solarwater"
+
+
 def pick_port(preferred: int, who: str) -> int:
     """The usual port, or a free one with a line saying so (0: any free port, silently)."""
     if preferred == 0:
@@ -124,7 +129,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--duration", default="24h", help="simulated span")
     p.add_argument("--scenario", default="default", help="simulator scenario")
     p.add_argument("--dir", type=Path, default=ROOT / ".demo", help="where the data lives")
-    for name, port in (("mqtt", 1883), ("influx", 8086), ("http", 8080)):
+    for name, port in (("mqtt", 1883), ("influx", INFLUX_PORT), ("http", 8080)):
         p.add_argument(f"--{name}-port", type=int, default=port, help=f"{port}; 0: any free port")
     return p.parse_args(argv)
 
@@ -152,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"starting mosquitto on {broker.url} and influxd on {influx.url} (data in {work})")
         broker.start()
         influx.start()
-        influx.create_db("solarwater")
+        influx.create_db(DATABASE)
         catcher = PageCatcher(work / "pages.log")
         catcher.start()
         env = {

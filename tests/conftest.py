@@ -98,6 +98,8 @@ def default_run(
             "SOLARWATER_ALERTS__EVALUATE_INTERVAL_S": "0.05",
             # completeness as the day arrives (the day is too short for forecasts)
             "SOLARWATER_INSIGHT__CHECK_EVERY": "2",
+            # the dashboards read each station's newest state: write it more than once a run
+            "SOLARWATER_ALERTS__STATE_INTERVAL_S": "1",
         },
     )
     proc.start()

@@ -160,8 +160,13 @@ class Harness:
         self.watch = watch
         self.prefix = prefix
         self.clock = FakeClock()
-        self.lines: list[str] = []
+        self.lines: list[str] = []  # alert transitions
+        self.states: list[str] = []  # station_state points (test_dashboards_state.py)
         self.svc = self._make()
+
+    def _write(self, lines: list[str]) -> None:
+        for line in lines:
+            (self.states if line.startswith("station_state,") else self.lines).append(line)
 
     def _make(self) -> AlertService:
         return AlertService(
@@ -169,7 +174,7 @@ class Harness:
             FLEET,
             self.state,
             prefix=self.prefix,
-            write_lines=self.lines.extend,
+            write_lines=self._write,
             mqtt_publish=self.watch.publish,
             clock=self.clock,
         )

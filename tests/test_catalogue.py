@@ -186,8 +186,16 @@ def test_each_kind_gets_its_panels(kind: str, lang: Literal["pt", "en"]) -> None
 @pytest.mark.parametrize("lang", LANGS)
 def test_fleet_board_shows_every_fleet_field(lang: Literal["pt", "en"]) -> None:
     board = render(fleet.build(lang))
-    (table,) = [p for p in _panels(board) if p["type"] == "table" and p["title"] == "Stations"]
-    renames = table["transformations"][1]["options"]["renameByName"]
+    (table,) = [
+        p for p in _panels(board) if p["type"] == "table" and p["title"] in ("Stations", "Estações")
+    ]
+    assert not table.get("transformations")
+    renames = {
+        o["matcher"]["options"]: prop["value"]
+        for o in table["fieldConfig"]["overrides"]
+        for prop in o["properties"]
+        if prop["id"] == "displayName"
+    }
     shown = [(k, n, i) for k in KINDS.values() for n, i in k.info.items() if i.chart.fleet]
     assert shown
     for kind, name, info in shown:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import filecmp
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+from devstack import demo
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "deploy" / "grafana"
@@ -37,6 +40,35 @@ def test_build_writes_dashboards_and_provisioning(tmp_path: Path) -> None:
         "provisioning/dashboards/solarwater.yaml",
         "provisioning/datasources/solarwater.yaml",
     ]
+
+
+def test_english_and_both_sets(tmp_path: Path) -> None:
+    assert build("build", "--out", str(tmp_path / "en"), "--lang", "en").returncode == 0
+    en = sorted(p.name for p in (tmp_path / "en" / "dashboards").iterdir())
+    assert en == [
+        "solarwater-alerts-en.json",
+        "solarwater-collector-en.json",
+        "solarwater-fleet-en.json",
+        "solarwater-station-en.json",
+        "solarwater-water-en.json",
+    ]
+    assert build("build", "--out", str(tmp_path / "all"), "--lang", "all").returncode == 0
+    both = {p.name for p in (tmp_path / "all" / "dashboards").iterdir()}
+    assert both == set(en) | {n.replace("-en", "") for n in en}
+    fleet = json.loads((tmp_path / "all" / "dashboards" / "solarwater-fleet.json").read_text())
+    assert fleet["title"] == "SolarWater · Visão da frota"
+
+
+def test_demo_datasource_fits_the_demo_influxdb(tmp_path: Path) -> None:
+    """`--for demo`: `make demo`'s InfluxDB 1.6 on localhost, its database, no credentials."""
+    done = build("build", "--out", str(tmp_path), "--for", "demo")
+    assert done.returncode == 0, done.stderr
+    doc = yaml.safe_load((tmp_path / "provisioning/datasources/solarwater.yaml").read_text())
+    (ds,) = doc["datasources"]
+    assert ds["url"] == f"http://localhost:{demo.INFLUX_PORT}"
+    assert ds["jsonData"]["dbName"] == demo.DATABASE
+    assert "user" not in ds and "secureJsonData" not in ds
+    assert "httpHeaderName1" not in ds["jsonData"]
 
 
 def test_the_deployment_mounts_a_fresh_build(tmp_path: Path) -> None:

@@ -256,38 +256,50 @@ def test_alert_counts_and_mean_time_to_resolve(
     assert shown == firing
 
 
-def test_fleet_counts_and_worst_state(
+def test_fleet_shows_each_station_state_now(
     influxd: Influxd, default_run: IngestedRun, day: View
 ) -> None:
+    """Counts, map and table from the engine's newest `station_state`, checked against the
+    alert transitions and the simulator's records."""
     db = default_run.db
     firing = _firing(_transitions(influxd, db))
 
-    def value(title: str, column: str, ref: str = "A") -> float:
-        p, query = query_of(fleet.UID, title, ref)
+    def value(title: str, column: str) -> float:
+        p, query = query_of(fleet.UID, title)
         return one(run(influxd, day, fleet.UID, p, query), column)
 
-    latest: dict[str, Json] = {}
-    for row in influxd.query('SELECT * FROM "station_status"', db):
-        if row["station"] not in latest or row["time"] >= latest[row["station"]]["time"]:
-            latest[row["station"]] = row
-    assert set(latest) == set(STATIONS)
-    assert value("Stations online", "online") == sum(r["online"] for r in latest.values())
     silent = {st for st, rule, _ in firing if rule == "station_silent"}
-    assert value("Stations silent", "silent") == len(silent) == 1
+    assert silent == {_fault("station silent").station}
+    assert value("Stations online", "online") == len(STATIONS) - len(silent)
+    assert value("Stations silent or stale", "silent") == len(silent)
     assert value("Stations alerting", "alerting") == len({st for st, _, _ in firing})
     solar = _records(default_run, "solar")
     lowest = min(_num(recs[-1], "battery_soc_pct") for recs in solar.values())
     assert value("Lowest battery SoC", "battery_soc_pct") == pytest.approx(lowest)
-    p, query = query_of(fleet.UID, "Stations by worst state", "B")
-    score = {r["station"]: r["score"] for r in run(influxd, day, fleet.UID, p, query)}
-    expected: dict[str, int] = defaultdict(int)
-    for st, _rule, severity in firing:
-        expected[st] += 10 if severity == "critical" else 1
-    assert score == expected
-    p, query = query_of(fleet.UID, "Stations by worst state", "A")
-    located = run(influxd, day, fleet.UID, p, query)
-    assert len(located) == 19
-    assert all(-14 < r["latitude"] < -10 and 38 < r["longitude"] < 41 for r in located)
+    p, query = query_of(fleet.UID, "Stations by worst state")
+    located = {r["station"]: r for r in run(influxd, day, fleet.UID, p, query)}
+    assert set(located) == set(STATIONS)
+    assert all(-14 < r["latitude"] < -10 and 38 < r["longitude"] < 41 for r in located.values())
+    for st, row in located.items():
+        severities = {sev for s, _, sev in firing if s == st}
+        expected = (
+            "silent" if st in silent
+            else "critical" if "critical" in severities
+            else "warning" if severities
+            else "ok"
+        )  # fmt: skip
+        assert row["state"] == expected, st
+    p, query = query_of(fleet.UID, "Stations")
+    table = {r["station"]: r for r in run(influxd, day, fleet.UID, p, query)}
+    assert set(table) == set(STATIONS)
+    newest = {
+        st: max(r.ts_ms for r in default_run.summary.records if r.station == st) for st in STATIONS
+    }
+    for st, row in table.items():
+        # "last seen" from any device, and the newest value of each fleet field
+        assert row["last_seen_ms"] == newest[st], st
+        assert row["battery_soc_pct"] == pytest.approx(_num(solar[st][-1], "battery_soc_pct"))
+        assert row["alerts"] == sum(1 for s, _, _ in firing if s == st)
 
 
 # --- the collector's own points --------------------------------------------------------------

@@ -12,12 +12,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from dashboards import alerts, collector_health, fleet
+from dashboards import alerts, collector_health
 from devstack import Influxd
-from tests.dashboard_data import EPISODES, FleetDay, ingest_fleet_day
+from tests.dashboard_data import FleetDay, ingest_fleet_day
 from tests.dashboard_queries import View, all_queries, has_values, one, query_of, run
 
-QUERIES = all_queries()
+# Each station's state is written by a running alert engine, stamped with the wall clock and
+# read within the last hour: this historical day has none. test_dashboards_state.py produces
+# it through a real AlertService; test_dashboards_queries.py through the collector.
+QUERIES = [q for q in all_queries() if 'FROM "station_state"' not in q[3]]
 
 
 @pytest.fixture(scope="module")
@@ -59,23 +62,6 @@ def test_alert_counts_and_mean_time_to_resolve(influxd: Influxd, day: FleetDay, 
         (r["station"], r["rule"], r["severity"]) for r in run(influxd, view, alerts.UID, p, query)
     }
     assert firing == set(day.firing)
-
-
-def test_fleet_counts_and_worst_state(influxd: Influxd, day: FleetDay, view: View) -> None:
-    def value(title: str, column: str, ref: str = "A") -> float:
-        p, query = query_of(fleet.UID, title, ref)
-        return one(run(influxd, view, fleet.UID, p, query), column)
-
-    assert value("Stations online", "online") == len(day.stations) - len(day.offline) == 18
-    assert value("Stations silent", "silent") == 1
-    assert value("Stations alerting", "alerting") == 3
-    p, query = query_of(fleet.UID, "Stations by worst state", "B")
-    score = {r["station"]: r["score"] for r in run(influxd, view, fleet.UID, p, query)}
-    expected = {}
-    for ep in EPISODES:
-        if ep.resolved_h is None:
-            expected[day.stations[ep.station_index]] = 10 if ep.severity == "critical" else 1
-    assert score == expected
 
 
 def test_collector_totals_survive_a_restart(influxd: Influxd, view: View) -> None:

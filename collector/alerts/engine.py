@@ -23,7 +23,8 @@ from collector.alerts.fleetclock import FleetClock
 from collector.alerts.model import SILENCE_DEVICE, AlertKey, Episode, Transition
 from collector.alerts.rules import SILENCE_RULE, EffectiveRule, RuleSettings
 from collector.ingest.readings import Reading
-from devices.catalogue import DERIVED
+from devices.catalogue import DERIVED, fleet_fields
+from devices.kind import FieldValue
 from devices.stations import Fleet
 from devices.sun import is_night
 
@@ -92,6 +93,9 @@ class RuleEngine:
         self._unattached: dict[tuple[str, str], list[KeyState]] = {}  # restored, device unseen
         self._rule_sets: dict[object, dict[str, list[EffectiveRule]]] = {}
         self.seen: dict[str, int] = {}  # station -> newest telemetry ts
+        # station -> newest value of each fleet-board field (one entry per station in `seen`)
+        self.fleet_values: dict[str, dict[str, FieldValue]] = {}
+        self._fleet_fields = fleet_fields()
         self._silent: set[str] = set()  # stations with an active silence alert
         self.out_of_order = 0
         self.observe_errors = 0
@@ -102,6 +106,11 @@ class RuleEngine:
         self.pending_changed = False  # a `for` or clear timer started or stopped: save it
         # station -> the likely cause of its silence, told when a silence fires (None: none)
         self.silence_cause: Callable[[str], str | None] | None = None
+
+    @property
+    def silent(self) -> set[str]:
+        """Stations whose silence alert holds."""
+        return self._silent
 
     @property
     def tracked(self) -> int:
@@ -191,7 +200,7 @@ class RuleEngine:
         by one lookup per device, and the conditions are compiled closures.
         """
         seen, devices, rules_for = self.seen, self._devices, self.rules_for
-        night_kinds = self._night_kinds
+        night_kinds, fleet_fields, values = self._night_kinds, self._fleet_fields, self.fleet_values
         newest = -1
         for r in readings:
             try:
@@ -216,6 +225,15 @@ class RuleEngine:
                     continue
                 dev.last_ts = ts
                 kind, fields = r.kind, r.fields
+                names = fleet_fields.get(kind)
+                if names is not None:
+                    held = values.get(station)
+                    if held is None:
+                        held = values[station] = {}
+                    for name in names:
+                        v = fields.get(name)
+                        if v is not None:
+                            held[name] = v
                 if kind in night_kinds:
                     fields = self._with_night(station, ts, fields)
                 slots = dev.kinds.get(kind) if dev.kinds is not None else None
@@ -461,6 +479,7 @@ class RuleEngine:
             "keys": keys,
             "device_ts": [[st, dev, d.last_ts] for (st, dev), d in self._devices.items()],
             "seen": self.seen,
+            "fleet_values": self.fleet_values,
             "clock": self.clock.snapshot(),
             "skew": self.skew.snapshot(),
             "clock_bases": self.bases.snapshot(),
@@ -472,6 +491,8 @@ class RuleEngine:
         self.skew.restore(snap.get("skew", []))
         self.bases.restore(snap.get("clock_bases", []))
         self.seen.update({str(k): int(v) for k, v in snap.get("seen", {}).items()})
+        for st, held in snap.get("fleet_values", {}).items():
+            self.fleet_values[str(st)] = dict(held)
         for st, dev, ts in snap.get("device_ts", []):
             self._new_device((st, dev), int(ts))
         for st, dev, name, last_ts, bad, due, clear, fields in snap.get("keys", []):

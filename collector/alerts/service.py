@@ -39,6 +39,7 @@ from collector.alerts.replies import PhoneReplies
 from collector.alerts.routing import Router
 from collector.alerts.rules import SILENCE_RULE
 from collector.alerts.settings import AlertSettings
+from collector.alerts.station_state import state_lines
 from collector.alerts.store import AlertStore, Silence
 from collector.alerts.technicians import Technicians
 from collector.ingest.readings import Reading
@@ -160,6 +161,7 @@ class AlertService:
         self._background: list[asyncio.Task[None]] = []  # notifiers' own loops (SMS replies)
         self._last_snapshot = 0.0
         self._last_prune = 0.0
+        self._last_state = 0.0
         self._lock = asyncio.Lock()  # one tick or API change at a time
 
     def _unknown_override_names(self) -> list[str]:
@@ -328,6 +330,27 @@ class AlertService:
                 or wall - self._last_snapshot >= SNAPSHOT_EVERY_S
             ):
                 await self._snapshot()
+            if wall - self._last_state >= self.settings.state_interval_s:
+                self._write_states(wall)
+
+    def _write_states(self, wall: float) -> None:
+        self._last_state = wall
+        e = self.engine
+        lines = state_lines(
+            self.fleet,
+            e.seen,
+            e.fleet_values,
+            e.silent,
+            self.active.values(),
+            self.fleet_now,
+            e.stale_ms,
+            int(wall * 1000),
+        )
+        try:
+            self.write_lines(lines)
+        except Exception:
+            self.counts["write_errors"] += 1
+            log.exception("station state points could not be handed to the writer")
 
     async def prune(self) -> int:
         """Forget resolved alerts and ended silences past `history_keep`, in the store thread."""

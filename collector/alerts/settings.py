@@ -100,6 +100,9 @@ class AlertSettings(BaseModel):
         default_factory=dict, description="override texts of the language: firing/reminder/resolved"
     )
     evaluate_interval_s: float = Field(10.0, gt=0, le=3600)
+    state_interval_s: float = Field(
+        60.0, gt=0, le=3600, description="how often each station's state is written for dashboards"
+    )
     repeat_interval: Duration = 4 * 3600.0
     stale_after: Duration = 3600.0
     queue_size: int = Field(
