@@ -5,8 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests, demo and benchmarks run for real.
-APT_PACKAGES := mosquitto mosquitto-clients influxdb influxdb-client libmosquitto-dev
+# Debian packages the tests, demo and benchmarks run for real (chromium: the web pages' browser test).
+APT_PACKAGES := mosquitto mosquitto-clients influxdb influxdb-client libmosquitto-dev chromium
 PYTEST_ARGS ?=
 # e.g. make demo DEMO_ARGS='--speed 60 --duration 6h'
 DEMO_ARGS ?=
