@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -197,7 +198,12 @@ class Collector:
         if self.alerts is not None:
             AlertApi(self.alerts).mount(app)
             self.web_reader = self._web_reader()
-            mount_web(app, self.alerts, self.settings.web, self.web_reader, self.seq.report)
+            web_ctx = mount_web(
+                app, self.alerts, self.settings.web, self.web_reader, self.seq.report
+            )
+            for name in web_ctx.stats():
+                self.metrics.sourced[name] = partial(lambda n: web_ctx.stats()[n], name)
+            self.metrics.gauges["web_sessions"] = lambda: float(len(web_ctx.sessions))
         self.http_runner = web.AppRunner(app, access_log=None)
         await self.http_runner.setup()
         site = web.TCPSite(self.http_runner, self.settings.http.host, self.settings.http.port)

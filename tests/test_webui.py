@@ -228,6 +228,15 @@ async def test_technician_signs_in_sees_district_in_urgency_order_and_acknowledg
                         assert resp.status == 303
                     async with b.get(base + "/", allow_redirects=False) as resp:
                         assert resp.status == 303 and resp.headers["Location"] == "/signin"
+                    # a rotated token ends the sessions it opened
+                    async with b.post(base + "/signin", data={"token": bento}) as resp:
+                        assert resp.status == 200 and resp.url.path == "/"
+                    add_technician(capsys, techs, "Bento Montepuez", "Montepuez")
+                    async with b.get(base + "/", allow_redirects=False) as resp:
+                        assert resp.status == 303 and resp.headers["Location"] == "/signin"
+                    async with b.get(base + "/metrics") as resp:
+                        metrics = await resp.text()
+                    assert "solarwater_web_csrf_refused_total 2.0" in metrics, metrics
             csp = headers["Content-Security-Policy"]
             assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
             assert "unsafe-inline" not in csp
@@ -243,8 +252,8 @@ async def test_technician_signs_in_sees_district_in_urgency_order_and_acknowledg
 def test_sessions_are_bounded_and_expire() -> None:
     s = Sessions(limit=2, ttl_s=10)
     who = Identity("Ana", frozenset({"Pemba"}))
-    a, b = s.open(who, 0), s.open(who, 1)
-    c = s.open(who, 2)  # full: the oldest goes, and is counted
+    a, b = s.open(who, "h", 0), s.open(who, "h", 1)
+    c = s.open(who, "h", 2)  # full: the oldest goes, and is counted
     assert s.get(a.id, 3) is None and s.get(b.id, 3) is b and s.get(c.id, 3) is c
     assert s.evicted == 1 and len(s) == 2
     assert s.get(b.id, 11) is None  # ten seconds after its sign-in

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,17 +32,32 @@ class WebContext:
         self.sessions = Sessions(self.settings.max_sessions, self.settings.session_ttl)
         self.counts = dict.fromkeys(("signins", "signins_refused", "csrf_refused"), 0)
 
+    def stats(self) -> dict[str, float]:
+        """Counters (`web_` + name) and the sessions held, for /metrics."""
+        out = {f"web_{k}": float(v) for k, v in self.counts.items()}
+        out["web_sessions_evicted"] = float(self.sessions.evicted)
+        return out
+
     def words(self, request: web.Request) -> Words:
         default = self.settings.language if self.settings.enabled else self.svc.settings.language
         return Words(pick_lang(request.cookies.get(LANG_COOKIE), default))
 
-    def session(self, request: web.Request) -> Session | None:
+    async def session(self, request: web.Request) -> Session | None:
+        """The request's session while its technician's token is still on file."""
         if not self.settings.enabled:
             return None
-        return self.sessions.get(request.cookies.get(COOKIE), self.svc.clock())
+        s = self.sessions.get(request.cookies.get(COOKIE), self.svc.clock())
+        if s is None:
+            return None
+        techs = self.svc.technicians
+        await asyncio.to_thread(techs.refresh)  # a stat() when nothing changed
+        if not any(t.token_sha256 == s.token_sha256 for t in techs.all()):
+            self.sessions.close(s.id)  # the token was rotated or its technician removed
+            return None
+        return s
 
-    def require(self, request: web.Request) -> Session:
-        s = self.session(request)
+    async def require(self, request: web.Request) -> Session:
+        s = await self.session(request)
         if s is None:
             raise web.HTTPSeeOther("/signin")
         return s

@@ -10,9 +10,12 @@ from collector.web.sessions import Session
 FIELD = "csrf"
 
 
-async def checked_form(request: web.Request, session: Session) -> MultiDictProxy[str | bytes]:
-    """The posted form, or 403 when its token is missing or not this session's."""
+async def checked_form(
+    request: web.Request, session: Session, counts: dict[str, int]
+) -> MultiDictProxy[str | bytes]:
+    """The posted form, or 403 (counted as `csrf_refused`) without this session's token."""
     form = await request.post()
     if not session.csrf_ok(form.get(FIELD)):
+        counts["csrf_refused"] += 1
         raise web.HTTPForbidden(text="CSRF token missing or wrong; reload the page")
     return form  # type: ignore[return-value]

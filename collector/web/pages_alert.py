@@ -36,7 +36,7 @@ class AlertPage:
     def _refusal(self, request: web.Request, key: str, status: int) -> web.Response:
         w = self.ctx.words(request)
         body = f"<h1>SolarWater</h1><p>{e(w[key])}</p>"
-        return page(w, "SolarWater", body, session=self.ctx.session(request), status=status)
+        return page(w, "SolarWater", body, status=status)
 
     def render(
         self, request: web.Request, a: Alert, action: str, csrf: str, session: Session | None
@@ -85,7 +85,7 @@ class AlertPage:
                     session=session, here=request.path)  # fmt: skip
 
     async def show(self, request: web.Request) -> web.Response:
-        s = self.ctx.require(request)
+        s = await self.ctx.require(request)
         try:
             a = await self.ctx.svc.get_alert(int(request.match_info["id"]))
         except ValueError:

@@ -6,6 +6,7 @@ import asyncio
 
 from aiohttp import web
 
+from collector.alerts.technicians import token_hash
 from collector.web.context import WebContext
 from collector.web.csrf import checked_form
 from collector.web.html import e, page
@@ -47,7 +48,7 @@ class AuthPages:
         return page(w, "SolarWater", body, here="/signin", status=status)
 
     async def show(self, request: web.Request) -> web.Response:
-        if self.ctx.session(request) is not None:
+        if await self.ctx.session(request) is not None:
             raise web.HTTPSeeOther("/")
         return self._form(request)
 
@@ -61,10 +62,10 @@ class AuthPages:
         if isinstance(token, str) and 0 < len(token.strip()) <= TOKEN_MAX:
             await asyncio.to_thread(techs.refresh)  # a rotated token works without a restart
             who = techs.identify(token.strip())
-        if who is None:
+        if who is None or not isinstance(token, str):
             self.ctx.counts["signins_refused"] += 1
             return self._form(request, self.ctx.words(request)["bad_token"], 401)
-        s = self.ctx.sessions.open(who, self.ctx.svc.clock())
+        s = self.ctx.sessions.open(who, token_hash(token.strip()), self.ctx.svc.clock())
         self.ctx.counts["signins"] += 1
         resp = web.HTTPSeeOther("/")
         resp.set_cookie(
@@ -74,8 +75,8 @@ class AuthPages:
         raise resp
 
     async def sign_out(self, request: web.Request) -> web.Response:
-        s = self.ctx.require(request)
-        await checked_form(request, s)
+        s = await self.ctx.require(request)
+        await checked_form(request, s, self.ctx.counts)
         self.ctx.sessions.close(s.id)
         resp = web.HTTPSeeOther("/signin")
         resp.del_cookie(COOKIE, path="/")

@@ -74,7 +74,7 @@ class StationPage:
         app.router.add_post("/alert/{id}/silence", self.silence)
 
     async def show(self, request: web.Request) -> web.Response:
-        s = self.ctx.require(request)
+        s = await self.ctx.require(request)
         w = self.ctx.words(request)
         st = self.ctx.station_for(s, request.match_info["station"])
         (view,) = await station_views(self.ctx.svc, self.influx, [st])
@@ -183,8 +183,8 @@ class StationPage:
         return f'<h2>{e(w["history"])}</h2><ul class="hist">{"".join(items) or e(w["none"])}</ul>'
 
     async def _alert_of(self, request: web.Request) -> tuple[Session, Alert]:
-        s = self.ctx.require(request)
-        await checked_form(request, s)
+        s = await self.ctx.require(request)
+        await checked_form(request, s, self.ctx.counts)
         try:
             a = await self.ctx.svc.get_alert(int(request.match_info["id"]))
         except ValueError:

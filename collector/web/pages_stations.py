@@ -52,7 +52,7 @@ class StationPages:
         app.router.add_get("/map", self.map)
 
     async def list(self, request: web.Request) -> web.Response:
-        s = self.ctx.require(request)
+        s = await self.ctx.require(request)
         w = self.ctx.words(request)
         views = await station_views(self.ctx.svc, self.influx, self.ctx.stations_of(s))
         now = now_ms(self.ctx.svc)
@@ -77,7 +77,7 @@ class StationPages:
         return page(w, f"SolarWater · {w['stations']}", body, session=s, here="/")
 
     async def map(self, request: web.Request) -> web.Response:
-        s = self.ctx.require(request)
+        s = await self.ctx.require(request)
         w = self.ctx.words(request)
         views = await station_views(self.ctx.svc, self.influx, self.ctx.stations_of(s))
         body = (

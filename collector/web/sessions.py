@@ -22,6 +22,7 @@ class Session:
 
     id: str
     who: Identity
+    token_sha256: str  # the token signed in with: rotated or removed, the session ends
     csrf: str
     expires_s: float
 
@@ -41,12 +42,15 @@ class Sessions:
     def __len__(self) -> int:
         return len(self._by_id)
 
-    def open(self, who: Identity, now_s: float) -> Session:
+    def open(self, who: Identity, token_sha256: str, now_s: float) -> Session:
         self._expire(now_s)
         while len(self._by_id) >= self.limit:
             self._by_id.popitem(last=False)
             self.evicted += 1
-        s = Session(secrets.token_urlsafe(32), who, secrets.token_urlsafe(24), now_s + self.ttl_s)
+        s = Session(
+            secrets.token_urlsafe(32), who, token_sha256, secrets.token_urlsafe(24),
+            now_s + self.ttl_s,
+        )  # fmt: skip
         self._by_id[s.id] = s
         return s
 
