@@ -100,7 +100,7 @@ async def test_technician_signs_in_sees_district_in_urgency_order_and_acknowledg
         mosquitto, influxd, fresh_db, prefix, tmp_path / "var",
         fleet=str(fleet_file(tmp_path / "fleet.yaml")),
         **{"alerts.evaluate_interval_s": 0.05, "alerts.min_page_interval": 0,
-           "alerts.technicians_file": str(techs), "web.enabled": True,
+           "alerts.technicians_file": str(techs), "web.enabled": True, "alerts.public_url": "http://127.0.0.1:9",
            "web.secure_cookies": False},
     )  # fmt: skip
     now = time.time()
@@ -191,6 +191,17 @@ async def test_technician_signs_in_sees_district_in_urgency_order_and_acknowledg
                 await other.goto(f"{base}/alert/{alert_id}")
                 assert "Sem acesso" in await other.eval("document.body.innerText")
 
+                # the signed link of an SMS lands on the same alert page, with its button
+                mont = next(a.id for a in svc.active.values() if a.station == "MONTEPUEZ-01")
+                assert svc.signer is not None
+                await other.goto(f"{base}/a/{svc.signer.token(mont, int(time.time()) + 600)}")
+                dl = "document.querySelector('dl').innerText"
+                via_link = (await other.eval("document.title"), await other.eval(dl))
+                ack_form = "[...document.forms].filter(f => f.action.includes('/a/')).length"
+                assert await other.eval(ack_form) == 1
+                await other.goto(f"{base}/alert/{mont}")
+                assert (await other.eval("document.title"), await other.eval(dl)) == via_link
+
                 # forms: a missing or forged CSRF token is refused, as is another district
                 jar = aiohttp.CookieJar(unsafe=True)
                 async with aiohttp.ClientSession(cookie_jar=jar) as b:
@@ -205,7 +216,6 @@ async def test_technician_signs_in_sees_district_in_urgency_order_and_acknowledg
                         headers = resp.headers
                     csrf = re.search(r'name="csrf" value="([^"]+)"', html)
                     assert csrf
-                    mont = next(a.id for a in svc.active.values() if a.station == "MONTEPUEZ-01")
                     for data in ({}, {"csrf": "forged" + csrf.group(1)[6:]}):
                         async with b.post(f"{base}/alert/{mont}/ack", data=data) as resp:
                             assert resp.status == 403 and "CSRF" in await resp.text()
