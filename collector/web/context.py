@@ -36,6 +36,7 @@ class WebContext:
         """Counters (`web_` + name) and the sessions held, for /metrics."""
         out = {f"web_{k}": float(v) for k, v in self.counts.items()}
         out["web_sessions_evicted"] = float(self.sessions.evicted)
+        out["web_query_errors"] = float(self.influx.errors) if self.influx is not None else 0.0
         return out
 
     def words(self, request: web.Request) -> Words:

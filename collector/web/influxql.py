@@ -55,16 +55,25 @@ class InfluxQL:
         empty: list[list[Series]] = [[] for _ in statements]
         try:
             async with self._session.get(self.url, params=params) as resp:
-                body = await resp.content.read(MAX_BODY + 1)
-                if resp.status != 200 or len(body) > MAX_BODY:
-                    raise ValueError(f"HTTP {resp.status}, {len(body)} bytes")
+                if resp.status != 200:
+                    raise ValueError(f"HTTP {resp.status}")
+                body = bytearray()
+                async for chunk in resp.content.iter_chunked(64 * 1024):
+                    body += chunk
+                    if len(body) > MAX_BODY:
+                        raise ValueError(f"answer over {MAX_BODY} bytes")
             answer = orjson.loads(body)
+            if not isinstance(answer, dict):
+                raise ValueError("answer is not a JSON object")
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             self.errors += 1
             log.warning("InfluxQL query failed: %s", str(exc)[:200])
             return empty
         out = empty
         for i, result in enumerate(answer.get("results", [])[: len(statements)]):
+            if result.get("error"):
+                self.errors += 1
+                log.warning("InfluxQL statement failed: %s", str(result["error"])[:200])
             out[i] = [
                 Series(
                     s.get("name", ""),
