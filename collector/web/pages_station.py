@@ -24,6 +24,14 @@ from devices.catalogue import KINDS
 SPAN_MS = 48 * 3600 * 1000
 BUCKET = "30m"  # 97 points per chart at most
 SILENCE_MS = 4 * 3600 * 1000
+# the three charts (kind, field, how a station's devices combine): fields of the catalogue,
+# so their labels and units come from it; a kind or field it loses fails at import
+CHARTS = (
+    ("solar", "battery_soc_pct", "mean"),
+    ("solar", "pv_power_w", "sum"),
+    ("tank", "level_pct", "mean"),
+)
+assert all(field in KINDS[kind].info for kind, field, _ in CHARTS)
 HISTORY = 20
 NAME_OFFSET_KEYS = ("clock_offset_s", "clock_skew_s", "skew_s", "offset_s")
 
@@ -82,11 +90,12 @@ class StationPage:
         end = view.last_seen_ms if view.last_seen_ms is not None else now
         start = end - SPAN_MS
         where = f"station = {q(st.id)} AND time > {start}ms AND time <= {end}ms"
-        solar, tank, *last = await self.influx.query(
-            f"SELECT mean(battery_soc_pct) AS soc, mean(pv_power_w) AS pv FROM solar "
-            f"WHERE {where} GROUP BY time({BUCKET}), device",
-            f"SELECT mean(level_pct) AS lvl FROM tank WHERE {where} "
-            f"GROUP BY time({BUCKET}), device",
+        answers = await self.influx.query(
+            *(
+                f'SELECT mean("{field}") AS v FROM "{kind}" WHERE {where} '
+                f"GROUP BY time({BUCKET}), device"
+                for kind, field, _ in CHARTS
+            ),
             *(
                 f'SELECT last(*) FROM "{k}" WHERE station = {q(st.id)} '
                 f"AND time > {end - 7 * 86400_000}ms GROUP BY device"
@@ -94,14 +103,10 @@ class StationPage:
             ),
         )
         charts = "".join(
-            line_chart(title, pts, start, end, 0.0, high) if any(v is not None for _, v in pts)
-            else f"<figure><figcaption>{e(title)}</figcaption><p>{e(w['no_data'])}</p></figure>"
-            for title, pts, high in (
-                (w["soc"], _series(solar, "soc", "mean"), 100.0),
-                (w["pv"], _series(solar, "pv", "sum"), None),
-                (w["tank"], _series(tank, "lvl", "mean"), 100.0),
-            )
-        )  # fmt: skip
+            self._chart(w, kind, field, _series(rows, "v", combine), start, end)
+            for (kind, field, combine), rows in zip(CHARTS, answers, strict=False)
+        )
+        last = answers[len(CHARTS) :]
         alerts = await self.ctx.svc.history(HISTORY, st.id, None, None)
         body = (
             self._head(w, view, now)
@@ -111,6 +116,15 @@ class StationPage:
             + self._history(w, alerts, now)
         )
         return page(w, f"{st.name} · SolarWater", body, session=s, here=f"/s/{quote(st.id)}")
+
+    @staticmethod
+    def _chart(w: Words, kind: str, field: str, pts: list[Point], start: int, end: int) -> str:
+        info = KINDS[kind].info[field]
+        title = f"{info.label(w.lang)} ({info.unit})" if info.unit else info.label(w.lang)
+        if not any(v is not None for _, v in pts):
+            return f"<figure><figcaption>{e(title)}</figcaption><p>{e(w['no_data'])}</p></figure>"
+        high = 100.0 if info.unit == "%" else None  # a power axis follows its data
+        return line_chart(title, pts, start, end, 0.0, high)
 
     def _head(self, w: Words, v: StationView, now: int) -> str:
         st = v.station
