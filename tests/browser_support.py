@@ -143,8 +143,8 @@ class Page:
     async def goto(self, url: str) -> int:
         return await self._loading(lambda: self.send("Page.navigate", {"url": url}))
 
-    async def submit(self, selector: str) -> int:
-        """Tap a submit button (the form posts, the answer loads)."""
+    async def tap(self, selector: str) -> int:
+        """Tap a link or a submit button; the bytes of the page it loads."""
         js = f"document.querySelector({selector!r}).click()"
         return await self._loading(lambda: self.eval(js))
 

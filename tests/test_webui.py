@@ -83,7 +83,7 @@ def add_technician(capsys: pytest.CaptureFixture[str], path: Path, name: str, di
 async def sign_in(page: Any, base: str, token: str) -> int:
     await page.goto(base + "/signin")
     await page.eval(f"document.querySelector('input[name=token]').value = {token!r}")
-    return int(await page.submit("form[action='/signin'] button"))
+    return int(await page.tap("form[action='/signin'] button"))
 
 
 async def test_technician_signs_in_sees_district_in_urgency_order_and_acknowledges(
@@ -129,6 +129,8 @@ async def test_technician_signs_in_sees_district_in_urgency_order_and_acknowledg
             sizes: dict[str, int] = {}
 
             page = await browser.page(360, 740)
+            # the pages work without JavaScript: this technician's browser runs none of ours
+            await page.send("Emulation.setScriptExecutionDisabled", {"value": True})
             sizes["signin"] = await page.goto(base + "/")  # not signed in: to the sign-in form
             assert await page.eval("location.pathname") == "/signin"
             sizes["list"] = await sign_in(page, base, ana)
@@ -148,6 +150,11 @@ async def test_technician_signs_in_sees_district_in_urgency_order_and_acknowledg
                 "document.querySelector('[data-station=PEMBA-02]').innerText"
             )
             assert await page.eval("document.documentElement.scrollWidth") <= 360
+            # the English switch, and back (the choice is a cookie)
+            sizes["list_en"] = await page.tap("a.lang")
+            assert await page.eval("document.querySelector('h1').innerText") == "Stations"
+            await page.tap("a.lang")
+            assert await page.eval("document.querySelector('h1').innerText") == "Estações"
             sizes["map"] = await page.goto(base + "/map")
             assert await page.eval("document.querySelectorAll('svg.map circle.st').length") == 3
 
@@ -159,7 +166,7 @@ async def test_technician_signs_in_sees_district_in_urgency_order_and_acknowledg
             wide = "document.documentElement.scrollWidth"
             assert await page.eval(wide) <= 360  # reads on a 360 px phone: no sideways scroll
             alert_id = next(a.id for a in svc.active.values() if a.station == "PEMBA-01")
-            sizes["after_ack"] = await page.submit(f"form[action='/alert/{alert_id}/ack'] button")
+            sizes["after_ack"] = await page.tap(f"form[action='/alert/{alert_id}/ack'] button")
             assert await page.eval("location.pathname") == "/s/PEMBA-01"
             assert "Ana Pemba" in await page.eval("document.querySelector('ul.al').innerText")
             sizes["alert"] = await page.goto(f"{base}/alert/{alert_id}")
