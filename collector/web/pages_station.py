@@ -111,7 +111,7 @@ class StationPage:
         body = (
             self._head(w, view, now)
             + self._active(w, s, view, now)
-            + f"<h2>{e(w['last48'])}</h2>{charts}"
+            + f'<h2>{e(w["last48"])}</h2><div class="charts">{charts}</div>'
             + self._devices(w, st.id, last, now)
             + self._history(w, alerts, now)
         )
