@@ -5,8 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests, demo and benchmarks run for real.
-APT_PACKAGES := mosquitto mosquitto-clients influxdb influxdb-client libmosquitto-dev gammu-smsd
+# Debian packages the tests, demo and benchmarks run for real (chromium: the web pages'
+# browser test; gammu-smsd: the SMS modem test).
+APT_PACKAGES := mosquitto mosquitto-clients influxdb influxdb-client libmosquitto-dev gammu-smsd chromium
 PYTEST_ARGS ?=
 # test files run in parallel, a whole file to one process (its fixtures stay together); the
 # tests mostly wait on real servers, so 3 processes fit 2 cores

@@ -42,6 +42,7 @@ from collector.store.sinks import (
     default_sink_settings,
     parse_sink_settings,
 )
+from collector.web.settings import WebSettings
 from devices.errors import ConfigError as ConfigError  # what load_settings raises
 from devices.mqtturl import MqttUrlError, parse_mqtt_url
 from devices.topics import ID_RE
@@ -294,6 +295,7 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     alerts: AlertSettings = AlertSettings()
     insight: InsightSettings = InsightSettings()
+    web: WebSettings = WebSettings()
     fleet: Path | None = Field(
         None,
         description="Station registry YAML (default: 19-site sample fleet; 'none': no registry)",
@@ -344,6 +346,18 @@ class Settings(BaseSettings):
                 "of the readings, so its alert engine would see part of each station; run "
                 "the group's members with role ingest and one process with role alerts"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _web_fits(self) -> Settings:
+        if not self.web.enabled:
+            return self
+        if not self.alerts.enabled or self.role == "ingest":
+            raise ValueError(
+                "web.enabled needs the alert engine (alerts.enabled, role all or alerts)"
+            )
+        if self.web.influx_db is None and not isinstance(getattr(self.influx, "db", None), str):
+            raise ValueError("web.influx_db: set the InfluxQL database the pages read")
         return self
 
     @field_validator("influx", mode="before")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
 from aiohttp import web
 
 from collector.alerts import AlertService
@@ -22,7 +23,7 @@ from collector.broker.keepalive import keep_alive
 from collector.broker.link import Feed, Source
 from collector.config import ConfigError, Settings
 from collector.health import HealthParts, health
-from collector.http_api import HttpParts, build_app
+from collector.http_api import HttpParts, build_app, device_rows
 from collector.ingest.pipeline import Ingest, Outcome
 from collector.ingest.quarantine import Quarantine
 from collector.insight.api import InsightApi
@@ -37,6 +38,8 @@ from collector.store.sinks import make_sink
 from collector.store.spool import Spool
 from collector.store.writer import Writer
 from collector.supervise import Supervisor
+from collector.web.app import mount_web
+from collector.web.influxql import InfluxQL
 from devices.stations import EMPTY_FLEET, Fleet, load_fleet
 
 log = logging.getLogger("collector")
@@ -86,6 +89,7 @@ class Collector:
         self.alerts = self._make_alerts()
         self.insight = self._make_insight()
         self.http_runner: web.AppRunner | None = None
+        self.web_reader: InfluxQL | None = None
         self.http_port: int | None = None
 
     # --- life cycle -------------------------------------------------------------------
@@ -180,6 +184,8 @@ class Collector:
         await self.sink.close()
         if self.http_runner is not None:
             await self.http_runner.cleanup()
+        if self.web_reader is not None:
+            await self.web_reader.close()
         log.info("stopped")
 
     def _make_alerts(self) -> AlertService | None:
@@ -248,10 +254,21 @@ class Collector:
                 self.ingest.clock,
             )
         )
-        if self.alerts is not None:
-            AlertApi(self.alerts).mount(app)
         if self.insight is not None:
             InsightApi(self.insight.job).mount(app)
+        if self.alerts is not None:
+            AlertApi(self.alerts).mount(app)
+            self.web_reader = self._web_reader()
+            web_ctx = mount_web(
+                app,
+                self.alerts,
+                self.settings.web,
+                self.web_reader,
+                partial(device_rows, self.seq, self.ingest.clock),
+            )
+            for name in web_ctx.stats():
+                self.metrics.sourced[name] = partial(lambda n: web_ctx.stats()[n], name)
+            self.metrics.gauges["web_sessions"] = lambda: float(len(web_ctx.sessions))
         self.http_runner = web.AppRunner(app, access_log=None)
         await self.http_runner.setup()
         site = web.TCPSite(self.http_runner, self.settings.http.host, self.settings.http.port)
@@ -271,6 +288,18 @@ class Collector:
         sockets = getattr(server, "sockets", None) or []
         self.http_port = sockets[0].getsockname()[1] if sockets else self.settings.http.port
         log.info("HTTP API on http://%s:%s", self.settings.http.host, self.http_port)
+
+    def _web_reader(self) -> InfluxQL | None:
+        """The pages' InfluxQL reader, on the sink's server and credentials (web on only)."""
+        s, influx = self.settings.web, self.settings.influx
+        if not s.enabled:
+            return None
+        db = s.influx_db or getattr(influx, "db", None)
+        user = getattr(influx, "username", None)
+        password = getattr(influx, "secret_password", lambda: None)()
+        auth = aiohttp.BasicAuth(user, password or "") if isinstance(user, str) else None
+        assert isinstance(db, str)  # checked with the settings
+        return InfluxQL(influx.url, db, auth, s.query_timeout_s)
 
     async def _close_started(self) -> None:
         """Undo what run() started before the HTTP server, when start-up fails there."""

@@ -15,6 +15,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from collector.alerts.technicians import TechnicianSettings, new_token, token_hash, write_file
+from devices.stations import load_fleet
 from devstack.influxd import Influxd
 from devstack.mosquitto import Mosquitto
 from devstack.page_catcher import PageCatcher
@@ -160,12 +162,19 @@ def main(argv: list[str] | None = None) -> int:
         influx.create_db(DATABASE)
         catcher = PageCatcher(work / "pages.log")
         catcher.start()
+        api = f"http://127.0.0.1:{http_port}"
+        techs, token = demo_technician(work)
         env = {
             **os.environ,
             "SOLARWATER_MQTT__URL": broker.url,
             "SOLARWATER_INFLUX__URL": influx.url,
             "SOLARWATER_HTTP__LISTEN": f"127.0.0.1:{http_port}",
             **paging_env(catcher),
+            # the technicians' pages over plain HTTP on localhost: cookies cannot be Secure
+            "SOLARWATER_WEB__ENABLED": "true",
+            "SOLARWATER_WEB__SECURE_COOKIES": "false",
+            "SOLARWATER_ALERTS__TECHNICIANS_FILE": str(techs),
+            "SOLARWATER_ALERTS__PUBLIC_URL": api,
         }
         config = alerts_config(work)
         with (work / "collector.log").open("ab") as log, stop_signals_held():
@@ -189,7 +198,6 @@ def main(argv: list[str] | None = None) -> int:
                     **guarded_popen_options(),
                 )
             )
-        api = f"http://127.0.0.1:{http_port}"
         deadline = time.monotonic() + 30
         while fetch(api + "/healthz") is None:
             if children[0].poll() is not None or time.monotonic() > deadline:
@@ -223,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                     **guarded_popen_options(),
                 )
             )
-        print_guide(influx, api, work)
+        print_guide(influx, api, work, token)
         watch(api, children[1], catcher)
     except (Stop, KeyboardInterrupt) as exc:
         shutdown.begin()
@@ -287,10 +295,21 @@ def alerts_config(work: Path) -> Path:
     return out
 
 
-def print_guide(influx: Influxd, api: str, work: Path) -> None:
+def demo_technician(work: Path) -> tuple[Path, str]:
+    """A technician of every district of the sample fleet, with a new token for this run."""
+    token = new_token()
+    districts = tuple(sorted({s.district for s in load_fleet().stations}))
+    path = work / "technicians.yaml"
+    write_file(path, [TechnicianSettings(name="Demo", districts=districts,
+                                         token_sha256=token_hash(token))])  # fmt: skip
+    return path, token
+
+
+def print_guide(influx: Influxd, api: str, work: Path, token: str) -> None:
     q = "SELECT mean(battery_soc_pct) FROM solar WHERE time > now() - 1d GROUP BY station"
     say(
         "\nThe simulated fleet (19 stations) is publishing; the collector writes to InfluxDB.\n"
+        f"  web page:   {api}/  (sign in with the demo token {token})\n"
         f"  health:     curl {api}/healthz\n"
         f"  metrics:    curl {api}/metrics\n"
         f"  quarantine: curl {api}/quarantine\n"

@@ -1,6 +1,7 @@
 """The local services start and answer; `make demo` stops clean whatever stops it."""
 
 import contextlib
+import http.cookiejar
 import os
 import re
 import signal
@@ -9,6 +10,8 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,6 +98,20 @@ def assert_all_gone(work: Path, out: Path) -> None:
     assert collector_gone.start() < first_station_gone.start(), broker_log[-2000:]
 
 
+def assert_web_page_signs_in(out: Path) -> None:
+    """The printed page address and demo token sign in, and show the simulated fleet."""
+    text = out.read_text(errors="replace")
+    found = re.search(r"web page:\s+(http://\S+)/\s+\(sign in with the demo token (\S+)\)", text)
+    assert found, text
+    base, token = found.groups()
+    cookies = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(cookies))
+    data = urllib.parse.urlencode({"token": token}).encode()
+    with opener.open(base + "/signin", data, timeout=10) as resp:  # 303 to the list
+        page = resp.read().decode()
+    assert resp.url == base + "/" and page.count('class="card ') == 19, page[:2000]
+
+
 def demo_args(work: Path) -> list[str]:
     # free ports: other runs on this machine may hold the usual ones
     return ["--dir", str(work), "--mqtt-port", "0", "--influx-port", "0", "--http-port", "0"]
@@ -165,6 +182,7 @@ def test_sighup_to_the_demo_stops_it_in_order_and_its_pages_land_in_its_receiver
     with launched(argv, work, out) as demo:
         wait_for_stack(work, demo, out)
         pages = wait_for_pages(work, demo, out)
+        assert_web_page_signs_in(out)
         demo.send_signal(signal.SIGHUP)
         assert demo.wait(90) == 0
         assert_all_gone(work, out)

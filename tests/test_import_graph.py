@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("devices", "collector", "simulator", "dashboards", "devstack", "bench")
 # The collector's wiring on top: the parts below (broker, ingest, store, alerts) never reach up.
 WIRING = ("service", "cli", "http_api", "workers")
-LAYERS = ("broker", "ingest", "store", "alerts", "insight")
+LAYERS = ("broker", "ingest", "store", "alerts", "insight", "web")
 
 
 def modules() -> dict[str, Path]:

@@ -14,7 +14,7 @@ DOCS = ROOT / "docs"
 PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
 CHAPTERS = (
     "configuration", "contract", "alerts", "dashboards", "deployment", "operations",
-    "security", "benchmarks", "design", "testing",
+    "security", "benchmarks", "design", "testing", "web",
 )  # fmt: skip
 
 

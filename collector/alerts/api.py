@@ -17,7 +17,6 @@ from typing import Any
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from collector.alerts.ackpage import AckPage
 from collector.alerts.actions import Action
 from collector.alerts.durations import Duration
 from collector.alerts.inhibition import inhibited
@@ -103,7 +102,6 @@ class AlertApi:
         app.router.add_get("/windows", self.list_windows)
         app.router.add_post("/windows", self.add_window)
         app.router.add_delete("/windows/{id}", self.delete_window)
-        AckPage(self.svc).mount(app)
 
     async def _authorize(self, request: web.Request) -> Identity:
         techs = self.svc.technicians

@@ -66,6 +66,7 @@ class Alert:
     repeat_s: float | None = None
     detail: str = ""
     resolved_detail: str = ""
+    cause: str | None = None  # a silence's likely cause: power, network, district_network
 
     @property
     def key(self) -> AlertKey:

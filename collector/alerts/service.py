@@ -395,6 +395,7 @@ class AlertService:
                     device=t.device, rule=t.rule.name, severity=t.rule.severity,
                     state="firing", since_ms=t.since_ms, fired_ms=t.ts_ms, value=t.value,
                     threshold=threshold, message="", repeat_s=t.rule.repeat_s, detail=detail,
+                    cause=t.cause,
                 )  # fmt: skip
                 fired.append((a, t))
             else:

@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS alerts (
   acked_ms INTEGER, acked_by TEXT, notified_firing INTEGER NOT NULL DEFAULT 0,
   notified_resolved INTEGER NOT NULL DEFAULT 0, last_notified_ms INTEGER,
   reminders INTEGER NOT NULL DEFAULT 0, repeat_s REAL, detail TEXT NOT NULL DEFAULT '',
-  resolved_detail TEXT NOT NULL DEFAULT ''
+  resolved_detail TEXT NOT NULL DEFAULT '', cause TEXT
 );
 CREATE INDEX IF NOT EXISTS alerts_state ON alerts(state);
 CREATE TABLE IF NOT EXISTS silences (
@@ -110,6 +110,9 @@ class AlertStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(alerts)")}
+        if "cause" not in have:  # a state folder from before silence causes were stored
+            self._db.execute("ALTER TABLE alerts ADD COLUMN cause TEXT")
 
     def close(self) -> None:
         if self._db is not None:

@@ -1,0 +1,1 @@
+"""The technicians' web pages: sign-in, stations, a station, an alert, the province map."""

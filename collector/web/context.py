@@ -1,0 +1,76 @@
+"""What every page handler reads: the alert service, InfluxDB, the sessions, the settings."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from collector.alerts.service import AlertService
+from collector.web.i18n import LANG_COOKIE, Words, pick_lang
+from collector.web.influxql import InfluxQL
+from collector.web.sessions import COOKIE, Session, Sessions
+from collector.web.settings import WebSettings
+from devices.stations import Station
+
+
+@dataclass(slots=True)
+class WebContext:
+    """The parts the pages share; `signed_in` is False for the link page alone (web off)."""
+
+    svc: AlertService
+    settings: WebSettings
+    influx: InfluxQL | None
+    devices: Callable[[], list[dict[str, Any]]]
+    sessions: Sessions = field(init=False)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.sessions = Sessions(self.settings.max_sessions, self.settings.session_ttl)
+        self.counts = dict.fromkeys(("signins", "signins_refused", "csrf_refused"), 0)
+
+    def stats(self) -> dict[str, float]:
+        """Counters (`web_` + name) and the sessions held, for /metrics."""
+        out = {f"web_{k}": float(v) for k, v in self.counts.items()}
+        out["web_sessions_evicted"] = float(self.sessions.evicted)
+        out["web_query_errors"] = float(self.influx.errors) if self.influx is not None else 0.0
+        return out
+
+    def words(self, request: web.Request) -> Words:
+        default = self.settings.language if self.settings.enabled else self.svc.settings.language
+        return Words(pick_lang(request.cookies.get(LANG_COOKIE), default))
+
+    async def session(self, request: web.Request) -> Session | None:
+        """The request's session while its technician's token is still on file."""
+        if not self.settings.enabled:
+            return None
+        s = self.sessions.get(request.cookies.get(COOKIE), self.svc.clock())
+        if s is None:
+            return None
+        techs = self.svc.technicians
+        await asyncio.to_thread(techs.refresh)  # a stat() when nothing changed
+        if not any(t.token_sha256 == s.token_sha256 for t in techs.all()):
+            self.sessions.close(s.id)  # the token was rotated or its technician removed
+            return None
+        return s
+
+    async def require(self, request: web.Request) -> Session:
+        s = await self.session(request)
+        if s is None:
+            raise web.HTTPSeeOther("/signin")
+        return s
+
+    def stations_of(self, s: Session) -> list[Station]:
+        return [st for st in self.svc.fleet.stations if s.who.may_act_on(st.district)]
+
+    def station_for(self, s: Session, station_id: str) -> Station:
+        """The station when `s` may see it; 404 when there is none, 403 when not theirs."""
+        st = self.svc.fleet.get(station_id)
+        if st is None:
+            raise web.HTTPNotFound(text="no such station")
+        if not s.who.may_act_on(st.district):
+            raise web.HTTPForbidden(text="not a station of your districts")
+        return st
