@@ -192,6 +192,7 @@ STAND_INS = {
     "SMTP_HOST": "smtp.example.org",
     "ALERTS_FROM": "alertas@example.org",
     "SMS_GATEWAY_URL": "https://sms-gateway.example.org/solarwater",
+    "ALERTS_PUBLIC_URL": "https://solarwater.example.org",
 }
 TOKEN_STAND_IN = "9c4f1e7a2b8d3f6a0c5e1b7d"  # passes the alert API token rule (24+ random chars)
 INTERPOLATION = re.compile(r"\$\$|\$\{([A-Z_][A-Z0-9_]*)(?::([-?])([^}]*))?\}")
