@@ -23,6 +23,9 @@ MIN_SAMPLES = 5  # live samples before the estimate is known
 APPLY_MS = 60_000  # a correction starts at an estimate this far off
 STEP_MS = 30_000  # ...changes when the estimate moves this far from it, and ends below this
 MAX_DEVICES = 100_000  # devices tracked (admission bounds them further)
+# Once known, the estimate is taken again (and the alerts told) at most this often per device:
+# a device that sends many messages a second would otherwise cost a sort and a call each.
+REESTIMATE_MS = 1_000
 
 
 @dataclass(slots=True)
@@ -39,6 +42,7 @@ class DeviceClock:
     # no estimate yet, and the newest message was the first or a live one: the estimate is
     # coming, and until it does the device's own times may be hours off (silence waits)
     pending: bool = True
+    estimated_ms: int = 0  # receive time of the last estimate
 
 
 def is_live(prev_device: int, prev_received: int, device_ms: int, received_ms: int) -> bool:
@@ -95,6 +99,9 @@ class ClockSkew:
         if len(clock.samples) < MIN_SAMPLES and clock.offset_ms is None:
             clock.pending = True
             return clock
+        if clock.offset_ms is not None and received_ms - clock.estimated_ms < REESTIMATE_MS:
+            return None
+        clock.estimated_ms = received_ms
         ordered = sorted(clock.samples)
         clock.offset_ms = ordered[len(ordered) // 2]
         clock.correction_ms = next_correction(clock.correction_ms, clock.offset_ms)

@@ -224,7 +224,8 @@ class Ingest:
             if correction:
                 for r in readings:
                     r.ts_ms += correction
-                    r.line = None  # built again with the corrected time
+                    if r.line is not None:  # the point's timestamp is its last token
+                        r.line = f"{r.line[: r.line.rindex(' ')]} {r.ts_ms}"
             out.readings = readings
             if self.build_lines:
                 out.lines = [r.to_line() for r in readings]
