@@ -22,7 +22,6 @@ import yaml
 
 from collector.alerts.technician_tokens import main as technicians_cli
 from collector.alerts.technicians import Identity
-from collector.web.fleet_view import STATES
 from collector.web.sessions import Sessions
 from devices import schema
 from devices.stations import Fleet, load_fleet, sample_fleet_path
@@ -35,23 +34,28 @@ SCRIPT_NAME = "<script>alert(1)</script> Posto"
 PAGE_MAX = 60 * 1024
 HOURS = 48
 INTERVAL_S = 1800
-# Two runs on the same clock, one per district, each with a fault that lasts to the end:
-# PEMBA-01's tank runs dry (tank_low, tank_empty), MONTEPUEZ-01's array cable is cut (its
-# bank runs down: battery_critical, then the load disconnect). PEMBA-02 runs clean; PEMBA-03
-# (the <script> name) is fed nothing, so it is stale.
+STATES = ("alerting", "silent", "stale", "ok")  # most urgent first, as web.md says
+# Runs on the same clock, each with a fault that lasts to the end: PEMBA-01's tank runs dry
+# (tank_low, tank_empty); the array cable is cut at PEMBA-04 and MONTEPUEZ-01 (the bank runs
+# down: battery_critical, then the load disconnect). PEMBA-02 runs clean; PEMBA-03 (the
+# <script> name) is fed nothing, so it is stale. Two alerting stations in Pemba: their order
+# is the physics' (lower charge first).
 RUNS = (
     ("dry-spell", "PEMBA-01", ("PEMBA-01", "PEMBA-02")),
+    ("brown-out", "PEMBA-04", ("PEMBA-04",)),
     ("brown-out", "MONTEPUEZ-01", ("MONTEPUEZ-01",)),
 )
 
 
 def fleet_file(path: Path) -> Path:
-    """The sample fleet's stations the test needs (their real devices), and a <script> one."""
+    """The sample fleet's stations the test needs (their real devices), and two more in Pemba."""
     sample = yaml.safe_load(sample_fleet_path().read_text(encoding="utf-8"))["stations"]
-    keep = [s for s in sample if s["id"] in ("PEMBA-01", "PEMBA-02", "MONTEPUEZ-01")]
+    keep = {s["id"]: s for s in sample if s["id"] in ("PEMBA-01", "PEMBA-02", "MONTEPUEZ-01")}
     script = {"id": "PEMBA-03", "name": SCRIPT_NAME, "district": "Pemba",
               "latitude": -12.99, "longitude": 40.53}  # fmt: skip
-    path.write_text(yaml.safe_dump({"stations": [*keep, script]}, allow_unicode=True))
+    wimbe = {**keep["PEMBA-02"], "id": "PEMBA-04", "name": "Pemba Wimbe", "latitude": -12.98}
+    stations = [*keep.values(), script, wimbe]
+    path.write_text(yaml.safe_dump({"stations": stations}, allow_unicode=True))
     return path
 
 
@@ -155,7 +159,7 @@ async def test_technician_signs_in_sees_district_in_urgency_order_and_acknowledg
         summaries: list[Summary] = await asyncio.gather(
             *(asyncio.to_thread(run_simulation, c, record=True) for c in runs)
         )
-        assert faulted(summaries) == {"PEMBA-01", "MONTEPUEZ-01"}, [
+        assert faulted(summaries) == {"PEMBA-01", "PEMBA-04", "MONTEPUEZ-01"}, [
             s.truth.to_json() for s in summaries
         ]
         total = sum(s.readings.total for s in summaries)
@@ -190,7 +194,8 @@ async def test_technician_signs_in_sees_district_in_urgency_order_and_acknowledg
             ".map(li => [li.dataset.station, li.className])"
         )
         want = expected_order(fleet, "Pemba", summaries, critical)
-        assert {state for _, state in want} == {"alerting", "stale", "ok"}  # each one shown
+        # each state shown, and two alerting stations: their order is the physics'
+        assert [state for _, state in want] == ["alerting", "alerting", "stale", "ok"], want
         assert cards == [[sid, f"card {state}"] for sid, state in want]
         # each card's charge is the simulator's last one, "—" where it sent nothing
         soc = last_soc(summaries)
@@ -210,7 +215,8 @@ async def test_technician_signs_in_sees_district_in_urgency_order_and_acknowledg
         await page.tap("a.lang")
         assert await page.eval("document.querySelector('h1').innerText") == "Estações"
         sizes["map"] = await page.goto(base + "/map")
-        assert await page.eval("document.querySelectorAll('svg.map circle.st').length") == 3
+        dots = "document.querySelectorAll('svg.map circle.st').length"
+        assert await page.eval(dots) == sum(s.district == "Pemba" for s in fleet.stations)
 
         # the alerting station: charts, devices, and its alert acknowledged by one tap
         sizes["station"] = await page.goto(base + "/s/PEMBA-01")
