@@ -148,7 +148,7 @@ async def test_technician_signs_in_sees_district_in_urgency_order_and_acknowledg
            "alerts.technicians_file": str(techs), "web.enabled": True, "alerts.public_url": "http://127.0.0.1:9",
            "web.secure_cookies": False},
     )  # fmt: skip
-    # Written by hand: a forecast needs days of history, more than this run gives the insight.
+    # Written by hand: a forecast needs days of history, more than these runs give the insight.
     forecast = (
         f"forecast,station=PEMBA-02 battery_days=3.5,water_days=12.0 {int(time.time() * 1000)}"
     )
