@@ -163,6 +163,31 @@ def test_full_publish_completed_closes_every_reading_of_its_portal() -> None:
     assert [r.device for r in done] == ["battery512"] and d.counts()["full_publish"] == 1
 
 
+def test_a_battery_monitor_is_the_battery_the_chargers_dc_values_are_not_taken() -> None:
+    d = decoder()
+    burst = [  # a full publish, the charger's values first
+        ("solarcharger/279/Pv/V", 41.0),
+        ("solarcharger/279/Dc/0/Voltage", 23.1),
+        ("solarcharger/279/Dc/0/Current", 4.0),
+        ("solarcharger/279/Dc/0/Temperature", 30.0),
+        ("battery/512/Soc", 28.0),
+        ("battery/512/Dc/0/Voltage", 23.3),
+    ]
+    for path, v in burst:
+        assert not d.decode(N + path, value(v), 0).reason
+    done = d.decode(f"{N}full_publish_completed", value(1702459522), 5).readings
+    assert {r.device: dict(r.fields) for r in done} == {
+        "solarcharger279": {"pv_voltage_v": 41.0},
+        "battery512": {"battery_soc_pct": 28.0, "battery_voltage_v": 23.3},
+    }
+    assert d.counts()["superseded"] == 3
+    # the monitor disappears (zero bytes): the charger's values are the battery's again
+    d.decode(f"{N}battery/512/Soc", b"", 2000)
+    d.decode(f"{N}solarcharger/279/Dc/0/Voltage", value(23.2), 2001)
+    assert [dict(r.fields) for r in d.flush(5000)] == [{"battery_voltage_v": 23.2}]
+    assert d.counts()["superseded"] == 3
+
+
 def test_tanks_of_other_fluids_are_ignored_and_counted() -> None:
     d = decoder()
     d.decode(f"{N}tank/21/FluidType", value(7), 0)  # diesel

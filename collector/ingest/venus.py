@@ -35,6 +35,7 @@ OUTCOMES = (
     "other_fluid",  # a tank reading of a fluid other than fresh water, not written
     "fluid_unknown",  # a tank reading before its /FluidType was heard, not written
     "sensor_fault",  # a tank level value dropped because /Status reports a fault
+    "superseded",  # a charger's battery value dropped: the GX has a battery monitor
     "full_publish",  # full_publish_completed markers
 )
 
@@ -97,6 +98,11 @@ def _reason(exc: ValidationError) -> tuple[str, str]:
     return reason, f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}"[:300]
 
 
+def _service(device: str) -> str:
+    """The Venus service of a device id (`battery512` -> `battery`)."""
+    return device.rstrip("0123456789")
+
+
 def _refused(reason: str, detail: str, station: str = "") -> GatewayResult:
     return GatewayResult(reason=reason, detail=detail, station=station)
 
@@ -120,6 +126,8 @@ class VenusDecoder:
         self.window_ms = settings.reading_window_ms
         self.max_devices = settings.max_devices
         self.pending: dict[tuple[str, str], _Pending] = {}
+        # station -> its battery monitors heard (bounded: each is one of `devices`)
+        self.monitors: dict[str, set[str]] = {}
         self.devices: dict[tuple[str, str], _Device] = {}
         self._counts: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
         self._logged: set[str] = set()
@@ -180,8 +188,11 @@ class VenusDecoder:
             return _refused(
                 "bad_topic", f"venus instance {instance[:20]!r} is not a number", station
             )
+        device = f"{service}{instance}"
         if not payload:
             self._counts["removed"] += 1
+            if service == venus.BATTERY_MONITOR:  # the monitor went away: the charger's count again
+                self.monitors.get(station, set()).discard(device)
             return GatewayResult(station=station)
         if len(payload) > self.max_payload_bytes:
             return _refused(
@@ -198,7 +209,6 @@ class VenusDecoder:
         if value is None:
             self._counts["null"] += 1
             return GatewayResult(station=station)
-        device = f"{service}{instance}"
         kind = KINDS[kind_name]
         if state:
             if type(value) is not int or not 0 <= value <= 255:
@@ -259,6 +269,8 @@ class VenusDecoder:
         key = (station, device)
         if self._device(key) is None:
             return _refused("venus_table_full", f"already {self.max_devices} devices", station)
+        if _service(device) == venus.BATTERY_MONITOR:
+            self.monitors.setdefault(station, set()).add(device)
         out = GatewayResult(station=station)
         p = self.pending.get(key)
         # a value of a path already in the reading starts the next one: the GX sent it anew
@@ -297,6 +309,12 @@ class VenusDecoder:
                     for name in venus.TANK_SENSOR_FIELDS:
                         if values.pop(name, None) is not None:
                             self._counts["sensor_fault"] += 1
+        elif _service(device) == venus.CHARGER and self.monitors.get(station):
+            # judged when the reading closes, so a full publish's monitor values count even
+            # when they come after the charger's
+            for name in venus.MONITOR_FIELDS:
+                if values.pop(name, None) is not None:
+                    self._counts["superseded"] += 1
         if not values:
             return None
         fields = p.kind.fields(values)  # each value was checked on arrival
