@@ -159,6 +159,7 @@ async def test_a_fleet_of_three_dialects_lands_the_same_measurements_tags_and_fi
     charger = {p.field for p in venus.PATHS if p.service == venus.CHARGER} - battery
     assert by_device == {"battery512": battery, "solarcharger279": charger}
     assert counts["superseded"] == 3 * ticks  # per charger reading: voltage, current, temperature
+    assert counts["awaiting_monitor"] == 0  # the GX's full publish came first
     tank = points(influxd, fresh_db, "tank", "GX-01")
     assert {r["device"] for r in tank} == {"tank20"} and {r["sensor_status"] for r in tank} == {0}
 

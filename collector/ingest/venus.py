@@ -26,6 +26,9 @@ from devices.stations import Fleet
 
 log = logging.getLogger("collector")
 _LOGGED_PORTALS_MAX = 256  # unknown portals named in the log; beyond, only counted
+# Whether a GX has a battery monitor is known after its first full publish, or when one never
+# ends (dbus-mqtt before flashmq sends no marker) this long after its first value.
+MONITOR_SETTLE_MS = 10_000
 OUTCOMES = (
     "decoded",  # a mapped value taken into a reading
     "null",  # {"value": null}: the device has no valid value now
@@ -36,6 +39,7 @@ OUTCOMES = (
     "fluid_unknown",  # a tank reading before its /FluidType was heard, not written
     "sensor_fault",  # a tank level value dropped because /Status reports a fault
     "superseded",  # a charger's battery value dropped: the GX has a battery monitor
+    "awaiting_monitor",  # a charger's battery value dropped: not yet known if a monitor exists
     "full_publish",  # full_publish_completed markers
 )
 
@@ -128,6 +132,9 @@ class VenusDecoder:
         self.pending: dict[tuple[str, str], _Pending] = {}
         # station -> its battery monitors heard (bounded: each is one of `devices`)
         self.monitors: dict[str, set[str]] = {}
+        # per station (bounded by the fleet's portals): its first value, its first full publish
+        self.first_ms: dict[str, int] = {}
+        self.settled: set[str] = set()
         self.devices: dict[tuple[str, str], _Device] = {}
         self._counts: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
         self._logged: set[str] = set()
@@ -167,9 +174,11 @@ class VenusDecoder:
                 log.warning("venus: portal %s is in no station of the fleet; ignored", safe(portal))
             return GatewayResult()
         station = known[0]
+        self.first_ms.setdefault(station, received_ms)
         if rest == venus.FULL_PUBLISH_COMPLETED:
             # the republish is a snapshot, complete now: each device's values are one reading
             self._counts["full_publish"] += 1
+            self.settled.add(station)
             out = GatewayResult(station=station)
             for key in [k for k in self.pending if k[0] == station]:
                 done = self._complete(key, self.pending.pop(key))
@@ -295,6 +304,15 @@ class VenusDecoder:
                 out.append(done)
         return out
 
+    def _charger_battery(self, station: str, at_ms: int) -> str:
+        """Why a charger's battery values are not the station's battery now ('': they are)."""
+        if self.monitors.get(station):
+            return "superseded"
+        settled = at_ms - self.first_ms.get(station, at_ms) >= MONITOR_SETTLE_MS
+        if station not in self.settled and not settled:
+            return "awaiting_monitor"
+        return ""
+
     def _complete(self, key: tuple[str, str], p: _Pending) -> Reading | None:
         station, device = key
         dev = self.devices[key]
@@ -309,12 +327,13 @@ class VenusDecoder:
                     for name in venus.TANK_SENSOR_FIELDS:
                         if values.pop(name, None) is not None:
                             self._counts["sensor_fault"] += 1
-        elif _service(device) == venus.CHARGER and self.monitors.get(station):
+        elif _service(device) == venus.CHARGER:
             # judged when the reading closes, so a full publish's monitor values count even
             # when they come after the charger's
-            for name in venus.MONITOR_FIELDS:
+            why = self._charger_battery(station, p.started_ms)
+            for name in venus.MONITOR_FIELDS if why else ():
                 if values.pop(name, None) is not None:
-                    self._counts["superseded"] += 1
+                    self._counts[why] += 1
         if not values:
             return None
         fields = p.kind.fields(values)  # each value was checked on arrival
