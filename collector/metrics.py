@@ -53,7 +53,7 @@ HELP: dict[str, str] = {
     "intake_full_events": "Times the intake queue was full",
     "device_faults": "Devices reporting a fault of their own now (a GX tank sensor)",
     "venus_values": "Victron GX values by outcome (decoded, null, removed, ignored, unknown_portal,"
-    " other_fluid, fluid_unknown, sensor_fault, full_publish)",
+    " other_fluid, fluid_unknown, sensor_fault, superseded, awaiting_monitor, full_publish)",
     "admitted_devices": "Devices admitted by the per-station device cap",
     "admitted_stations": "Stations admitted by the unregistered-station cap",
     "alert_notifications_over_budget": "Pages held back by the per-station page budget",

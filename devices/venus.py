@@ -75,6 +75,13 @@ PATHS: tuple[VenusPath, ...] = (
     VenusPath("tank", "Remaining", "volume_l", scale=1000.0),
 )
 BY_PATH: Mapping[tuple[str, str], VenusPath] = {(p.service, p.path): p for p in PATHS}
+# A battery monitor (a `battery/<i>` service: BMV, SmartShunt, a BMS) is the station's battery.
+# A charger's own Dc/0 values describe the same bank as seen from its terminals: on a GX that
+# has a monitor they are not taken, so one bank is one device to the alert rules (a
+# deliberate departure from issue 12's table, which maps both).
+BATTERY_MONITOR = "battery"
+CHARGER = "solarcharger"
+MONITOR_FIELDS: frozenset[str] = frozenset(p.field for p in PATHS if p.service == BATTERY_MONITOR)
 # Tank paths that are the tank's state rather than a field of a reading.
 TANK_STATE_PATHS = (FLUID_TYPE_PATH, TANK_STATUS_PATH)
 

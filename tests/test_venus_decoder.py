@@ -28,6 +28,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from collector.ingest import venus as venus_decoder
 from collector.ingest.venus import VenusDecoder, VenusDecoderSettings
 from devices import venus
 from devices.stations import Fleet, Station
@@ -102,6 +103,8 @@ def test_every_mapped_path_decodes_into_its_catalogue_field(
     path: str, raw: object, kind: str, field: str, expected: object
 ) -> None:
     d = decoder()
+    # a full publish without a battery monitor: the charger's battery values are the bank's
+    assert not d.decode(f"{N}full_publish_completed", value(1702459522), 0).readings
     if kind == "tank":
         fresh_tank(d, 10)  # a water tank with a sound sensor, heard in the same burst
     result = d.decode(N + path, value(raw), 10)
@@ -161,6 +164,44 @@ def test_full_publish_completed_closes_every_reading_of_its_portal() -> None:
     d.decode(f"{N}battery/512/Soc", value(80.0), 0)
     done = d.decode(f"{N}full_publish_completed", value(1702459522), 5).readings
     assert [r.device for r in done] == ["battery512"] and d.counts()["full_publish"] == 1
+
+
+def test_a_battery_monitor_is_the_battery_the_chargers_dc_values_are_not_taken() -> None:
+    d = decoder()
+    burst = [  # a full publish, the charger's values first
+        ("solarcharger/279/Pv/V", 41.0),
+        ("solarcharger/279/Dc/0/Voltage", 23.1),
+        ("solarcharger/279/Dc/0/Current", 4.0),
+        ("solarcharger/279/Dc/0/Temperature", 30.0),
+        ("battery/512/Soc", 28.0),
+        ("battery/512/Dc/0/Voltage", 23.3),
+    ]
+    for path, v in burst:
+        assert not d.decode(N + path, value(v), 0).reason
+    done = d.decode(f"{N}full_publish_completed", value(1702459522), 5).readings
+    assert {r.device: dict(r.fields) for r in done} == {
+        "solarcharger279": {"pv_voltage_v": 41.0},
+        "battery512": {"battery_soc_pct": 28.0, "battery_voltage_v": 23.3},
+    }
+    assert d.counts()["superseded"] == 3
+    # the monitor disappears (zero bytes): the charger's values are the battery's again
+    d.decode(f"{N}battery/512/Soc", b"", 2000)
+    d.decode(f"{N}solarcharger/279/Dc/0/Voltage", value(23.2), 2001)
+    assert [dict(r.fields) for r in d.flush(5000)] == [{"battery_voltage_v": 23.2}]
+    assert d.counts()["superseded"] == 3
+
+
+def test_a_chargers_battery_values_wait_until_it_is_known_whether_a_monitor_exists() -> None:
+    d = decoder()
+    settle = venus_decoder.MONITOR_SETTLE_MS
+    # no full publish yet (e.g. an old dbus-mqtt sends no marker): held back, then taken
+    d.decode(f"{N}solarcharger/279/Pv/V", value(40.0), 0)
+    d.decode(f"{N}solarcharger/279/Dc/0/Voltage", value(23.1), 0)
+    assert [dict(r.fields) for r in d.flush(5000)] == [{"pv_voltage_v": 40.0}]
+    assert d.counts()["awaiting_monitor"] == 1
+    d.decode(f"{N}solarcharger/279/Dc/0/Voltage", value(23.0), settle)
+    assert [dict(r.fields) for r in d.flush(settle + 5000)] == [{"battery_voltage_v": 23.0}]
+    assert d.counts()["awaiting_monitor"] == 1 and d.counts()["superseded"] == 0
 
 
 def test_tanks_of_other_fluids_are_ignored_and_counted() -> None:

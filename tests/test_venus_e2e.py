@@ -1,13 +1,13 @@
 """Victron GX stations end to end: simulator or a raw client → Mosquitto → collector → InfluxDB.
 
-Real Mosquitto and InfluxDB 1.6 from the session fixtures; the collector runs in this event
-loop. GX topics are not under a test prefix, so every test takes a portal id of its own.
+The mixed fleet is all three dialects (native, GX, SenML) in one simulator run through one
+collector. Real Mosquitto and InfluxDB 1.6 from the session fixtures; the collector runs in
+this event loop. GX topics are not under a test prefix, so every test takes a portal id of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import threading
 import time
 import uuid
@@ -22,6 +22,7 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 from devices import venus
+from devices.catalogue import KINDS
 from devices.stations import Fleet, load_fleet
 from devstack import Influxd, Mosquitto
 from simulator import SimulationConfig, Summary, run_simulation
@@ -38,13 +39,14 @@ KEEPALIVE_S = 0.3  # the collector's keep-alive period here (30 s in service)
 
 
 def fleet_file(tmp_path: Path, portal: str, station_id: str = "GX-01") -> tuple[Path, Fleet]:
-    """A native station and a GX station at the same site, both with a controller and a tank."""
+    """A native, a GX and a SenML station at the same site, each with a controller and a tank."""
     site = {"district": "Pemba", "latitude": -12.97, "longitude": 40.52, "devices": DEVICES}
     raw = {
         "stations": [
             {"id": "NAT-01", "name": "Posto nativo", **site},
             {"id": station_id, "name": "Posto com GX", "dialect": "venus",
              "victron_portal_id": portal, **site},
+            {"id": "SML-01", "name": "Posto SenML", "dialect": "senml", **site},
         ]
     }  # fmt: skip
     path = tmp_path / "fleet.yaml"
@@ -76,8 +78,21 @@ def fields_of(rows: list[dict[str, Any]]) -> set[str]:
 
 # --- a mixed fleet ------------------------------------------------------------------------
 
+DIALECT_OF = {"NAT-01": "native", "GX-01": "venus", "SML-01": "senml"}
 
-async def test_a_mixed_fleet_lands_the_same_measurements_and_fields(
+
+def tag_keys(influxd: Influxd, db: str, station: str) -> set[str]:
+    """The tag keys of every series of `station`."""
+    rows = influxd.query(f"SHOW SERIES WHERE \"station\"='{station}'", db)
+    return {pair.split("=")[0] for r in rows for pair in r["key"].split(",")[1:]}
+
+
+def measurements(influxd: Influxd, db: str, station: str) -> set[str]:
+    rows = influxd.query(f"SHOW MEASUREMENTS WHERE \"station\"='{station}'", db)
+    return {r["name"] for r in rows}
+
+
+async def test_a_fleet_of_three_dialects_lands_the_same_measurements_tags_and_fields(
     mosquitto: Mosquitto, influxd: Influxd, fresh_db: str, prefix: str, tmp_path: Path
 ) -> None:
     portal = uuid.uuid4().hex[:12]
@@ -91,44 +106,60 @@ async def test_a_mixed_fleet_lands_the_same_measurements_and_fields(
             interval_s=300, speed=7200, seed=3, scenario="none", quiet=True,
         )  # fmt: skip
         summary: Summary = await asyncio.to_thread(run_simulation, config)
-        native = summary.by_dialect["native"].by_station["NAT-01"]
-        gx = summary.by_dialect["venus"].by_station["GX-01"]
+        sent = {st: summary.by_dialect[d].by_station[st] for st, d in DIALECT_OF.items()}
 
         async def count(station: str, kind: str) -> int:
             return len(await asyncio.to_thread(points, influxd, fresh_db, kind, station))
 
         async def all_in() -> bool:
-            return all(
-                [await count("NAT-01", k) == native[k] for k in native]
-                + [await count("GX-01", k) == gx[k] for k in gx]
-            )
+            return all([await count(st, k) == n for st in sent for k, n in sent[st].items()])
 
         deadline = time.monotonic() + 30
         while not await all_in():
             assert time.monotonic() < deadline, "not every reading landed"
             await asyncio.sleep(0.2)
         counts = dict(collector.ingest.gateways[0].counts())
+        rejected = collector.metrics.rejected_by_reason()
 
+    # one run, one collector: what each dialect handed the broker is what InfluxDB holds
+    ticks = 3 * 3600 // 300
+    assert set(summary.by_dialect) == set(DIALECT_OF.values())
+    assert sum(t.total for t in summary.by_dialect.values()) == summary.readings.total
+    assert sent["NAT-01"] == sent["SML-01"] == {"solar": ticks, "tank": ticks}
     # the simulated GX: per tick, one reading per Venus device (charger, battery, tank);
     # its one full publish on waking adds the tank's state
-    ticks = 3 * 3600 // 300
-    assert native == {"solar": ticks, "tank": ticks}
-    assert gx == {"solar": 2 * ticks, "tank": ticks + 1}
-    assert summary.venus_full_publishes == 1
+    assert sent["GX-01"] == {"solar": 2 * ticks, "tank": ticks + 1}
+    assert summary.venus_full_publishes == 1 and counts["full_publish"] == 1
     assert not any(summary.dropped.values()), summary.dropped
-    assert counts["full_publish"] == 1 and counts["unknown_portal"] == 0
-    # the same measurements, tags and fields as the native station's (what the map covers)
+    assert counts["unknown_portal"] == 0 and not rejected, rejected
+    # the same telemetry measurements and tag keys for every dialect, and station_info (the
+    # registry's) for all; a GX has no status topics of ours, a SenML logger's link has them
+    got = {st: measurements(influxd, fresh_db, st) for st in DIALECT_OF}
+    assert all(m & set(KINDS) == {"solar", "tank"} for m in got.values()), got
+    assert got["SML-01"] == got["NAT-01"] == got["GX-01"] | {"station_status"}
+    for st in DIALECT_OF:
+        assert tag_keys(influxd, fresh_db, st) == {"station", "device", "district"}, st
     for kind in ("solar", "tank"):
-        nat_rows = points(influxd, fresh_db, kind, "NAT-01")
-        gx_rows = points(influxd, fresh_db, kind, "GX-01")
+        rows = {st: points(influxd, fresh_db, kind, st) for st in DIALECT_OF}
+        assert {r["district"] for st in rows for r in rows[st]} == {"Pemba"}
+        # SenML: every point has a field set a native point has, and together all of them
+        shapes = {st: {frozenset(fields_of([r])) for r in rows[st]} for st in DIALECT_OF}
+        assert shapes["SML-01"] == shapes["NAT-01"], kind
+        # the GX: what the path table maps, within the native fields
         mapped = {p.field for p in venus.PATHS if venus.SERVICE_KIND[p.service] == kind}
         if kind == "tank":
             mapped.add(venus.TANK_STATUS_FIELD)  # the GX also says its sensor is sound
-        assert fields_of(gx_rows) == mapped
-        assert fields_of(gx_rows) <= fields_of(nat_rows)
-        assert {r["district"] for r in gx_rows} == {"Pemba"}
-    devices = {r["device"] for r in points(influxd, fresh_db, "solar", "GX-01")}
-    assert devices == {"solarcharger279", "battery512"}
+        assert fields_of(rows["GX-01"]) == mapped
+        assert fields_of(rows["GX-01"]) <= fields_of(rows["NAT-01"])
+    by_device: dict[str, set[str]] = {}
+    for r in points(influxd, fresh_db, "solar", "GX-01"):
+        by_device.setdefault(r["device"], set()).update(fields_of([r]))
+    # one bank, one battery device: the charger's own view of it is superseded by the monitor
+    battery = {p.field for p in venus.PATHS if p.service == venus.BATTERY_MONITOR}
+    charger = {p.field for p in venus.PATHS if p.service == venus.CHARGER} - battery
+    assert by_device == {"battery512": battery, "solarcharger279": charger}
+    assert counts["superseded"] == 3 * ticks  # per charger reading: voltage, current, temperature
+    assert counts["awaiting_monitor"] == 0  # the GX's full publish came first
     tank = points(influxd, fresh_db, "tank", "GX-01")
     assert {r["device"] for r in tank} == {"tank20"} and {r["sensor_status"] for r in tank} == {0}
 
@@ -343,6 +374,5 @@ async def test_a_venus_station_with_a_failing_battery_alerts_as_a_native_one(
         ("battery_critical", "resolved"),
         ("battery_low", "resolved"),
     ]
-    # the GX's charger (solarcharger279) reports the bank's voltage too, so the voltage half
-    # of battery_critical can hold on it as well: its own resolution may follow the battery's
-    assert [k for k, _ in itertools.groupby(gx)] == native, gx
+    # one bank, one page: the charger's own view of the bank is not taken beside the monitor's
+    assert gx == native, gx

@@ -26,6 +26,9 @@ from devices.stations import Fleet
 
 log = logging.getLogger("collector")
 _LOGGED_PORTALS_MAX = 256  # unknown portals named in the log; beyond, only counted
+# Whether a GX has a battery monitor is known after its first full publish, or when one never
+# ends (dbus-mqtt before flashmq sends no marker) this long after its first value.
+MONITOR_SETTLE_MS = 10_000
 OUTCOMES = (
     "decoded",  # a mapped value taken into a reading
     "null",  # {"value": null}: the device has no valid value now
@@ -35,6 +38,8 @@ OUTCOMES = (
     "other_fluid",  # a tank reading of a fluid other than fresh water, not written
     "fluid_unknown",  # a tank reading before its /FluidType was heard, not written
     "sensor_fault",  # a tank level value dropped because /Status reports a fault
+    "superseded",  # a charger's battery value dropped: the GX has a battery monitor
+    "awaiting_monitor",  # a charger's battery value dropped: not yet known if a monitor exists
     "full_publish",  # full_publish_completed markers
 )
 
@@ -97,6 +102,11 @@ def _reason(exc: ValidationError) -> tuple[str, str]:
     return reason, f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}"[:300]
 
 
+def _service(device: str) -> str:
+    """The Venus service of a device id (`battery512` -> `battery`)."""
+    return device.rstrip("0123456789")
+
+
 def _refused(reason: str, detail: str, station: str = "") -> GatewayResult:
     return GatewayResult(reason=reason, detail=detail, station=station)
 
@@ -120,6 +130,11 @@ class VenusDecoder:
         self.window_ms = settings.reading_window_ms
         self.max_devices = settings.max_devices
         self.pending: dict[tuple[str, str], _Pending] = {}
+        # station -> its battery monitors heard (bounded: each is one of `devices`)
+        self.monitors: dict[str, set[str]] = {}
+        # per station (bounded by the fleet's portals): its first value, its first full publish
+        self.first_ms: dict[str, int] = {}
+        self.settled: set[str] = set()
         self.devices: dict[tuple[str, str], _Device] = {}
         self._counts: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
         self._logged: set[str] = set()
@@ -159,9 +174,11 @@ class VenusDecoder:
                 log.warning("venus: portal %s is in no station of the fleet; ignored", safe(portal))
             return GatewayResult()
         station = known[0]
+        self.first_ms.setdefault(station, received_ms)
         if rest == venus.FULL_PUBLISH_COMPLETED:
             # the republish is a snapshot, complete now: each device's values are one reading
             self._counts["full_publish"] += 1
+            self.settled.add(station)
             out = GatewayResult(station=station)
             for key in [k for k in self.pending if k[0] == station]:
                 done = self._complete(key, self.pending.pop(key))
@@ -180,8 +197,11 @@ class VenusDecoder:
             return _refused(
                 "bad_topic", f"venus instance {instance[:20]!r} is not a number", station
             )
+        device = f"{service}{instance}"
         if not payload:
             self._counts["removed"] += 1
+            if service == venus.BATTERY_MONITOR:  # the monitor went away: the charger's count again
+                self.monitors.get(station, set()).discard(device)
             return GatewayResult(station=station)
         if len(payload) > self.max_payload_bytes:
             return _refused(
@@ -198,7 +218,6 @@ class VenusDecoder:
         if value is None:
             self._counts["null"] += 1
             return GatewayResult(station=station)
-        device = f"{service}{instance}"
         kind = KINDS[kind_name]
         if state:
             if type(value) is not int or not 0 <= value <= 255:
@@ -259,6 +278,8 @@ class VenusDecoder:
         key = (station, device)
         if self._device(key) is None:
             return _refused("venus_table_full", f"already {self.max_devices} devices", station)
+        if _service(device) == venus.BATTERY_MONITOR:
+            self.monitors.setdefault(station, set()).add(device)
         out = GatewayResult(station=station)
         p = self.pending.get(key)
         # a value of a path already in the reading starts the next one: the GX sent it anew
@@ -283,6 +304,15 @@ class VenusDecoder:
                 out.append(done)
         return out
 
+    def _charger_battery(self, station: str, at_ms: int) -> str:
+        """Why a charger's battery values are not the station's battery now ('': they are)."""
+        if self.monitors.get(station):
+            return "superseded"
+        settled = at_ms - self.first_ms.get(station, at_ms) >= MONITOR_SETTLE_MS
+        if station not in self.settled and not settled:
+            return "awaiting_monitor"
+        return ""
+
     def _complete(self, key: tuple[str, str], p: _Pending) -> Reading | None:
         station, device = key
         dev = self.devices[key]
@@ -297,6 +327,13 @@ class VenusDecoder:
                     for name in venus.TANK_SENSOR_FIELDS:
                         if values.pop(name, None) is not None:
                             self._counts["sensor_fault"] += 1
+        elif _service(device) == venus.CHARGER:
+            # judged when the reading closes, so a full publish's monitor values count even
+            # when they come after the charger's
+            why = self._charger_battery(station, p.started_ms)
+            for name in venus.MONITOR_FIELDS if why else ():
+                if values.pop(name, None) is not None:
+                    self._counts[why] += 1
         if not values:
             return None
         fields = p.kind.fields(values)  # each value was checked on arrival
