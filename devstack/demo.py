@@ -316,8 +316,8 @@ def print_guide(influx: Influxd, api: str, work: Path, token: str) -> None:
         f"  query:      influx -port {influx.port} -database solarwater -execute '{q}'\n"
         f"          or: curl -G {influx.url}/query --data-urlencode db=solarwater "
         f'--data-urlencode "q={q}"\n'
-        f"  dashboards: .venv/bin/python -m dashboards build --out {work}/grafana  "
-        "(import into Grafana)\n"
+        f"  dashboards: .venv/bin/python -m dashboards build --out {work}/grafana --for demo  "
+        "(provision a local Grafana with it: docs/dashboards.md)\n"
         f"  pages:      {work}/pages.log (e-mail and SMS, caught by the demo's own receivers;"
         f" routes in {work}/collector-alerts.yaml)\n"
         f"  logs:       {work}/collector.log, {work}/simulator.log\n"
