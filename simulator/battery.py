@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from dataclasses import dataclass
 
 from devices.chemistry import CHEMISTRIES, LEAD_OCV, LFP_OCV
+from devices.solar import Chemistry
 
 # Per-bank resistance scales with size: R = k / Ah (a 400 Ah lead-acid bank ≈ 12 mΩ).
 _R_K = {name: facts.r_k for name, facts in CHEMISTRIES.items()}
@@ -15,7 +15,7 @@ _R_K = {name: facts.r_k for name, facts in CHEMISTRIES.items()}
 class BatterySpec:
     """Charging and voltage behaviour of a 24 V bank of one chemistry."""
 
-    chemistry: str
+    chemistry: Chemistry
     charge_efficiency: float
     ocv_curve: tuple[tuple[float, float], ...]  # (SoC %, rest voltage at 24 V nominal)
     absorption_v: float
@@ -30,20 +30,11 @@ class BatterySpec:
 
     def ocv(self, soc: float, nominal_v: float = 24.0) -> float:
         """Rest voltage at state of charge `soc` (%), scaled to the bank's nominal voltage."""
-        pts = self.ocv_curve
-        i = bisect_right([p[0] for p in pts], soc)
-        if i <= 0:
-            v = pts[0][1]
-        elif i >= len(pts):
-            v = pts[-1][1]
-        else:
-            (s0, v0), (s1, v1) = pts[i - 1], pts[i]
-            v = v0 + (v1 - v0) * (soc - s0) / (s1 - s0)
-        return v * nominal_v / 24.0
+        return CHEMISTRIES[self.chemistry].ocv(soc, nominal_v)
 
     def resistance(self, capacity_ah: float) -> float:
         """Internal resistance of the bank in ohms."""
-        return self.r_k / max(capacity_ah, 1.0)
+        return CHEMISTRIES[self.chemistry].resistance(capacity_ah)
 
 
 # the curves and the disconnect points are the catalogue's, so forecasts read the same ones
