@@ -95,10 +95,10 @@ def test_a_clock_that_was_set_moves_the_estimate_within_a_window() -> None:
 
 def test_the_correction_moves_in_steps() -> None:
     assert next_correction(0, 59_000) == 0
-    assert next_correction(0, 61_000) == 61_000
-    assert next_correction(61_000, 80_000) == 61_000  # within a step: redeliveries land alike
-    assert next_correction(61_000, 95_000) == 95_000
-    assert next_correction(61_000, 20_000) == 0
+    assert next_correction(0, 61_000) == 60_000  # whole QUANTUM_MS: workers agree
+    assert next_correction(60_000, 80_000) == 60_000  # within a step: redeliveries land alike
+    assert next_correction(60_000, 96_000) == 100_000
+    assert next_correction(60_000, 20_000) == 0
     assert is_live(0, 0, MIN, MIN + 2000) and not is_live(0, 0, MIN, 10)
     assert not is_live(MIN, 0, 0, MIN)
 
@@ -204,3 +204,29 @@ def test_the_offset_gauge_is_bounded_to_the_largest_offsets() -> None:
     assert len(lines) == 1000
     assert 'solarwater_device_clock_offset_seconds{device="d0",station="S"} -750.0' in lines
     assert not any('device="d750"' in x for x in lines)  # offset 0: among the smallest
+
+
+def test_two_workers_sharing_a_device_apply_the_same_correction() -> None:
+    """Each ingest worker sees every other message of a device (a shared subscription)."""
+    a, b = ClockSkew(), ClockSkew()
+    key = ("S", "mppt1")
+    for i in range(40):  # 2 h slow, a message a minute, a little network jitter
+        device, received = T0 + i * MIN, T0 + i * MIN + 7_200_000 + (i * 37) % 900
+        est = a if i % 2 else b
+        est.sample(key, device, received, est.devices.get(key))
+    assert a.devices[key].offset_ms != b.devices[key].offset_ms  # different samples...
+    assert a.correction(*key) == b.correction(*key) == 7_200_000  # ...one correction
+
+
+def test_a_runaway_estimate_moves_the_correction_at_most_every_ten_minutes() -> None:
+    """A device replaying faster than real time must not shift its points onto each other."""
+    clock = ClockSkew()
+    key = ("S", "mppt1")
+    changes = []
+    for i in range(2000):  # device time runs 10 ms ahead per 100 ms: the estimate drifts
+        device, received = T0 + i * 110, T0 + 3_600_000 + i * 100
+        clock.sample(key, device, received, clock.devices.get(key))
+        c = clock.correction(*key)
+        if not changes or changes[-1][1] != c:
+            changes.append((received, c))
+    assert len(changes) == 2  # applied once, then held: 200 s is under CHANGE_EVERY_MS

@@ -10,7 +10,8 @@ simulation and a clock that jumps for one reading. The estimate is the median of
 The correction applied to readings moves in steps, so a redelivered message lands on the
 point it wrote before: none while the estimate is within ±60 s (a few seconds of GSM latency
 must not move every point); once applied, it follows the estimate only when the two differ
-by 30 s or more, and returns to none below 30 s.
+by 30 s or more, and returns to none below 30 s. It is a whole number of 10 s, and once
+applied changes at most every 10 minutes (see QUANTUM_MS and CHANGE_EVERY_MS).
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ WINDOW = 15  # live samples per device
 MIN_SAMPLES = 5  # live samples before the estimate is known
 APPLY_MS = 60_000  # a correction starts at an estimate this far off
 STEP_MS = 30_000  # ...changes when the estimate moves this far from it, and ends below this
+# A correction is a whole number of these: two ingest workers, each estimating from its share
+# of a device's messages, then apply the same one, and a redelivered message lands on its point.
+QUANTUM_MS = 10_000
+# Once applied, a correction changes at most this often: real clocks drift by seconds a day,
+# and an estimate that runs away faster (a device replaying readings quicker than real time)
+# must not move its points onto each other.
+CHANGE_EVERY_MS = 600_000
 MAX_DEVICES = 100_000  # devices tracked (admission bounds them further)
 # Once known, the estimate is taken again (and the alerts told) at most this often per device:
 # a device that sends many messages a second would otherwise cost a sort and a call each.
@@ -43,6 +51,7 @@ class DeviceClock:
     # coming, and until it does the device's own times may be hours off (silence waits)
     pending: bool = True
     estimated_ms: int = 0  # receive time of the last estimate
+    changed_ms: int = 0  # receive time the correction last changed
 
 
 def is_live(prev_device: int, prev_received: int, device_ms: int, received_ms: int) -> bool:
@@ -52,12 +61,13 @@ def is_live(prev_device: int, prev_received: int, device_ms: int, received_ms: i
 
 
 def next_correction(current: int, offset: int) -> int:
-    """The correction to apply given the estimate: stepwise, with hysteresis."""
+    """The correction to apply given the estimate: stepwise, with hysteresis, in QUANTUM_MS."""
+    target = round(offset / QUANTUM_MS) * QUANTUM_MS
     if current == 0:
-        return offset if abs(offset) >= APPLY_MS else 0
+        return target if abs(offset) >= APPLY_MS else 0
     if abs(offset) < STEP_MS:
         return 0
-    return offset if abs(offset - current) >= STEP_MS else current
+    return target if abs(offset - current) >= STEP_MS else current
 
 
 class ClockSkew:
@@ -104,7 +114,11 @@ class ClockSkew:
         clock.estimated_ms = received_ms
         ordered = sorted(clock.samples)
         clock.offset_ms = ordered[len(ordered) // 2]
-        clock.correction_ms = next_correction(clock.correction_ms, clock.offset_ms)
+        was = clock.correction_ms
+        if was == 0 or received_ms - clock.changed_ms >= CHANGE_EVERY_MS:
+            clock.correction_ms = next_correction(was, clock.offset_ms)
+            if clock.correction_ms != was:
+                clock.changed_ms = received_ms
         clock.pending = False
         return clock
 
