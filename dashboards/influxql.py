@@ -11,12 +11,22 @@ from devices import schema
 
 TIME_FILTER = "$timeFilter"
 INTERVAL = "$__interval"
+# The dashboards' hidden `$rp` variable: the raw policy up to 7 days of range, the hourly
+# rollup beyond (templating.resolution_variable); empty, "" reads the default policy (raw).
+RP_VARIABLE = "rp"
 REF_IDS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def q(name: str) -> str:
     """An InfluxQL identifier, double-quoted."""
     return '"' + name.replace('"', '\\"') + '"'
+
+
+def source(measurement: str) -> str:
+    """The FROM of `measurement`: readings at the resolution the range picks, the rest as is."""
+    if measurement in schema.READING_MEASUREMENTS:
+        return f'"${RP_VARIABLE}".{q(measurement)}'
+    return q(measurement)
 
 
 def station_filter(var: str = "station") -> str:
@@ -46,7 +56,7 @@ def select(
 ) -> str:
     """A whole SELECT over one measurement, always bounded by the dashboard's time range."""
     return (
-        f"SELECT {', '.join(exprs)} FROM {q(measurement)}"
+        f"SELECT {', '.join(exprs)} FROM {source(measurement)}"
         + where(*conditions)
         + group_by(*tags, interval=interval, fill=fill)
     )

@@ -195,7 +195,7 @@ def test_geomap_places_stations_by_coordinates() -> None:
 
 def test_station_variable_and_alert_annotations() -> None:
     board = BOARDS["solarwater-station"]
-    (var,) = board["templating"]["list"]
+    (var,) = [v for v in board["templating"]["list"] if v["name"] == "station"]
     # every kind's measurement: a station that sent only tank readings is listed too
     kinds = ", ".join(f'"{k}"' for k in KINDS)
     assert var["query"] == f'SHOW TAG VALUES FROM {kinds} WITH KEY = "station"'

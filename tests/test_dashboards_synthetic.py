@@ -16,6 +16,7 @@ from dashboards import alerts, collector_health, fleet
 from devstack import Influxd
 from tests.dashboard_data import EPISODES, FleetDay, ingest_fleet_day
 from tests.dashboard_queries import View, all_queries, has_values, one, query_of, run
+from tests.rollup_support import set_up_rollup
 
 QUERIES = all_queries()
 
@@ -24,6 +25,7 @@ QUERIES = all_queries()
 def day(influxd: Influxd) -> Iterator[FleetDay]:
     db = "dash_" + uuid.uuid4().hex[:10]
     influxd.create_db(db)
+    set_up_rollup(influxd, db)
     yield ingest_fleet_day(influxd, db)
     influxd.drop_db(db)
 
