@@ -11,9 +11,11 @@ from pathlib import Path
 from collector.config import load_settings
 from collector.store.rollup.client import InfluxQLClient
 from collector.store.rollup.durations import duration_ms
+from collector.store.rollup.flux import flux_tasks, sql_v3
 from collector.store.rollup.plan import Plan
 from collector.store.rollup.setup import backfill, default_rp, setup
 from collector.store.sinks.influx_v1 import InfluxV1Settings
+from devices.catalogue import KINDS
 from devices.errors import ConfigError, SolarWaterError
 
 
@@ -31,7 +33,27 @@ def _parser() -> argparse.ArgumentParser:
     span.add_argument("--since", help="ISO time with zone, e.g. 2026-03-01T00:00+02:00")
     span.add_argument("--last", help="a duration back from now, e.g. 7d or 48h")
     bf.add_argument("--until", help="ISO time with zone (default: now)")
+    for name, about in (
+        ("flux", "print the InfluxDB 2.x Flux tasks (one per kind)"),
+        ("sql3", "print the InfluxDB 3 SQL of each kind's hourly rollup"),
+    ):
+        other = sub.add_parser(name, help=about)
+        other.add_argument("--bucket", default="solarwater", help="raw bucket (2.x)")
+        other.add_argument("--rollup-bucket", default="solarwater_rollup_1h", help="(2.x)")
+        other.add_argument("--resample-for", default="24h", help="window each run recomputes")
     return ap
+
+
+def _print_other(args: argparse.Namespace) -> int:
+    """The 2.x and 3.x texts: no server here, so they need no config."""
+    duration_ms(args.resample_for)  # a ValueError names a bad duration
+    if args.command == "flux":
+        for name, text in flux_tasks(args.bucket, args.rollup_bucket, args.resample_for).items():
+            print(f"// task {name}\n{text}")
+        return 0
+    for kind in KINDS.values():
+        print(f"-- {kind.name}\n{sql_v3(kind, args.resample_for)};\n")
+    return 0
 
 
 def _iso_ms(text: str) -> int:
@@ -70,6 +92,8 @@ def _client_and_plan(config: Path | None) -> tuple[InfluxQLClient, Plan]:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command in ("flux", "sql3"):
+            return _print_other(args)
         client, plan = _client_and_plan(args.config)
         if args.command == "setup":
             for line in setup(client, plan):
