@@ -13,13 +13,13 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from devices import schema
 from devices.catalogue import KINDS
 from devices.kind import DeviceKind, string_choices
-from devices.lineprotocol import FieldValue, encode_line, series
+from devices.lineprotocol import FieldValue, encode_line, fields_text, series
 
 STEP_MS = 300_000
 DAY_MS = 86_400_000
@@ -49,6 +49,44 @@ def day_profiles(kind: DeviceKind, phase: float) -> list[list[str]]:
         ]
         for shape in range(SHAPES)
     ]
+
+
+HOUR_SLOTS = SLOTS // 24
+_AGG: dict[str, Callable[[list[float]], float]] = {
+    "mean": lambda v: sum(v) / len(v),
+    "min": min,
+    "max": max,
+    "sum": sum,
+    "last": lambda v: v[-1],
+}
+
+
+def hourly_profiles(kind: DeviceKind, phase: float) -> list[list[str]]:
+    """The rollup's field texts per day shape and hour: what `rollup backfill` computes."""
+    out = []
+    for shape in range(SHAPES):
+        hours = []
+        for hour in range(24):
+            slots = range(hour * HOUR_SLOTS, (hour + 1) * HOUR_SLOTS)
+            fields: dict[str, FieldValue] = {}
+            for name, info in kind.info.items():
+                values = [_value(kind, name, shape, slot, phase) for slot in slots]
+                if name in kind.str_fields:
+                    fields[name] = values[-1]
+                    continue
+                numbers = [float(v) for v in values]
+                main = _AGG[info.chart.agg](numbers)
+                fields[name] = (
+                    round(main) if name in kind.int_fields and info.chart.agg != "mean" else main
+                )
+                for agg in ("mean", "min", "max", "last"):
+                    value = _AGG[agg](numbers)
+                    fields[f"{name}_{agg}"] = (
+                        round(value) if name in kind.int_fields and agg != "mean" else value
+                    )
+            hours.append(fields_text(fields))
+        out.append(hours)
+    return out
 
 
 def station_ids(n: int) -> list[str]:
@@ -81,20 +119,44 @@ def lines_for_day(
             yield encode_line(schema.STATION_INFO, tags, info, base + slot * STEP_MS)
 
 
+def hourly_lines_for_day(
+    stations: list[str], day: int, start_ms: int, profiles: Profiles
+) -> Iterator[str]:
+    """The rollup's points of one day (no station_info: it is not rolled up)."""
+    base = start_ms + day * DAY_MS
+    shape = day % SHAPES
+    for kind in KINDS.values():
+        for i, station in enumerate(stations):
+            key = series(kind.measurement, {schema.STATION: station, schema.DEVICE: kind.device})
+            texts = profiles[kind.name][i % len(profiles[kind.name])][shape]
+            for hour in range(24):
+                yield f"{key} {texts[hour]} {base + hour * 3_600_000}"
+
+
 @dataclass(frozen=True, slots=True)
 class Written:
     points: int
     seconds: float
 
 
-def write_year(url: str, db: str, stations: int, days: int, start_ms: int) -> Written:
-    """Write `days` days for `stations` stations from `start_ms`; two writer threads."""
+PHASES = (0.0, 0.6, 1.3, 2.1)  # four station groups, so stations differ
+
+
+def write_year(
+    url: str, db: str, stations: int, days: int, start_ms: int, *, rp: str | None = None
+) -> Written:
+    """Write `days` days for `stations` stations from `start_ms`; two writer threads.
+
+    With `rp` (the rollup's policy) it writes the hourly points instead of the raw ones.
+    """
     ids = station_ids(stations)
-    phases = [0.0, 0.6, 1.3, 2.1]  # four station groups, so stations differ
-    profiles: Profiles = {k.name: [day_profiles(k, p) for p in phases] for k in KINDS.values()}
+    build = hourly_profiles if rp else day_profiles
+    days_lines = hourly_lines_for_day if rp else lines_for_day
+    profiles: Profiles = {k.name: [build(k, p) for p in PHASES] for k in KINDS.values()}
     batches: queue.Queue[list[str] | None] = queue.Queue(maxsize=8)  # bounded: memory
     errors: list[str] = []
-    target = f"{url}/write?" + urllib.parse.urlencode({"db": db, "precision": "ms"})
+    params = {"db": db, "precision": "ms"} | ({"rp": rp} if rp else {})
+    target = f"{url}/write?" + urllib.parse.urlencode(params)
 
     def writer() -> None:
         while (batch := batches.get()) is not None:
@@ -110,7 +172,7 @@ def write_year(url: str, db: str, stations: int, days: int, start_ms: int) -> Wr
         t.start()
     started, points, batch = time.monotonic(), 0, []
     for day in range(days):
-        for text in lines_for_day(ids, day, start_ms, profiles):
+        for text in days_lines(ids, day, start_ms, profiles):
             batch.append(text)
             if len(batch) == BATCH:
                 batches.put(batch)
