@@ -14,7 +14,7 @@ import pytest
 from collector.store.rollup.cli import main as rollup_main
 from collector.store.rollup.setup import backfill, setup
 from dashboards.influxql import RP_VARIABLE
-from dashboards.interpolate import interpolate
+from dashboards.interpolate import Variable, interpolate
 from devices import schema
 from devices.catalogue import KINDS
 from devices.kind import DeviceKind, string_choices
@@ -187,11 +187,7 @@ def test_one_query_text_reads_raw_and_hourly_alike(influxd: Influxd, fresh_db: s
     view = View(fresh_db, T0, T0 + 30 * 86_400_000)  # 30 d: $__interval 2h, whole hours
     answers = []
     for rp in ("autogen", schema.ROLLUP_RP):
-        (var,) = [
-            v
-            for v in variables(influxd, view, BOARDS["solarwater-fleet"], [rp])
-            if v.name == RP_VARIABLE
-        ]
+        var = Variable(RP_VARIABLE, (rp,))
         text = interpolate(
             query,
             from_ms=view.from_ms,
