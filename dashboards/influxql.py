@@ -22,9 +22,13 @@ def q(name: str) -> str:
     return '"' + name.replace('"', '\\"') + '"'
 
 
-def source(measurement: str) -> str:
-    """The FROM of `measurement`: readings at the resolution the range picks, the rest as is."""
-    if measurement in schema.READING_MEASUREMENTS:
+def source(measurement: str, *, latest: bool = False) -> str:
+    """The FROM of `measurement`: readings at the resolution the range picks, the rest as is.
+
+    A latest-value query reads raw data at any range: the last reading, not the last hour's
+    aggregate, and InfluxDB answers last() from the newest blocks, as fast as from the rollup.
+    """
+    if measurement in schema.READING_MEASUREMENTS and not latest:
         return f'"${RP_VARIABLE}".{q(measurement)}'
     return q(measurement)
 
@@ -53,10 +57,11 @@ def select(
     tags: Sequence[str] = (),
     interval: str | None = None,
     fill: str | None = None,
+    latest: bool = False,
 ) -> str:
     """A whole SELECT over one measurement, always bounded by the dashboard's time range."""
     return (
-        f"SELECT {', '.join(exprs)} FROM {source(measurement)}"
+        f"SELECT {', '.join(exprs)} FROM {source(measurement, latest=latest)}"
         + where(*conditions)
         + group_by(*tags, interval=interval, fill=fill)
     )

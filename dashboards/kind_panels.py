@@ -62,7 +62,9 @@ def _describe(info: FieldInfo, lang: Lang) -> str:
 
 def latest(kind: DeviceKind, field: str, *conditions: str) -> str:
     """The latest value of `field` per station in the range."""
-    return iq.select([iq.agg("last", field)], kind.measurement, *conditions, tags=[schema.STATION])
+    return iq.select(
+        [iq.agg("last", field)], kind.measurement, *conditions, tags=[schema.STATION], latest=True
+    )
 
 
 def headline(kind: DeviceKind, field: str, lang: Lang, *conditions: str) -> Placed:

@@ -76,6 +76,8 @@ def test_setup_is_idempotent_and_follows_its_settings(influxd: Influxd, fresh_db
     policies, cqs = _rp_rows(influxd, fresh_db), _cqs(influxd, fresh_db)
     # raw stays the default policy (the collector writes there), now kept 90 days
     assert policies == [("autogen", "2160h0m0s", True), (schema.ROLLUP_RP, "0s", False)]
+    shards = influxd.query(f'SHOW RETENTION POLICIES ON "{fresh_db}"', db=fresh_db)
+    assert {r["name"]: r["shardGroupDuration"] for r in shards}[schema.ROLLUP_RP] == "8736h0m0s"
     assert sorted(cqs) == sorted(f"{schema.ROLLUP_RP}_{k}" for k in KINDS)
     assert all("RESAMPLE EVERY 1h FOR 1d" in text for text in cqs.values())
     again = setup(client, plan)
@@ -208,3 +210,29 @@ def test_one_query_text_reads_raw_and_hourly_alike(influxd: Influxd, fresh_db: s
     assert len(raw) == len(STATIONS) * 24
     assert [a[:2] for a in hourly] == [a[:2] for a in raw]
     assert [a[2] for a in hourly] == pytest.approx([a[2] for a in raw])
+
+
+def test_latest_values_read_raw_data_at_any_range() -> None:
+    _, query = query_of("solarwater-fleet", "Lowest battery SoC")
+    assert '"$rp"' not in query and 'FROM "solar"' in query  # the last reading, not an hour's
+
+
+def test_fleet_rain_has_one_row_per_bucket(influxd: Influxd, fresh_db: str) -> None:
+    client, plan = rollup_plan(influxd, fresh_db, raw_retention="INF")
+    setup(client, plan)
+    lines, by_hour = _readings(hours=48)
+    influxd.write(lines, db=fresh_db)
+    panel, query = query_of("solarwater-water", "Rain captured and rain fallen (fleet)", "B")
+    view = View(fresh_db, T0, T0 + 2 * 86_400_000 - 1)
+    text = interpolate(
+        query,
+        from_ms=view.from_ms,
+        to_ms=view.to_ms,
+        max_data_points=int(panel["maxDataPoints"]),
+        min_interval=panel.get("interval"),
+        variables=[Variable(RP_VARIABLE, ("autogen",))],
+    )
+    found = rows(influxd.query_raw(text, db=fresh_db))
+    assert len(found) == 48 == len({r["time"] for r in found})  # 1 h buckets, no duplicates
+    first = statistics.fmean(sum(by_hour[("tank", "rain_mm", s, 0)]) for s in STATIONS)
+    assert found[0]["rain_mm"] == pytest.approx(first)

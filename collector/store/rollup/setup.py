@@ -17,6 +17,7 @@ from collector.store.rollup.plan import (
 )
 from devices import schema
 
+YEAR_MS = 52 * 7 * 86_400_000
 _GO_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 
 
@@ -45,7 +46,10 @@ def _policy(client: InfluxQLClient, name: str, duration: str, *, create: bool) -
     if name not in found:
         if not create:
             raise RollupError(f"retention policy {name!r} not found on {client.db!r}")
-        client.query(f"CREATE RETENTION POLICY {where} DURATION {duration} REPLICATION 1")
+        keep = duration_ms(duration)
+        # hourly points are few: year-long shard groups, so a year's query opens one shard
+        shards = " SHARD DURATION 52w" if keep is None or keep >= YEAR_MS else ""
+        client.query(f"CREATE RETENTION POLICY {where} DURATION {duration} REPLICATION 1{shards}")
         return f"created retention policy {name} ({duration})"
     if go_duration_ms(found[name]["duration"]) == duration_ms(duration):
         return f"retention policy {name} already keeps {duration}"
