@@ -15,7 +15,7 @@ PYTEST_WORKERS ?= 3
 # e.g. make demo DEMO_ARGS='--speed 60 --duration 6h'
 DEMO_ARGS ?=
 
-.PHONY: install system-packages demo test lint format bench bench-peers bench-spool clean
+.PHONY: install system-packages demo test lint format bench bench-peers bench-spool bench-queries clean
 
 install: system-packages $(VENV)/.installed
 
@@ -55,6 +55,9 @@ bench: install
 
 bench-spool: install
 	$(PY) -m bench.spool
+
+bench-queries: install
+	$(PY) -m bench.queries
 
 bench-peers: install
 	$(PY) -m bench.peers

@@ -11,12 +11,26 @@ from devices import schema
 
 TIME_FILTER = "$timeFilter"
 INTERVAL = "$__interval"
+# The dashboards' hidden `$rp` variable: the raw policy up to 7 days of range, the hourly
+# rollup beyond (templating.resolution_variable); empty, "" reads the default policy (raw).
+RP_VARIABLE = "rp"
 REF_IDS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def q(name: str) -> str:
     """An InfluxQL identifier, double-quoted."""
     return '"' + name.replace('"', '\\"') + '"'
+
+
+def source(measurement: str, *, latest: bool = False) -> str:
+    """The FROM of `measurement`: readings at the resolution the range picks, the rest as is.
+
+    A latest-value query reads raw data at any range: the last reading, not the last hour's
+    aggregate, and InfluxDB answers last() from the newest blocks, as fast as from the rollup.
+    """
+    if measurement in schema.READING_MEASUREMENTS and not latest:
+        return f'"${RP_VARIABLE}".{q(measurement)}'
+    return q(measurement)
 
 
 def station_filter(var: str = "station") -> str:
@@ -43,10 +57,11 @@ def select(
     tags: Sequence[str] = (),
     interval: str | None = None,
     fill: str | None = None,
+    latest: bool = False,
 ) -> str:
     """A whole SELECT over one measurement, always bounded by the dashboard's time range."""
     return (
-        f"SELECT {', '.join(exprs)} FROM {q(measurement)}"
+        f"SELECT {', '.join(exprs)} FROM {source(measurement, latest=latest)}"
         + where(*conditions)
         + group_by(*tags, interval=interval, fill=fill)
     )

@@ -64,7 +64,7 @@ def latest(
     kind: DeviceKind, field: str, *conditions: str, tags: Sequence[str] = (schema.STATION,)
 ) -> str:
     """The latest value of `field` per station in the range."""
-    return iq.select([iq.agg("last", field)], kind.measurement, *conditions, tags=tags)
+    return iq.select([iq.agg("last", field)], kind.measurement, *conditions, tags=tags, latest=True)
 
 
 def headline(kind: DeviceKind, field: str, lang: Lang, *conditions: str) -> Placed:

@@ -10,6 +10,8 @@ from grafanalib._gen import DashboardEncoder
 from grafanalib.core import Annotations, Dashboard, Panel, Templating, Time
 
 from dashboards.datasource import ds_ref
+from dashboards.influxql import RP_VARIABLE
+from dashboards.templating import resolution_variable
 from devices.fieldinfo import Lang
 
 Json = dict[str, Any]
@@ -41,6 +43,13 @@ def board_uid(base: str, lang: Lang) -> str:
     return base if lang == "pt" else f"{base}-{lang}"
 
 
+def _resolution(panels: Sequence[Panel]) -> list[Any]:
+    """The `$rp` variable, when a panel reads readings (influxql.source)."""
+    ref = "$" + RP_VARIABLE
+    used = any(ref in t.query for p in panels for t in getattr(p, "targets", []))
+    return [resolution_variable()] if used else []
+
+
 def make_dashboard(
     *,
     uid: str,
@@ -59,7 +68,7 @@ def make_dashboard(
         description=description,
         tags=["solarwater", lang],
         panels=list(panels),
-        templating=Templating(list=list(variables)),
+        templating=Templating(list=[*_resolution(panels), *variables]),
         annotations=Annotations(list=[BUILTIN_ANNOTATION, *annotations]),
         time=Time(time_from, "now"),
         timezone=TIMEZONE,

@@ -7,7 +7,7 @@ from typing import Any
 from grafanalib.core import Template
 
 from dashboards.datasource import ds_ref
-from dashboards.influxql import q
+from dashboards.influxql import RP_VARIABLE, q
 from devices import schema
 from devices.fieldinfo import Lang, Text
 
@@ -18,6 +18,13 @@ STATION_VALUES = (
     "SHOW TAG VALUES FROM "
     + ", ".join(q(m) for m in schema.READING_MEASUREMENTS)
     + f" WITH KEY = {q(schema.STATION)}"
+)
+
+# The policy of the shortest range the range fits in: `rollup setup` writes one point per
+# policy (up_to_ms, earliest = shortest), so a 7-day range reads raw and a longer one hourly.
+RESOLUTION_QUERY = (
+    f'SELECT first("rp") AS "value" FROM {q(schema.ROLLUP_RP)}.{q(schema.RESOLUTION)}'
+    ' WHERE "up_to_ms" >= $__to - $__from'
 )
 
 
@@ -55,6 +62,18 @@ def station_variable(lang: Lang) -> QueryVariable:
         includeAll=True,
         refresh=2,  # on time-range change, so a new station appears without a reload
         sort=1,
+    )
+
+
+def resolution_variable() -> QueryVariable:
+    """`$rp`, hidden: the retention policy the reading panels read for the range shown."""
+    return QueryVariable(
+        name=RP_VARIABLE,
+        label="Resolution",
+        query=RESOLUTION_QUERY,
+        hide=2,
+        refresh=2,  # on time-range change: the range decides
+        default="",
     )
 
 

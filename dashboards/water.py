@@ -45,10 +45,12 @@ FLEET_CAPTURED = (
     + iq.where()
     + iq.group_by(interval=iq.INTERVAL, fill="0")
 )
+# fill(none) inside: InfluxDB 1.6 answers an inner fill(0) under an outer GROUP BY time with a
+# row per inner bucket and station (8.5 million rows, 15 s, for 26 stations over a year).
 FLEET_RAIN = (
     f"SELECT {iq.agg('mean', RAIN)} FROM ("
     + iq.select(
-        [iq.agg("sum", RAIN)], TANK.measurement, tags=STATION, interval=iq.INTERVAL, fill="0"
+        [iq.agg("sum", RAIN)], TANK.measurement, tags=STATION, interval=iq.INTERVAL, fill="none"
     )
     + ")"
     + iq.where()

@@ -14,6 +14,12 @@ COLLECTOR = "collector"  # the collector's own counters
 FORECAST = "forecast"  # days of battery and water left
 COMPLETENESS = "completeness"  # readings expected and received per local day
 DEVICE_CLOCK = "device_clock"  # a device clock's estimated offset and the correction applied
+RESOLUTION = "resolution"  # in ROLLUP_RP: which retention policy a dashboard range reads
+
+# Retention policies (InfluxDB 1.x): readings land in the database's default policy (raw);
+# hourly aggregates of them, under the same measurement names, in ROLLUP_RP.
+ROLLUP_RP = "rollup_1h"
+ROLLUP_INTERVAL = "1h"
 
 # Tags
 STATION = "station"

@@ -16,6 +16,7 @@ from devstack import Influxd, Mosquitto
 from simulator import SimulationConfig, Summary, run_simulation
 from tests.alert_support import Hook, Mailbox, smtp_server
 from tests.fault_support import Stack, make_stack
+from tests.rollup_support import set_up_rollup
 
 SHARED_SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "schemas"
 
@@ -84,6 +85,7 @@ def default_run(
     work = tmp_path_factory.mktemp("default_run")
     db, prefix = "default_run", "swdefault"
     influxd.create_db(db)
+    set_up_rollup(influxd, db)  # as deployed: the dashboards' `$rp` reads its choice
     proc = CollectorProcess(
         work,
         {

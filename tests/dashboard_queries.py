@@ -57,7 +57,10 @@ def has_values(found: list[Json]) -> bool:
 
 
 def variables(influxd: Influxd, view: View, board: Json, pick: list[str] | None) -> list[Variable]:
-    """The board's variables, resolved as Grafana does: run the query, select All (or `pick`)."""
+    """The board's variables, resolved as Grafana does: run the query, select All (or `pick`).
+
+    Each variable's query sees the same range as the panels (`$rp` depends on it).
+    """
     out = []
     for var in board["templating"]["list"]:
         query = interpolate(
@@ -66,7 +69,8 @@ def variables(influxd: Influxd, view: View, board: Json, pick: list[str] | None)
         # one series per measurement; Grafana's InfluxQL response parser merges the values
         found = [row["value"] for row in rows(influxd.query_raw(query, db=view.db))]
         options = list(dict.fromkeys(found))
-        values = tuple(pick) if pick else tuple(options)
+        # `pick` is the user's choice of stations; `$rp` (single, hidden) is the range's own
+        values = tuple(pick) if pick and var["multi"] else tuple(options)
         out.append(Variable(var["name"], values, var["multi"], var["includeAll"]))
     return out
 

@@ -123,6 +123,11 @@ def _panels(board: Json) -> list[Json]:
     return list(board["panels"])
 
 
+def _reads(query: str, measurement: str) -> bool:
+    """The query reads `measurement`, raw or at the range's resolution (`"$rp"."m"`)."""
+    return f'FROM "{measurement}"' in query or f'FROM "$rp"."{measurement}"' in query
+
+
 def _drawn(board: Json, measurement: str) -> dict[str, Json]:
     """Field name -> the panel over time whose query selects it from `measurement`."""
     out: dict[str, Json] = {}
@@ -130,7 +135,7 @@ def _drawn(board: Json, measurement: str) -> dict[str, Json]:
         if p["type"] not in ("timeseries", "state-timeline"):
             continue
         for t in p["targets"]:
-            if f'FROM "{measurement}"' in t["query"]:
+            if _reads(t["query"], measurement):
                 for name in KINDS[measurement].field_names:
                     if f'("{name}")' in t["query"]:
                         out.setdefault(name, p)
@@ -201,11 +206,12 @@ def test_fleet_board_shows_every_fleet_field(lang: Literal["pt", "en"]) -> None:
     for kind, name, info in shown:
         assert renames[name] == info.label(lang)
         assert any(f'last("{name}")' in t["query"] for t in table["targets"])
-        wanted = (f'FROM "{kind.measurement}"', f'("{name}")')
         series = [
             p
             for p in _panels(board)
-            if p["type"] == "timeseries" and all(w in p["targets"][0]["query"] for w in wanted)
+            if p["type"] == "timeseries"
+            and _reads(p["targets"][0]["query"], kind.measurement)
+            and f'("{name}")' in p["targets"][0]["query"]
         ]
         assert len(series) == 1 and info.label(lang) in series[0]["title"]
 

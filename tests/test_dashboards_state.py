@@ -24,6 +24,7 @@ from dashboards import alerts, fleet
 from devices.stations import load_fleet
 from devstack import Influxd
 from tests.dashboard_queries import View, one, query_of, run
+from tests.rollup_support import set_up_rollup
 
 Json = dict[str, Any]
 FLEET = load_fleet()
@@ -109,6 +110,7 @@ async def _judge(now_ms: int, state_dir: Path) -> tuple[list[str], set[tuple[str
 def judged(influxd: Influxd, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Judged]:
     db = "dash_state"
     influxd.create_db(db)
+    set_up_rollup(influxd, db)  # as deployed: the dashboards' `$rp` reads its choice
     now_ms = int(time.time() * 1000)
     lines, active = asyncio.run(_judge(now_ms, tmp_path_factory.mktemp("alert_state")))
     influxd.write(lines, db=db)

@@ -16,6 +16,7 @@ from dashboards import alerts, collector_health
 from devstack import Influxd
 from tests.dashboard_data import FleetDay, ingest_fleet_day
 from tests.dashboard_queries import View, all_queries, has_values, one, query_of, run
+from tests.rollup_support import set_up_rollup
 
 # Each station's state is written by a running alert engine, stamped with the wall clock and
 # read within the last hour: this historical day has none. test_dashboards_state.py produces
@@ -27,6 +28,7 @@ QUERIES = [q for q in all_queries() if 'FROM "station_state"' not in q[3]]
 def day(influxd: Influxd) -> Iterator[FleetDay]:
     db = "dash_" + uuid.uuid4().hex[:10]
     influxd.create_db(db)
+    set_up_rollup(influxd, db)
     yield ingest_fleet_day(influxd, db)
     influxd.drop_db(db)
 

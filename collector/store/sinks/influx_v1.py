@@ -9,6 +9,7 @@ import aiohttp
 from pydantic import Field, PrivateAttr, SecretStr, model_validator
 
 from collector.secrets import load_secret
+from collector.store.rollup.durations import Duration, FiniteDuration
 from collector.store.sinks.base import Sink, SinkPlugin, SinkRejected, SinkSettings, SinkUnavailable
 
 
@@ -23,6 +24,18 @@ class InfluxV1Settings(SinkSettings):
         None, description="Password (v1 auth; secret: environment only)"
     )
     password_file: Path | None = Field(None, description="File holding the v1 password")
+    raw_retention: Duration = Field(
+        "90d", description="How long raw readings are kept (`rollup setup`; INF = for ever)"
+    )
+    rollup_retention: Duration = Field(
+        "INF", description="How long the hourly rollup is kept (`rollup setup`)"
+    )
+    rollup_resample_for: FiniteDuration = Field(
+        "24h", description="Hours each hourly CQ run recomputes: a backlog inside is caught up"
+    )
+    raw_view_up_to: FiniteDuration = Field(
+        "7d", description="Longest dashboard range read from raw data; longer ranges read hourly"
+    )
     _password: SecretStr | None = PrivateAttr(None)
 
     @model_validator(mode="after")

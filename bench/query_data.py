@@ -1,0 +1,189 @@
+"""A simulated year of 5-minute readings for N stations, written to InfluxDB's /write.
+
+Lines are the collector's own (devices.lineprotocol: series key and `kind.fields_text`), plus
+its `station_info` points every 15 minutes. Values follow a day curve within each field's
+display range, seven day shapes a week, so the day's Python cost is a lookup, not a format.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from devices import schema
+from devices.catalogue import KINDS
+from devices.kind import DeviceKind, string_choices
+from devices.lineprotocol import FieldValue, encode_line, fields_text, series
+
+STEP_MS = 300_000
+DAY_MS = 86_400_000
+SLOTS = DAY_MS // STEP_MS
+INFO_EVERY = 3  # slots: station_info every 15 minutes, as the collector writes it
+SHAPES = 7
+BATCH = 5000
+
+
+def _value(kind: DeviceKind, name: str, shape: int, slot: int, phase: float) -> FieldValue:
+    if name in kind.str_fields:
+        choices = string_choices(kind.model, name) or ("ok",)
+        return choices[(slot // 24 + shape) % len(choices)]
+    info = kind.info[name]
+    low, high = info.low or 0.0, info.high or 1.0
+    curve = 0.5 + 0.4 * math.sin(2 * math.pi * slot / SLOTS + phase) * (0.7 + 0.05 * shape)
+    value = low + (high - low) * curve
+    return round(value) if name in kind.int_fields else round(value, 2)
+
+
+def day_profiles(kind: DeviceKind, phase: float) -> list[list[str]]:
+    """Field texts per day shape and 5-minute slot."""
+    return [
+        [
+            kind.fields_text({n: _value(kind, n, shape, slot, phase) for n in kind.field_names})
+            for slot in range(SLOTS)
+        ]
+        for shape in range(SHAPES)
+    ]
+
+
+HOUR_SLOTS = SLOTS // 24
+_AGG: dict[str, Callable[[list[float]], float]] = {
+    "mean": lambda v: sum(v) / len(v),
+    "min": min,
+    "max": max,
+    "sum": sum,
+    "last": lambda v: v[-1],
+}
+
+
+def hourly_profiles(kind: DeviceKind, phase: float) -> list[list[str]]:
+    """The rollup's field texts per day shape and hour: what `rollup backfill` computes."""
+    out = []
+    for shape in range(SHAPES):
+        hours = []
+        for hour in range(24):
+            slots = range(hour * HOUR_SLOTS, (hour + 1) * HOUR_SLOTS)
+            fields: dict[str, FieldValue] = {}
+            for name, info in kind.info.items():
+                values = [_value(kind, name, shape, slot, phase) for slot in slots]
+                if name in kind.str_fields:
+                    fields[name] = values[-1]
+                    continue
+                numbers = [float(v) for v in values]
+                main = _AGG[info.chart.agg](numbers)
+                fields[name] = (
+                    round(main) if name in kind.int_fields and info.chart.agg != "mean" else main
+                )
+                for agg in ("mean", "min", "max", "last"):
+                    value = _AGG[agg](numbers)
+                    fields[f"{name}_{agg}"] = (
+                        round(value) if name in kind.int_fields and agg != "mean" else value
+                    )
+            hours.append(fields_text(fields))
+        out.append(hours)
+    return out
+
+
+def station_ids(n: int) -> list[str]:
+    return [f"bench-{i:04d}" for i in range(n)]
+
+
+Profiles = dict[str, list[list[list[str]]]]  # kind -> station group -> day shape -> slot
+
+
+def lines_for_day(
+    stations: list[str], day: int, start_ms: int, profiles: Profiles
+) -> Iterator[str]:
+    """Every point of one day, kind by kind and station by station."""
+    base = start_ms + day * DAY_MS
+    shape = day % SHAPES
+    for kind in KINDS.values():
+        for i, station in enumerate(stations):
+            key = series(kind.measurement, {schema.STATION: station, schema.DEVICE: kind.device})
+            texts = profiles[kind.name][i % len(profiles[kind.name])][shape]
+            for slot in range(SLOTS):
+                yield f"{key} {texts[slot]} {base + slot * STEP_MS}"
+    for i, station in enumerate(stations):
+        info: dict[str, FieldValue] = {
+            "name": station,
+            "latitude": -12.0 - i * 0.001,
+            "longitude": 40.0 + i * 0.001,
+        }
+        tags = {schema.STATION: station, schema.DISTRICT: f"d{i % 17}"}
+        for slot in range(0, SLOTS, INFO_EVERY):
+            yield encode_line(schema.STATION_INFO, tags, info, base + slot * STEP_MS)
+
+
+def hourly_lines_for_day(
+    stations: list[str], day: int, start_ms: int, profiles: Profiles
+) -> Iterator[str]:
+    """The rollup's points of one day (no station_info: it is not rolled up)."""
+    base = start_ms + day * DAY_MS
+    shape = day % SHAPES
+    for kind in KINDS.values():
+        for i, station in enumerate(stations):
+            key = series(kind.measurement, {schema.STATION: station, schema.DEVICE: kind.device})
+            texts = profiles[kind.name][i % len(profiles[kind.name])][shape]
+            for hour in range(24):
+                yield f"{key} {texts[hour]} {base + hour * 3_600_000}"
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    points: int
+    seconds: float
+
+
+PHASES = (0.0, 0.6, 1.3, 2.1)  # four station groups, so stations differ
+
+
+def write_year(
+    url: str, db: str, stations: int, days: int, start_ms: int, *, rp: str | None = None
+) -> Written:
+    """Write `days` days for `stations` stations from `start_ms`; two writer threads.
+
+    With `rp` (the rollup's policy) it writes the hourly points instead of the raw ones.
+    """
+    ids = station_ids(stations)
+    build = hourly_profiles if rp else day_profiles
+    days_lines = hourly_lines_for_day if rp else lines_for_day
+    profiles: Profiles = {k.name: [build(k, p) for p in PHASES] for k in KINDS.values()}
+    batches: queue.Queue[list[str] | None] = queue.Queue(maxsize=8)  # bounded: memory
+    errors: list[str] = []
+    params = {"db": db, "precision": "ms"} | ({"rp": rp} if rp else {})
+    target = f"{url}/write?" + urllib.parse.urlencode(params)
+
+    def writer() -> None:
+        while (batch := batches.get()) is not None:
+            req = urllib.request.Request(target, data="\n".join(batch).encode(), method="POST")
+            try:
+                with urllib.request.urlopen(req, timeout=300) as resp:
+                    resp.read()
+            except OSError as exc:  # HTTPError too: a refused batch is a bench failure
+                errors.append(str(exc))
+
+    threads = [threading.Thread(target=writer, daemon=True) for _ in range(2)]
+    for t in threads:
+        t.start()
+    started, points, batch = time.monotonic(), 0, []
+    for day in range(days):
+        for text in days_lines(ids, day, start_ms, profiles):
+            batch.append(text)
+            if len(batch) == BATCH:
+                batches.put(batch)
+                points, batch = points + BATCH, []
+    if batch:
+        batches.put(batch)
+        points += len(batch)
+    for _ in threads:
+        batches.put(None)
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError(f"{len(errors)} batches refused, first: {errors[0][:200]}")
+    return Written(points, time.monotonic() - started)

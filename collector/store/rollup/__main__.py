@@ -1,0 +1,5 @@
+"""`python -m collector.store.rollup`."""
+
+from collector.store.rollup.cli import main
+
+raise SystemExit(main())
