@@ -8,24 +8,26 @@ import time
 
 # Below Linux's ephemeral range (32768-60999): no outgoing connection takes these meanwhile.
 BLOCK_RANGE = (20000, 32000)
+# its own generator: a test that seeds `random` must not make parallel test processes pick alike
+_PICK = random.SystemRandom()
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A TCP port on 127.0.0.1 that nothing listens on right now, below the ephemeral range.
+
+    A port the kernel hands out for bind(0) is ephemeral: by the time the server binds it, an
+    outgoing connection (of any test running beside) may hold it.
+    """
+    return free_port_block(1)
 
 
 def free_port_block(n: int) -> int:
     """The first of `n` consecutive free ports, for a collector whose children take port+i.
 
-    A port from free_port() is ephemeral: port+1 may be any process's outgoing connection, or
-    another test's server, by the time the child binds it.
+    Picked below the ephemeral range, so that no outgoing connection takes one meanwhile.
     """
     for _ in range(200):
-        base = random.randrange(BLOCK_RANGE[0], BLOCK_RANGE[1] - n)
+        base = _PICK.randrange(BLOCK_RANGE[0], BLOCK_RANGE[1] - n)
         socks = []
         try:
             for port in range(base, base + n):
