@@ -24,6 +24,7 @@ from tests.alert_support import Hook
 from tests.collector_support import CollectorProcess
 from tests.dashboard_queries import View, query_of, run
 from tests.fault_support import collector_env, metric, wait_for
+from tests.rollup_support import set_up_rollup
 
 FOR_S = 10.0  # battery_critical's `for` in this test
 # receive time minus device time: PEMBA-02 runs 2 h fast, MONTEPUEZ-01 2 h slow
@@ -148,6 +149,7 @@ async def test_slow_and_fast_clocks_page_battery_critical_on_time_and_are_not_si
     assert sorted(round(r["last"]) for r in clock) == [-7200, 0, 7200]
     # ...and the station board's clock panel, interpolated as Grafana would, shows them
     assert live.started is not None
+    set_up_rollup(influxd, fresh_db)  # as deployed: the board's `$rp` reads its choice
     view = View(fresh_db, int(live.started * 1000) - 60_000, int(now_ms) + 1000)
     panel, query = query_of(station_board.UID, station_board.CLOCK_TITLE["en"])
     found = run(influxd, view, station_board.UID, panel, query, pick=list(SKEWS_S))
