@@ -9,29 +9,25 @@ would have said while the link is down or nobody keeps it alive is counted as dr
 from __future__ import annotations
 
 import contextlib
-import socket
 import ssl
 import time
 from typing import Any
 
 import orjson
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from pydantic import SecretStr
 
 from devices import venus
 from devices.errors import ConfigError
 from devices.kind import FieldValue
 from devices.stations import Station
-from simulator.gateway_link import CONNECT_TIMEOUT_S, KEEPALIVE_S, client_id
 from simulator.mqtt_url import BrokerSettings
+from simulator.paho_link import PahoLink
 from simulator.summary import Summary
 
 KEEPALIVE_TIMEOUT_S = 60.0  # dbus-flashmq: "Keep-alive timeout is 60 seconds"
 # Device instances as a GX numbers them: per service, from these bases in registry order.
 INSTANCE_BASE = {"solarcharger": 279, "battery": 512, "tank": 20}
-_RETRY_MIN_S, _RETRY_MAX_S = 0.2, 5.0
-_OK = (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN)
 DIALECT = "venus"
 
 
@@ -70,7 +66,7 @@ def _value(v: Any) -> bytes:
     return orjson.dumps({"value": v})
 
 
-class VenusLink:
+class VenusLink(PahoLink):
     """A GX on the station's GSM link: one QoS 0 MQTT client, no buffer, no status topics."""
 
     dialect = DIALECT
@@ -88,14 +84,9 @@ class VenusLink:
         portal = station.victron_portal_id
         if portal is None:
             raise ConfigError(f"station {station.id}: dialect venus needs a victron_portal_id")
-        self.station = station.id
+        super().__init__(station.id, prefix, broker, tls, username, password)
         self.portal = portal
-        self.broker = broker
         self.summary = summary
-        self.tls = tls
-        self.username = username if username is not None else broker.username
-        self.password = password if username is not None else broker.password
-        self.client_id = client_id(prefix, station.id)
         self.keepalive_topic = venus.keepalive_topic(portal)
         # registry device id -> the GX services that carry it (a solar device: charger, battery)
         self.gx: dict[str, list[_GxDevice]] = {}
@@ -108,17 +99,9 @@ class VenusLink:
                 gx = _GxDevice(portal, service, INSTANCE_BASE.get(service, 0) + n, d.kind)
                 self.gx.setdefault(d.id, []).append(gx)
         self.devices = list(station.devices)
-        self.state = "idle"
-        self.client: mqtt.Client | None = None
         self.alive_until = 0.0
         self.full_publishes = 0
-        self.next_attempt = 0.0
-        self.retry_s = _RETRY_MIN_S
-        self.connect_deadline = 0.0
-        self.last_error = ""
-        self.refused = False
         self.offline_acked = True  # no status to retract: a GX's bridge has its own Will
-        self.connects = 0
 
     # --- what the runner asks of every station link ---------------------------------------
     @property
@@ -166,117 +149,19 @@ class VenusLink:
 
     # --- connection -------------------------------------------------------------------------
     def connect(self) -> None:
-        self._discard()
-        c = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            clean_session=True,
-            protocol=mqtt.MQTTv311,
-        )
-        c.connect_timeout = CONNECT_TIMEOUT_S
-        if self.username is not None:
-            pw = self.password.get_secret_value() if self.password else None
-            c.username_pw_set(self.username, pw)
-        if self.tls is not None:
-            c.tls_set_context(self.tls)
-        c.on_connect = self._on_connect
-        c.on_disconnect = self._on_disconnect
+        c = self._new_client()
         c.on_message = self._on_message
-        self.client = c
-        self.state = "connecting"
-        self.connect_deadline = time.monotonic() + CONNECT_TIMEOUT_S
-        try:
-            c.connect(self.broker.host, self.broker.port, keepalive=KEEPALIVE_S)
-        except (OSError, ValueError) as exc:
-            self._lost(str(exc) or type(exc).__name__)
-
-    def cut_link(self) -> None:
-        if self.state == "down":
-            return
-        client = self.client
-        sock = client.socket() if client is not None else None
-        if isinstance(sock, socket.socket):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        self._discard()
-        self.alive_until = 0.0
-        self.state = "down"
-
-    def restore_link(self) -> None:
-        if self.state == "down":
-            self.state = "idle"
-            self.next_attempt = 0.0
-            self.retry_s = _RETRY_MIN_S
+        self._open(c)
 
     def begin_close(self) -> None:
         if self.state == "connected":
             self.state = "closing"
 
-    def finish_close(self) -> None:
-        client = self.client
-        if client is not None and self.state in ("connected", "closing"):
-            client.disconnect()
-            self.service_write()
-        self._discard()
-        self.state = "closed"
-
-    def tick(self, now: float) -> None:
-        if self.state == "idle" and now >= self.next_attempt:
-            self.connect()
-        elif self.state == "connecting" and now > self.connect_deadline:
-            self._lost("no CONNACK from the broker")
-        if self.client is not None and self.state in ("connecting", "connected", "closing"):
-            self.client.loop_misc()
-
-    def fileno(self) -> int | None:
-        sock = self.client.socket() if self.client is not None else None
-        return sock.fileno() if sock is not None else None
-
-    def wants_write(self) -> bool:
-        return self.client is not None and self.client.want_write()
-
-    def has_pending_read(self) -> bool:
-        sock = self.client.socket() if self.client is not None else None
-        return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
-
-    def service_read(self) -> None:
-        client = self.client
-        if client is not None:
-            rc = client.loop_read()
-            if client is self.client and rc not in _OK:
-                self._lost(mqtt.error_string(rc))
-
-    def service_write(self) -> None:
-        client = self.client
-        if client is not None and client.want_write():
-            rc = client.loop_write()
-            if client is self.client and rc not in _OK:
-                self._lost(mqtt.error_string(rc))
-
-    # --- paho callbacks -------------------------------------------------------------------
-    def _on_connect(
-        self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any
-    ) -> None:
-        if client is not self.client:
-            return
-        self.refused = rc.is_failure
-        if rc.is_failure:
-            self.last_error = f"broker refused the connection: {rc}"
-            self.state = "idle"
-            self.next_attempt = time.monotonic() + self.retry_s
-            self.retry_s = min(_RETRY_MAX_S, self.retry_s * 2)
-            return
+    def _session_up(self, client: mqtt.Client) -> None:
         client.subscribe(self.keepalive_topic, qos=0)
-        self.state = "connected"
-        self.connects += 1
-        self.retry_s = _RETRY_MIN_S
-        self.last_error = ""
 
-    def _on_disconnect(
-        self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any
-    ) -> None:
-        if client is self.client and self.state in ("connecting", "connected", "closing"):
-            self._lost(f"connection lost ({rc})")
+    def _forget(self) -> None:
+        self.alive_until = 0.0  # asleep until a keep-alive wakes it
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         if client is not self.client or msg.topic != self.keepalive_topic:
@@ -311,18 +196,3 @@ class VenusLink:
         client.publish(marker, _value(int(time.time())), qos=0)
         self.full_publishes += 1
         self.summary.venus_full_publishes += 1
-
-    # --- internals ------------------------------------------------------------------------
-    def _lost(self, why: str) -> None:
-        self.last_error = why
-        self._discard()
-        self.alive_until = 0.0
-        if self.state != "down":
-            self.state = "idle"
-            self.next_attempt = time.monotonic() + self.retry_s
-            self.retry_s = min(_RETRY_MAX_S, self.retry_s * 2)
-
-    def _discard(self) -> None:
-        client, self.client = self.client, None
-        if client is not None:
-            client._reset_sockets()
