@@ -15,7 +15,13 @@ def health(port: int) -> dict[str, Any]:
         with urllib.request.urlopen(url, timeout=5) as resp:
             body: dict[str, Any] = json.loads(resp.read())
     except urllib.error.HTTPError as exc:
-        body = json.loads(exc.read())
+        raw = exc.read()
+        if exc.code != 503:
+            # not the collector's answer: another server holds the port
+            raise RuntimeError(
+                f"{url} answered {exc.code}, not the collector: {raw[:80]!r}"
+            ) from exc
+        body = json.loads(raw)
     return body
 
 
