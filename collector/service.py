@@ -265,6 +265,7 @@ class Collector:
                 self.settings.web,
                 self.web_reader,
                 partial(device_rows, self.seq, self.ingest.clock),
+                Path(self.settings.data_dir) / "web",
             )
             for name in web_ctx.stats():
                 self.metrics.sourced[name] = partial(lambda n: web_ctx.stats()[n], name)

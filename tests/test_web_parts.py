@@ -75,7 +75,7 @@ async def test_cookie_is_secure_by_default_and_figures_are_absent_without_influx
     )  # fmt: skip
     reader = InfluxQL(f"http://127.0.0.1:{free_port()}", "solarwater", None, 2.0)
     app = web.Application()
-    ctx = mount_web(app, svc, WebSettings(enabled=True), reader, list)
+    ctx = mount_web(app, svc, WebSettings(enabled=True), reader, list, tmp_path / "web")
     try:
         async with TestClient(TestServer(app)) as client:
             resp = await client.post("/signin", data={"token": token}, allow_redirects=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -33,10 +34,24 @@ def mount_web(
     settings: WebSettings,
     influx: InfluxQL | None,
     devices: Callable[[], list[dict[str, Any]]],
+    state_dir: Path,
 ) -> WebContext:
-    """The alert page of signed links, and with `settings.enabled` every page at `/`."""
-    ctx = WebContext(svc, settings, influx, devices)
+    """The alert page of signed links, and with `settings.enabled` every page at `/`.
+
+    The sessions' file (in `state_dir`) opens with the app and closes with it.
+    """
+    ctx = WebContext(svc, settings, influx, devices, state_dir)
     app[WEB_CONTEXT] = ctx
+
+    async def open_sessions(app: web.Application) -> None:
+        if ctx.settings.enabled:
+            await ctx.sessions.start(svc.clock())
+
+    async def close_sessions(app: web.Application) -> None:
+        await ctx.sessions.aclose()
+
+    app.on_startup.append(open_sessions)
+    app.on_cleanup.append(close_sessions)
     app.on_response_prepare.append(_security_headers)
     static_files.mount(app)
     enabled = settings.enabled and influx is not None
