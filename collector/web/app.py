@@ -15,6 +15,7 @@ from collector.web.html import HEADERS
 from collector.web.influxql import InfluxQL
 from collector.web.pages_alert import AlertPage
 from collector.web.pages_auth import AuthPages
+from collector.web.pages_group import GroupPage
 from collector.web.pages_station import StationPage
 from collector.web.pages_stations import StationPages
 from collector.web.settings import WebSettings
@@ -56,6 +57,7 @@ def mount_web(
     static_files.mount(app)
     enabled = settings.enabled and influx is not None
     AlertPage(ctx).mount(app, with_sessions=enabled)
+    GroupPage(ctx).mount(app)
     if enabled:
         assert influx is not None
         AuthPages(ctx).mount(app)
