@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from collector.alerts.service import AlertService
+from collector.auth_limit import AuthLimiter
 from collector.web import static_files
 from collector.web.context import WebContext
 from collector.web.html import HEADERS
@@ -36,12 +37,13 @@ def mount_web(
     influx: InfluxQL | None,
     devices: Callable[[], list[dict[str, Any]]],
     state_dir: Path,
+    limiter: AuthLimiter,
 ) -> WebContext:
     """The alert page of signed links, and with `settings.enabled` every page at `/`.
 
     The sessions' file (in `state_dir`) opens with the app and closes with it.
     """
-    ctx = WebContext(svc, settings, influx, devices, state_dir)
+    ctx = WebContext(svc, settings, influx, devices, state_dir, limiter)
     app[WEB_CONTEXT] = ctx
 
     async def open_sessions(app: web.Application) -> None:

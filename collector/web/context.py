@@ -12,6 +12,8 @@ from aiohttp import web
 
 from collector.alerts.service import AlertService
 from collector.alerts.technicians import Identity
+from collector.auth_limit import AuthLimiter
+from collector.web.html import e, page
 from collector.web.i18n import LANG_COOKIE, Words, pick_lang
 from collector.web.influxql import InfluxQL
 from collector.web.sessions import COOKIE, Session, Sessions
@@ -28,6 +30,7 @@ class WebContext:
     influx: InfluxQL | None
     devices: Callable[[], list[dict[str, Any]]]
     state_dir: Path  # the sessions' SQLite file lives here
+    limiter: AuthLimiter  # shared with the alert API: one count per client address
     sessions: Sessions = field(init=False)
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -47,6 +50,17 @@ class WebContext:
     def words(self, request: web.Request) -> Words:
         default = self.settings.language if self.settings.enabled else self.svc.settings.language
         return Words(pick_lang(request.cookies.get(LANG_COOKIE), default))
+
+    def limited(self, request: web.Request) -> tuple[str, web.Response | None]:
+        """The client's limiter key, and the 429 page while it (or everyone) is locked out."""
+        key = self.limiter.client(request)
+        wait = self.limiter.wait_s(key)
+        if wait is None:
+            return key, None
+        w = self.words(request)
+        resp = page(w, "SolarWater", f"<h1>SolarWater</h1><p>{e(w['too_many'])}</p>", status=429)
+        resp.headers["Retry-After"] = str(wait)
+        return key, resp
 
     async def session(self, request: web.Request) -> Session | None:
         """The request's session while its technician's token is still on file."""

@@ -62,6 +62,9 @@ class AuthPages:
         form = await request.post()
         token, after = form.get("token"), form.get("next")
         after = _safe_next(after if isinstance(after, str) else None)
+        client, too_many = self.ctx.limited(request)
+        if too_many is not None:
+            return too_many  # not even checked: a guessing script learns nothing
         techs = self.ctx.svc.technicians
         who = None
         if isinstance(token, str) and 0 < len(token.strip()) <= TOKEN_MAX:
@@ -69,6 +72,7 @@ class AuthPages:
             who = techs.identify(token.strip())
         if who is None or not isinstance(token, str):
             self.ctx.counts["signins_refused"] += 1
+            self.ctx.limiter.failed(client)
             return self._form(request, after, self.ctx.words(request)["bad_token"], 401)
         s = await self.ctx.sessions.open(token_hash(token.strip()), self.ctx.svc.clock())
         self.ctx.counts["signins"] += 1

@@ -40,13 +40,19 @@ class GroupPage:
     async def _alerts(self, request: web.Request) -> list[Alert] | web.Response:
         """The group's alerts, or the refusal page of a forged (403), expired (410) or
         pruned (404) link."""
+        client, too_many = self.ctx.limited(request)
+        if too_many is not None:
+            return too_many
         svc = self.ctx.svc
         if svc.signer is None:
             return self._refusal(request, "forged", 403)
         try:
             link = svc.signer.verify(request.match_info["token"], svc.clock(), "g")
         except LinkRefused as exc:
-            return self._refusal(request, *(("expired", 410) if exc.expired else ("forged", 403)))
+            if exc.expired:  # ours, only late: not a guess
+                return self._refusal(request, "expired", 410)
+            self.ctx.limiter.failed(client)
+            return self._refusal(request, "forged", 403)
         ids = await svc.link_group(link.alert_id)
         if ids is None:
             return self._refusal(request, "missing", 404)
