@@ -175,6 +175,9 @@ async def test_a_grouped_page_links_to_one_page_that_acknowledges_the_group(
             for url in (link[:-1] + ("A" if sig != "A" else "B"), other_group, alert_signed):
                 async with ana_http.get(url) as resp:
                     assert resp.status == 403 and "não é válido" in await resp.text()
+            # nor does a group's signature open an alert's page
+            async with ana_http.get(f"{base}/a/{link.removeprefix(f'{base}/g/')}") as resp:
+                assert resp.status == 403
             expired = f"{base}/g/{signer.token(gid, int(time.time()) - 5, 'g')}"
             async with ana_http.get(expired) as resp:
                 assert resp.status == 410 and "expirou" in await resp.text()

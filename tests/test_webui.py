@@ -339,10 +339,19 @@ async def test_sessions_are_bounded_expire_and_keep_only_hashes(tmp_path: Path) 
         await s.close(c.id)
         assert await s.get(c.id, 3) is None and len(s) == 0
         d = await s.open("h", 20)
+        await s.open("h", 21)
     finally:
         await s.aclose()
     raw = (tmp_path / "web" / "sessions.sqlite3").read_bytes()
     assert d.id.encode() not in raw and id_hash(d.id).encode() in raw
+    again = Sessions(tmp_path / "web", limit=2, ttl_s=10)
+    await again.start(25)  # a restart keeps what is still valid
+    try:
+        assert len(again) == 2 and await again.get(d.id, 25) == d
+        await again.start(30.5)  # and drops, at start, what expired while down
+        assert len(again) == 1
+    finally:
+        await again.aclose()
     assert stat.S_IMODE((tmp_path / "web" / "sessions.sqlite3").stat().st_mode) == 0o600
     live = Session(d.id, Identity("Ana", frozenset({"Pemba"})), "h", d.expires_s)
     assert not live.csrf_ok(None) and not live.csrf_ok("x") and live.csrf_ok(live.csrf)
