@@ -34,7 +34,7 @@ def config(hook: Hook, smtp_port: int, base: str, password: Path, techs: Path) -
             "evaluate_interval_s": 0.05,
             "min_page_interval": 0,
             "group_rules": ["controller_fault"],
-            "group_wait": "1s",
+            "group_wait": "2s",  # margin for a loaded machine: the three must join
             "public_url": base,
             "technicians_file": str(techs),
             "notifiers": {
