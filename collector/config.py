@@ -27,6 +27,7 @@ from pydantic_settings import (
 )
 
 from collector.alerts.settings import AlertSettings
+from collector.auth_limit import AuthLimitSettings
 from collector.ingest.decoded import DecoderSettings
 from collector.ingest.decoding import (
     default_decoder_settings,
@@ -259,6 +260,10 @@ class HttpSettings(Section):
         "127.0.0.1:8080", description="HTTP API address (localhost only by default)"
     )
     enabled: bool = Field(True, description="Serve the HTTP API")
+    auth_limit: AuthLimitSettings = Field(
+        default_factory=AuthLimitSettings,
+        description="Failed sign-ins, signed links and API tokens per client address",
+    )
 
     @field_validator("listen")
     @classmethod

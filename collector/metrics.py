@@ -101,6 +101,12 @@ HELP: dict[str, str] = {
     "alert_digests": "Digests of what came and went while a station was silent",
     "alert_episodes_dropped": "Fired-and-cleared episodes dropped from a full engine list",
     "alert_digests_refused": "Silent stations given no digest: the digest table was full",
+    "auth_failures": "Wrong sign-in tokens, forged signed links and wrong API tokens",
+    "auth_limited": "Requests answered 429: their address (or everyone) was locked out",
+    "auth_lockouts": "Times a client address was locked out for too many failures",
+    "auth_global_lockouts": "Times every address was locked out: too many failures overall",
+    "auth_addresses_evicted": "Client addresses dropped from the full failure table",
+    "auth_addresses": "Client addresses the failure limiter tracks",
     "write_latency_seconds": "InfluxDB write time per batch",
     "publish_to_written_seconds": "From the receive time of a batch's oldest message to its"
     " write to InfluxDB (direct writes; spool replays are not observed)",

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from collector.alerts import AlertService
 from collector.alerts.api import AlertApi
+from collector.auth_limit import AuthLimiter
 from collector.broker.client import make_source
 from collector.broker.intake import Inbound
 from collector.broker.keepalive import keep_alive
@@ -257,7 +258,8 @@ class Collector:
         if self.insight is not None:
             InsightApi(self.insight.job).mount(app)
         if self.alerts is not None:
-            AlertApi(self.alerts).mount(app)
+            limiter = AuthLimiter(self.settings.http.auth_limit)
+            AlertApi(self.alerts, limiter).mount(app)
             self.web_reader = self._web_reader()
             web_ctx = mount_web(
                 app,
@@ -265,10 +267,15 @@ class Collector:
                 self.settings.web,
                 self.web_reader,
                 partial(device_rows, self.seq, self.ingest.clock),
+                Path(self.settings.data_dir) / "web",
+                limiter,
             )
             for name in web_ctx.stats():
                 self.metrics.sourced[name] = partial(lambda n: web_ctx.stats()[n], name)
+            for name in limiter.stats():
+                self.metrics.sourced[name] = partial(lambda n: limiter.stats()[n], name)
             self.metrics.gauges["web_sessions"] = lambda: float(len(web_ctx.sessions))
+            self.metrics.gauges["auth_addresses"] = lambda: float(len(limiter))
         self.http_runner = web.AppRunner(app, access_log=None)
         await self.http_runner.setup()
         site = web.TCPSite(self.http_runner, self.settings.http.host, self.settings.http.port)

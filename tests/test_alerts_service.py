@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from collector.alerts import AlertService, AlertSettings
 from collector.alerts.api import AlertApi
+from collector.auth_limit import AuthLimiter, AuthLimitSettings
 from collector.ingest.readings import Reading
 from devices.stations import load_fleet
 from devstack import Influxd, Mosquitto
@@ -466,7 +467,7 @@ async def test_ack_stops_reminders(make: Callable[..., Any], hook: Hook) -> None
     assert hook.posts[1]["event"] == "reminder" and hook.posts[1]["sms"].startswith("LEMBRETE")
 
     app = web.Application()
-    AlertApi(h.svc).mount(app)
+    AlertApi(h.svc, AuthLimiter(AuthLimitSettings())).mount(app)
     async with TestClient(TestServer(app)) as client:
         resp = await client.post(
             f"/alerts/{alert_id}/ack",
@@ -494,7 +495,7 @@ async def test_silenced_station_is_quiet_until_the_window_ends(
 ) -> None:
     h: Harness = await make(rules=NO_SILENCE, repeat_interval=0)  # 0: no reminders
     app = web.Application()
-    AlertApi(h.svc).mount(app)
+    AlertApi(h.svc, AuthLimiter(AuthLimitSettings())).mount(app)
     auth = {"Authorization": f"Bearer {TOKEN}"}
     async with TestClient(TestServer(app)) as client:
         resp = await client.post(
@@ -544,7 +545,7 @@ async def test_silenced_station_is_quiet_until_the_window_ends(
 async def test_mutating_endpoints_need_the_token(make: Callable[..., Any]) -> None:
     h: Harness = await make()
     app = web.Application()
-    AlertApi(h.svc).mount(app)
+    AlertApi(h.svc, AuthLimiter(AuthLimitSettings())).mount(app)
     async with TestClient(TestServer(app)) as client:
         for method, path in [
             ("POST", "/alerts/1/ack"),
@@ -570,7 +571,7 @@ async def test_mutating_endpoints_need_the_token(make: Callable[..., Any]) -> No
 async def test_without_a_token_changes_are_disabled(make: Callable[..., Any]) -> None:
     h: Harness = await make(api_token=None)
     app = web.Application()
-    AlertApi(h.svc).mount(app)
+    AlertApi(h.svc, AuthLimiter(AuthLimitSettings())).mount(app)
     async with TestClient(TestServer(app)) as client:
         resp = await client.post("/silences", json={"station": "PEMBA-01", "duration": 60},
                                  headers={"Authorization": "Bearer anything"})  # fmt: skip

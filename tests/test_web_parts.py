@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from collector.alerts.service import AlertService
 from collector.alerts.settings import AlertSettings
 from collector.alerts.technicians import TechnicianSettings, new_token, token_hash
+from collector.auth_limit import AuthLimiter, AuthLimitSettings
 from collector.web.app import mount_web
 from collector.web.charts import MAX_POINTS, line_chart
 from collector.web.i18n import Words
@@ -75,7 +76,8 @@ async def test_cookie_is_secure_by_default_and_figures_are_absent_without_influx
     )  # fmt: skip
     reader = InfluxQL(f"http://127.0.0.1:{free_port()}", "solarwater", None, 2.0)
     app = web.Application()
-    ctx = mount_web(app, svc, WebSettings(enabled=True), reader, list)
+    limiter = AuthLimiter(AuthLimitSettings())
+    ctx = mount_web(app, svc, WebSettings(enabled=True), reader, list, tmp_path / "web", limiter)
     try:
         async with TestClient(TestServer(app)) as client:
             resp = await client.post("/signin", data={"token": token}, allow_redirects=False)

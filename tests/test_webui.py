@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import stat
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ import yaml
 
 from collector.alerts.technician_tokens import main as technicians_cli
 from collector.alerts.technicians import Identity
-from collector.web.sessions import Sessions
+from collector.web.sessions import Session, Sessions, id_hash
 from devices import schema
 from devices.stations import Fleet, load_fleet, sample_fleet_path
 from devstack import Influxd, Mosquitto
@@ -325,12 +326,32 @@ async def test_technician_signs_in_sees_district_in_urgency_order_and_acknowledg
         assert all(0 < n < PAGE_MAX for n in sizes.values()), sizes
 
 
-def test_sessions_are_bounded_and_expire() -> None:
-    s = Sessions(limit=2, ttl_s=10)
-    who = Identity("Ana", frozenset({"Pemba"}))
-    a, b = s.open(who, "h", 0), s.open(who, "h", 1)
-    c = s.open(who, "h", 2)  # full: the oldest goes, and is counted
-    assert s.get(a.id, 3) is None and s.get(b.id, 3) is b and s.get(c.id, 3) is c
-    assert s.evicted == 1 and len(s) == 2
-    assert s.get(b.id, 11) is None  # ten seconds after its sign-in
-    assert not c.csrf_ok(None) and not c.csrf_ok("x") and c.csrf_ok(c.csrf)
+async def test_sessions_are_bounded_expire_and_keep_only_hashes(tmp_path: Path) -> None:
+    s = Sessions(tmp_path / "web", limit=2, ttl_s=10)
+    await s.start(0)
+    try:
+        a, b = await s.open("h", 0), await s.open("h", 1)
+        c = await s.open("h", 2)  # full: the oldest goes, and is counted
+        assert await s.get(a.id, 3) is None
+        assert await s.get(b.id, 3) == b and await s.get(c.id, 3) == c
+        assert s.evicted == 1 and len(s) == 2
+        assert await s.get(b.id, 11) is None and len(s) == 1  # ten seconds after its sign-in
+        await s.close(c.id)
+        assert await s.get(c.id, 3) is None and len(s) == 0
+        d = await s.open("h", 20)
+        await s.open("h", 21)
+    finally:
+        await s.aclose()
+    raw = (tmp_path / "web" / "sessions.sqlite3").read_bytes()
+    assert d.id.encode() not in raw and id_hash(d.id).encode() in raw
+    again = Sessions(tmp_path / "web", limit=2, ttl_s=10)
+    await again.start(25)  # a restart keeps what is still valid
+    try:
+        assert len(again) == 2 and await again.get(d.id, 25) == d
+        await again.start(30.5)  # and drops, at start, what expired while down
+        assert len(again) == 1
+    finally:
+        await again.aclose()
+    assert stat.S_IMODE((tmp_path / "web" / "sessions.sqlite3").stat().st_mode) == 0o600
+    live = Session(d.id, Identity("Ana", frozenset({"Pemba"})), "h", d.expires_s)
+    assert not live.csrf_ok(None) and not live.csrf_ok("x") and live.csrf_ok(live.csrf)

@@ -26,6 +26,7 @@ from collector.alerts.service import AlertService
 from collector.alerts.store import Silence
 from collector.alerts.technicians import Identity
 from collector.alerts.windows import MaintenanceWindow, WindowSettings
+from collector.auth_limit import AuthLimiter
 from devices.topics import ID_RE
 
 MAX_SILENCE_S = 366 * 86400
@@ -85,8 +86,9 @@ def _esc(s: str) -> str:
 class AlertApi:
     """Handlers bound to one AlertService."""
 
-    def __init__(self, service: AlertService) -> None:
+    def __init__(self, service: AlertService, limiter: AuthLimiter) -> None:
         self.svc = service
+        self.limiter = limiter
         token = service.settings.api_token
         self.token = token.get_secret_value().encode() if token is not None else None
 
@@ -108,6 +110,12 @@ class AlertApi:
         if self.token is None and not techs.inline and techs.path is None:
             raise _error(web.HTTPForbidden, "alert changes are disabled: set alerts.api_token")
         m = re.fullmatch(r"Bearer (\S+)", request.headers.get("Authorization", ""))
+        client = self.limiter.client(request)
+        if m is not None and (wait := self.limiter.wait_s(client)) is not None:
+            raise _error(
+                web.HTTPTooManyRequests, "too many wrong tokens from this address; wait",
+                headers={"Retry-After": str(wait)},
+            )  # fmt: skip
         if m is not None and self.token and hmac.compare_digest(m.group(1).encode(), self.token):
             return Identity("admin", None)
         if m is not None:
@@ -115,6 +123,7 @@ class AlertApi:
             found = techs.identify(m.group(1))
             if found is not None:
                 return found
+            self.limiter.failed(client)
         raise _error(
             web.HTTPUnauthorized,
             "a valid 'Authorization: Bearer <token>' is required",

@@ -1,7 +1,9 @@
-"""Short signed links to one alert: `{public_url}/a/{id}.{exp_base36}.{signature}`.
+"""Short signed links to one alert, `{public_url}/a/{id}.{exp_base36}.{signature}`, and to a
+group of alerts sent as one notification, `{public_url}/g/{group_id}.{exp_base36}.{signature}`.
 
-The signature is HMAC-SHA256 over "{id}.{exp}" with the link secret, base64url and cut to
-SIG_CHARS (96 bits: far beyond guessing over HTTP, short enough for an SMS).
+The signature is HMAC-SHA256 over "{id}.{exp}" (a group's: over "g.{id}.{exp}", so neither
+kind passes for the other) with the link secret, base64url and cut to SIG_CHARS (96 bits:
+far beyond guessing over HTTP, short enough for an SMS).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def _sign(key: bytes, text: str, chars: int = SIG_CHARS) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Link:
-    """A verified link: the alert it names and when it stops working (epoch seconds)."""
+    """A verified link: the alert (or group) it names and when it stops working (epoch s)."""
 
     alert_id: int
     expires_s: int
@@ -65,21 +67,28 @@ class LinkSigner:
         self.base = public_url.rstrip("/")
         self.ttl_s = ttl_s
 
-    def token(self, alert_id: int, expires_s: int) -> str:
+    def token(self, alert_id: int, expires_s: int, kind: str = "") -> str:
+        """`kind` "g" signs a group's token; "" an alert's (the form links already sent have)."""
         body = f"{alert_id}.{to_base36(expires_s)}"
-        return f"{body}.{_sign(self._key, body)}"
+        return f"{body}.{_sign(self._key, kind + '.' + body if kind else body)}"
 
     def url(self, alert_id: int, now_s: float) -> str:
         """The link to `alert_id`, valid for the configured time from `now_s`."""
         return f"{self.base}/a/{self.token(alert_id, int(now_s + self.ttl_s))}"
 
-    def verify(self, token: str, now_s: float) -> Link:
-        """The link's alert, or LinkRefused: forged first (an expired forgery is forged)."""
+    def group_url(self, group_id: int, now_s: float) -> str:
+        """The link to a group's page (see link_groups), valid as long as an alert's."""
+        return f"{self.base}/g/{self.token(group_id, int(now_s + self.ttl_s), 'g')}"
+
+    def verify(self, token: str, now_s: float, kind: str = "") -> Link:
+        """The link's alert (or group, with `kind` "g"), or LinkRefused: forged first (an
+        expired forgery is forged)."""
         m = TOKEN_RE.fullmatch(token)
         if m is None:
             raise LinkRefused(expired=False)
         body = f"{m.group(1)}.{m.group(2)}"
-        if not hmac.compare_digest(_sign(self._key, body), m.group(3)):
+        signed = f"{kind}.{body}" if kind else body
+        if not hmac.compare_digest(_sign(self._key, signed), m.group(3)):
             raise LinkRefused(expired=False)
         expires = int(m.group(2), 36)
         if now_s >= expires:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 
-from collector.alerts import actions
+from collector.alerts import actions, link_groups
 from collector.alerts.actions import Action
 from collector.alerts.coverage import routing_notes, routing_problem
 from collector.alerts.digest import DIGEST_RULE, DigestBook, Entry, StationDigest
@@ -235,6 +235,7 @@ class AlertService:
         ]:
             s.prune(int((self.clock() - self.settings.history_keep) * 1000))
             actions.create(s)
+            link_groups.create(s)
             self.maintenance.load(s)
             return (
                 s.get("engine"), s.open_alerts(), s.silences(), s.outbox(), s.get("groups"),
@@ -362,6 +363,7 @@ class AlertService:
 
         def prune(s: AlertStore) -> int:
             actions.prune(s, before_ms)
+            link_groups.prune(s, before_ms)
             return s.prune(before_ms)
 
         removed = await self.store.call(prune)
@@ -548,14 +550,15 @@ class AlertService:
         if not touched and not jobs and not kv:
             return
 
-        def persist(s: AlertStore) -> list[int]:
+        def persist(s: AlertStore) -> tuple[list[int], list[tuple[str, Notification]]]:
             for a in touched:
                 s.update_alert(a)
             for key, value in kv.items():  # with the marks: a kill -9 keeps both or neither
                 s.put(key, value)
-            return [s.outbox_add(name, orjson.dumps(asdict(n))) for name, n in jobs]
+            linked = self._group_links(s, jobs, now_ms)
+            return [s.outbox_add(name, orjson.dumps(asdict(n))) for name, n in linked], linked
 
-        ids = await self.store.call(persist)
+        ids, jobs = await self.store.call(persist)
         refused = [
             job_id
             for job_id, (name, n) in zip(ids, jobs, strict=True)
@@ -568,6 +571,33 @@ class AlertService:
                     s.outbox_done(i)
 
             await self.store.call(forget)
+
+    def _group_links(
+        self, s: AlertStore, jobs: list[tuple[str, Notification]], now_ms: int
+    ) -> list[tuple[str, Notification]]:
+        """Grouped pages of active alerts get one signed link to a page listing them all
+        (in the store's thread: the group is a row there). One row per set of alerts, so a
+        route's e-mail and SMS of one storm share it."""
+        if self.signer is None:
+            return jobs
+        made: dict[tuple[int, ...], str] = {}
+        out = []
+        for name, n in jobs:
+            if n.link or n.event not in ("firing", "reminder") or not any(n.alert_ids):
+                out.append((name, n))
+                continue
+            link = made.get(n.alert_ids)
+            if link is None:
+                gid = link_groups.add(s, n.alert_ids, now_ms)
+                link = made[n.alert_ids] = self.signer.group_url(gid, self.clock())
+            out.append(
+                (name, dataclasses.replace(n, link=link, sms=self.messages.sms(n.text, link)))
+            )
+        return out
+
+    async def link_group(self, group_id: int) -> tuple[int, ...] | None:
+        """The alerts a group link names (None: no such group, or pruned)."""
+        return await self.store.call(lambda s: link_groups.get(s, group_id))
 
     def _grouped(self, name: str, n: Notification, fleet_ms: int) -> bool:
         """Held for its group (sent later, with the others); False: send it now."""

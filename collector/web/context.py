@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from collector.alerts.service import AlertService
+from collector.alerts.technicians import Identity
+from collector.auth_limit import AuthLimiter
+from collector.web.html import e, page
 from collector.web.i18n import LANG_COOKIE, Words, pick_lang
 from collector.web.influxql import InfluxQL
 from collector.web.sessions import COOKIE, Session, Sessions
@@ -25,11 +29,15 @@ class WebContext:
     settings: WebSettings
     influx: InfluxQL | None
     devices: Callable[[], list[dict[str, Any]]]
+    state_dir: Path  # the sessions' SQLite file lives here
+    limiter: AuthLimiter  # shared with the alert API: one count per client address
     sessions: Sessions = field(init=False)
     counts: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.sessions = Sessions(self.settings.max_sessions, self.settings.session_ttl)
+        self.sessions = Sessions(
+            self.state_dir, self.settings.max_sessions, self.settings.session_ttl
+        )
         self.counts = dict.fromkeys(("signins", "signins_refused", "csrf_refused"), 0)
 
     def stats(self) -> dict[str, float]:
@@ -43,19 +51,33 @@ class WebContext:
         default = self.settings.language if self.settings.enabled else self.svc.settings.language
         return Words(pick_lang(request.cookies.get(LANG_COOKIE), default))
 
+    def limited(self, request: web.Request) -> tuple[str, web.Response | None]:
+        """The client's limiter key, and the 429 page while it (or everyone) is locked out."""
+        key = self.limiter.client(request)
+        wait = self.limiter.wait_s(key)
+        if wait is None:
+            return key, None
+        w = self.words(request)
+        resp = page(w, "SolarWater", f"<h1>SolarWater</h1><p>{e(w['too_many'])}</p>", status=429)
+        resp.headers["Retry-After"] = str(wait)
+        return key, resp
+
     async def session(self, request: web.Request) -> Session | None:
         """The request's session while its technician's token is still on file."""
         if not self.settings.enabled:
             return None
-        s = self.sessions.get(request.cookies.get(COOKIE), self.svc.clock())
+        s = await self.sessions.get(request.cookies.get(COOKIE), self.svc.clock())
         if s is None:
             return None
         techs = self.svc.technicians
         await asyncio.to_thread(techs.refresh)  # a stat() when nothing changed
-        if not any(t.token_sha256 == s.token_sha256 for t in techs.all()):
-            self.sessions.close(s.id)  # the token was rotated or its technician removed
+        tech = next((t for t in techs.all() if t.token_sha256 == s.token_sha256), None)
+        if tech is None:
+            await self.sessions.close(s.id)  # the token was rotated or its technician removed
             return None
-        return s
+        # who it is, as the file says now: a changed district list applies at once
+        who = Identity(tech.name, frozenset(tech.districts))
+        return Session(s.id, who, s.token_sha256, s.expires_s)
 
     async def require(self, request: web.Request) -> Session:
         s = await self.session(request)

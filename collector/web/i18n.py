@@ -28,6 +28,10 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
         "missing": "Este alerta já não existe.", "not_active": "Este alerta já não está ativo.",
         "bad_form": "O formulário expirou; abra o link de novo.",
         "open_station": "Ver a estação", "districts": "Distritos: {d}",
+        "group_title": "{n} alertas enviados juntos", "ack_all": "Confirmar os meus ({n})",
+        "not_yours": "fora dos seus distritos", "signin_to_ack": "Entre para confirmar",
+        "group_no_web": "Para confirmar, responda OK <n.º> por SMS ou use a API.",
+        "too_many": "Demasiadas tentativas. Tente de novo mais tarde.",
         "legend": "Cores: vermelho em alerta, cinzento sem sinal, amarelo desatualizada, "
         "verde normal.",
     },
@@ -51,6 +55,10 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
         "missing": "This alert no longer exists.", "not_active": "This alert is no longer active.",
         "bad_form": "The form is out of date; open the link again.",
         "open_station": "Open the station", "districts": "Districts: {d}",
+        "group_title": "{n} alerts sent together", "ack_all": "Acknowledge mine ({n})",
+        "not_yours": "not in your districts", "signin_to_ack": "Sign in to acknowledge",
+        "group_no_web": "To acknowledge, reply OK <id> by SMS or use the API.",
+        "too_many": "Too many attempts. Try again later.",
         "legend": "Colours: red alerting, grey silent, yellow stale, green ok.",
     },
 }  # fmt: skip

@@ -97,6 +97,9 @@ class AlertPage:
         return self.render(request, a, f"/alert/{a.id}/ack", s.csrf, s)
 
     def _verify(self, request: web.Request) -> tuple[int, str] | web.Response:
+        client, too_many = self.ctx.limited(request)
+        if too_many is not None:
+            return too_many
         signer = self.ctx.svc.signer
         if signer is None:
             return self._refusal(request, "forged", 403)  # links are off: none is ours
@@ -104,11 +107,10 @@ class AlertPage:
         try:
             link = signer.verify(token, self.ctx.svc.clock())
         except LinkRefused as exc:
-            return (
-                self._refusal(request, "expired", 410)
-                if exc.expired
-                else self._refusal(request, "forged", 403)
-            )
+            if exc.expired:  # ours, only late: not a guess
+                return self._refusal(request, "expired", 410)
+            self.ctx.limiter.failed(client)
+            return self._refusal(request, "forged", 403)
         return link.alert_id, token
 
     async def show_link(self, request: web.Request) -> web.Response:

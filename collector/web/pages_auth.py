@@ -35,12 +35,15 @@ class AuthPages:
         app.router.add_post("/signout", self.sign_out)
         app.router.add_get("/lang/{lang}", self.language)
 
-    def _form(self, request: web.Request, error: str = "", status: int = 200) -> web.Response:
+    def _form(
+        self, request: web.Request, after: str, error: str = "", status: int = 200
+    ) -> web.Response:
         w = self.ctx.words(request)
         msg = f'<p class="err">{e(error)}</p>' if error else ""
+        back = f'<input type="hidden" name="next" value="{e(after)}">' if after != "/" else ""
         body = (
             f"<h1>SolarWater</h1><p>{e(w['signin_intro'])}</p>{msg}"
-            '<form method="post" action="/signin">'
+            f'<form method="post" action="/signin">{back}'
             f'<label>{e(w["token"])}<input name="token" type="password" required '
             f'maxlength="{TOKEN_MAX}" autocomplete="current-password"></label>'
             f'<button type="submit">{e(w["signin"])}</button></form>'
@@ -48,15 +51,20 @@ class AuthPages:
         return page(w, "SolarWater", body, here="/signin", status=status)
 
     async def show(self, request: web.Request) -> web.Response:
+        after = _safe_next(request.query.get("next"))  # back to a group's page, say
         if await self.ctx.session(request) is not None:
-            raise web.HTTPSeeOther("/")
-        return self._form(request)
+            raise web.HTTPSeeOther(after)
+        return self._form(request, after)
 
     async def sign_in(self, request: web.Request) -> web.Response:
         # no CSRF token here: there is no session yet, and a forged sign-in could only sign
         # the victim in as the forger, with the forger's secret token
         form = await request.post()
-        token = form.get("token")
+        token, after = form.get("token"), form.get("next")
+        after = _safe_next(after if isinstance(after, str) else None)
+        client, too_many = self.ctx.limited(request)
+        if too_many is not None:
+            return too_many  # not even checked: a guessing script learns nothing
         techs = self.ctx.svc.technicians
         who = None
         if isinstance(token, str) and 0 < len(token.strip()) <= TOKEN_MAX:
@@ -64,10 +72,11 @@ class AuthPages:
             who = techs.identify(token.strip())
         if who is None or not isinstance(token, str):
             self.ctx.counts["signins_refused"] += 1
-            return self._form(request, self.ctx.words(request)["bad_token"], 401)
-        s = self.ctx.sessions.open(who, token_hash(token.strip()), self.ctx.svc.clock())
+            self.ctx.limiter.failed(client)
+            return self._form(request, after, self.ctx.words(request)["bad_token"], 401)
+        s = await self.ctx.sessions.open(token_hash(token.strip()), self.ctx.svc.clock())
         self.ctx.counts["signins"] += 1
-        resp = web.HTTPSeeOther("/")
+        resp = web.HTTPSeeOther(after)
         resp.set_cookie(
             COOKIE, s.id, max_age=int(self.ctx.settings.session_ttl), path="/",
             secure=self.ctx.settings.secure_cookies, httponly=True, samesite="Strict",
@@ -77,7 +86,7 @@ class AuthPages:
     async def sign_out(self, request: web.Request) -> web.Response:
         s = await self.ctx.require(request)
         await checked_form(request, s, self.ctx.counts)
-        self.ctx.sessions.close(s.id)
+        await self.ctx.sessions.close(s.id)
         resp = web.HTTPSeeOther("/signin")
         resp.del_cookie(COOKIE, path="/")
         raise resp
