@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sqlite3
 import time
 from datetime import date
 from functools import partial
@@ -24,6 +25,8 @@ from collector.broker.link import Feed, Source
 from collector.config import ConfigError, Settings
 from collector.health import HealthParts, health
 from collector.http_api import HttpParts, build_app, device_rows
+from collector.ingest import clockstore
+from collector.ingest.clockstore import ClockStore
 from collector.ingest.pipeline import Ingest, Outcome
 from collector.ingest.quarantine import Quarantine
 from collector.insight.api import InsightApi
@@ -73,6 +76,9 @@ class Collector:
         )
         self.sink = make_sink(settings.influx)
         self.ingest = Ingest(settings, self.fleet, self.metrics, self.quarantine)
+        self.clock_store = ClockStore(
+            data, settings.ingest.clock_max_age, self.ingest.clock.max_devices
+        )
         # the ingest parts the gauges, the HTTP views and the tests read
         self.admission, self.seq, self.status = (
             self.ingest.admission,
@@ -126,6 +132,7 @@ class Collector:
         self.quarantine.start(spawn)
         if self.alerts is not None:
             await self.alerts.start(spawn)
+        await self._restore_clocks()
         await self._start_http()
         if not self.spool.empty:
             log.info("spool holds %d readings from before: replaying first", self.spool.readings)
@@ -134,7 +141,11 @@ class Collector:
         self.source.start()
         if self.insight is not None:
             await self.insight.start(spawn)
-        tasks = [spawn("consume", lambda: self._consume(intake)), spawn("stats", self._stats_loop)]
+        tasks = [
+            spawn("consume", lambda: self._consume(intake)),
+            spawn("stats", self._stats_loop),
+            spawn("clock-save", self._clock_save_loop),
+        ]
         for gw in self.ingest.gateways:
             # the process subscribed to the gateways' topics keeps them talking
             if gw.filters() and self.settings.mqtt.subscribe_status:
@@ -171,6 +182,8 @@ class Collector:
         grace = self.settings.influx.timeout_s + 5
         if not await self.writer.drain(grace):
             log.warning("stopping without writing everything held (%.0f s); unacknowledged", grace)
+        await self._save_clocks()
+        await self.clock_store.close()
         self.supervisor.close()  # a task waiting to restart now ends instead
         if self.insight is not None:
             await self.insight.stop()
@@ -187,6 +200,47 @@ class Collector:
         if self.web_reader is not None:
             await self.web_reader.close()
         log.info("stopped")
+
+    async def _restore_clocks(self) -> None:
+        """Device clock estimates from before the restart, before any message is taken.
+
+        The alert engine hears each one, so the time base its restored state is on is the one
+        the device's readings now come on, whichever of the two was saved last.
+        """
+        now_ms = int(time.time() * 1000)
+        try:
+            rows = await self.clock_store.load(now_ms)
+        except (sqlite3.Error, OSError) as exc:
+            log.error("device clock estimates not restored (%s): estimating afresh", exc)
+            return
+        restored = clockstore.restore(self.ingest.clock, rows)
+        if restored or self.clock_store.too_old:
+            log.info(
+                "restored %d device clock estimates (%d too old to trust)",
+                len(restored),
+                self.clock_store.too_old,
+            )
+        if self.alerts is not None:
+            for (station, device), c in restored:
+                self.alerts.observe_clock(
+                    station, device, c.offset_ms, c.correction_ms, False, c.received_ms
+                )
+
+    async def _save_clocks(self) -> None:
+        try:
+            await self.clock_store.save(
+                clockstore.unsaved(self.ingest.clock), int(time.time() * 1000)
+            )
+        except (sqlite3.Error, OSError) as exc:
+            # the estimates stay in memory; the next save writes them with what is new
+            log.error("device clock estimates not saved: %s", exc)
+            for c in self.ingest.clock.devices.values():
+                c.saved_ms = 0
+
+    async def _clock_save_loop(self) -> None:
+        while True:
+            await asyncio.sleep(clockstore.SAVE_EVERY_S)
+            await self._save_clocks()
 
     def _make_alerts(self) -> AlertService | None:
         """Built up front so a bad alert config fails at start; wired to parts made in run()."""
@@ -305,6 +359,7 @@ class Collector:
         """Undo what run() started before the HTTP server, when start-up fails there."""
         if self.alerts is not None:
             await self.alerts.stop()
+        await self.clock_store.close()
         await self.quarantine.stop()
         await self.sink.close()
 
