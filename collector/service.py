@@ -7,6 +7,7 @@ import logging
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -59,8 +60,16 @@ def load_registry(settings: Settings) -> Fleet:
 class Collector:
     """Owns every part; `run()` until `stop()` or a signal, then flushes and exits."""
 
-    def __init__(self, settings: Settings, fleet: Fleet | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        fleet: Fleet | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.settings = settings
+        # Receive time, gateway windows and alert evaluation read this clock: a test steps it
+        # to judge Venus values (stamped at receive time) against a rule's `for` in seconds.
+        self.clock = clock
         self.fleet = fleet if fleet is not None else load_registry(settings)
         self.metrics = Metrics()
         self.supervisor = Supervisor(on_restart=self.metrics.task_restart)
@@ -111,6 +120,7 @@ class Collector:
             self.settings.ingest.queue_max_messages,
             Path(self.settings.data_dir),
             [f for gw in self.ingest.gateways for f in gw.filters()],
+            self.clock,
         )
         await self.sink.start()
         await self.sink.prepare()
@@ -263,6 +273,7 @@ class Collector:
             write_lines=write_lines,
             mqtt_publish=publish,
             link_up=lambda: self.source is not None and self.source.connected,
+            clock=self.clock,
         )
 
     def _make_insight(self) -> InsightService | None:
@@ -407,7 +418,7 @@ class Collector:
         timeout: float | None = None
         while True:
             items = await intake.get_many(500, timeout)
-            now_ms = int(time.time() * 1000)
+            now_ms = int(self.clock() * 1000)
             for item in items:
                 self._handle(item, now_ms)
                 if writer.full:
@@ -448,7 +459,7 @@ class Collector:
         """Hand on the readings gateways complete once their values stop coming (the window)."""
         while True:
             await asyncio.sleep(GATEWAY_FLUSH_S)
-            self._hand_on(self.ingest.flush(int(time.time() * 1000)))
+            self._hand_on(self.ingest.flush(int(self.clock() * 1000)))
 
     def _hand_on(self, out: Outcome) -> None:
         """Readings that came of no one message (gateways'): to the alerts and the writer."""
