@@ -69,7 +69,8 @@ def restore(skew: ClockSkew, rows: list[Row]) -> list[tuple[tuple[str, str], Dev
             skew.table_full += 1
             continue
         samples = array("q")
-        samples.frombytes(raw[: WINDOW * samples.itemsize])
+        whole = min(len(raw), WINDOW * samples.itemsize) // samples.itemsize
+        samples.frombytes(raw[: whole * samples.itemsize])  # a torn row gives what is whole
         clock = DeviceClock(
             dev_ms, rx_ms, samples, next_slot=slot % WINDOW, offset_ms=offset,
             correction_ms=corr, pending=False, estimated_ms=est_ms, changed_ms=changed,
