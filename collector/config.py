@@ -26,6 +26,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from collector.alerts.durations import Duration
 from collector.alerts.settings import AlertSettings
 from collector.auth_limit import AuthLimitSettings
 from collector.ingest.decoded import DecoderSettings
@@ -203,6 +204,12 @@ class IngestSettings(Section):
         ge=0,
         le=1_000_000,
         description="Unregistered stations beyond this many are refused (too_many_stations)",
+    )
+    clock_max_age: Duration = Field(
+        7 * 86400.0,
+        gt=0,
+        description="A device's saved clock estimate is restored at start-up when its last"
+        " live sample is younger than this (e.g. '7d')",
     )
 
     @field_validator("decoder", mode="before")

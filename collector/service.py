@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sqlite3
 import time
+from collections.abc import Callable
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -25,6 +27,8 @@ from collector.broker.link import Feed, Source
 from collector.config import ConfigError, Settings
 from collector.health import HealthParts, health
 from collector.http_api import HttpParts, build_app, device_rows
+from collector.ingest import clockstore
+from collector.ingest.clockstore import ClockStore
 from collector.ingest.pipeline import Ingest, Outcome
 from collector.ingest.quarantine import Quarantine
 from collector.insight.api import InsightApi
@@ -57,8 +61,16 @@ def load_registry(settings: Settings) -> Fleet:
 class Collector:
     """Owns every part; `run()` until `stop()` or a signal, then flushes and exits."""
 
-    def __init__(self, settings: Settings, fleet: Fleet | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        fleet: Fleet | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.settings = settings
+        # Receive time, gateway windows and alert evaluation read this clock: a test steps it
+        # to judge Venus values (stamped at receive time) against a rule's `for` in seconds.
+        self.clock = clock
         self.fleet = fleet if fleet is not None else load_registry(settings)
         self.metrics = Metrics()
         self.supervisor = Supervisor(on_restart=self.metrics.task_restart)
@@ -74,6 +86,9 @@ class Collector:
         )
         self.sink = make_sink(settings.influx)
         self.ingest = Ingest(settings, self.fleet, self.metrics, self.quarantine)
+        self.clock_store = ClockStore(
+            data, settings.ingest.clock_max_age, self.ingest.clock.max_devices
+        )
         # the ingest parts the gauges, the HTTP views and the tests read
         self.admission, self.seq, self.status = (
             self.ingest.admission,
@@ -106,6 +121,7 @@ class Collector:
             self.settings.ingest.queue_max_messages,
             Path(self.settings.data_dir),
             [f for gw in self.ingest.gateways for f in gw.filters()],
+            self.clock,
         )
         await self.sink.start()
         await self.sink.prepare()
@@ -127,6 +143,7 @@ class Collector:
         self.quarantine.start(spawn)
         if self.alerts is not None:
             await self.alerts.start(spawn)
+        await self._restore_clocks()
         await self._start_http()
         if not self.spool.empty:
             log.info("spool holds %d readings from before: replaying first", self.spool.readings)
@@ -135,7 +152,11 @@ class Collector:
         self.source.start()
         if self.insight is not None:
             await self.insight.start(spawn)
-        tasks = [spawn("consume", lambda: self._consume(intake)), spawn("stats", self._stats_loop)]
+        tasks = [
+            spawn("consume", lambda: self._consume(intake)),
+            spawn("stats", self._stats_loop),
+            spawn("clock-save", self._clock_save_loop),
+        ]
         for gw in self.ingest.gateways:
             # the process subscribed to the gateways' topics keeps them talking
             if gw.filters() and self.settings.mqtt.subscribe_status:
@@ -172,6 +193,8 @@ class Collector:
         grace = self.settings.influx.timeout_s + 5
         if not await self.writer.drain(grace):
             log.warning("stopping without writing everything held (%.0f s); unacknowledged", grace)
+        await self._save_clocks()
+        await self.clock_store.close()
         self.supervisor.close()  # a task waiting to restart now ends instead
         if self.insight is not None:
             await self.insight.stop()
@@ -188,6 +211,47 @@ class Collector:
         if self.web_reader is not None:
             await self.web_reader.close()
         log.info("stopped")
+
+    async def _restore_clocks(self) -> None:
+        """Device clock estimates from before the restart, before any message is taken.
+
+        The alert engine hears each one, so the time base its restored state is on is the one
+        the device's readings now come on, whichever of the two was saved last.
+        """
+        now_ms = int(time.time() * 1000)
+        try:
+            rows = await self.clock_store.load(now_ms)
+        except (sqlite3.Error, OSError) as exc:
+            log.error("device clock estimates not restored (%s): estimating afresh", exc)
+            return
+        restored = clockstore.restore(self.ingest.clock, rows)
+        if restored or self.clock_store.too_old:
+            log.info(
+                "restored %d device clock estimates (%d too old to trust)",
+                len(restored),
+                self.clock_store.too_old,
+            )
+        if self.alerts is not None:
+            for (station, device), c in restored:
+                self.alerts.observe_clock(
+                    station, device, c.offset_ms, c.correction_ms, False, c.received_ms
+                )
+
+    async def _save_clocks(self) -> None:
+        try:
+            await self.clock_store.save(
+                clockstore.unsaved(self.ingest.clock), int(time.time() * 1000)
+            )
+        except (sqlite3.Error, OSError) as exc:
+            # the estimates stay in memory; the next save writes them with what is new
+            log.error("device clock estimates not saved: %s", exc)
+            for c in self.ingest.clock.devices.values():
+                c.saved_ms = 0
+
+    async def _clock_save_loop(self) -> None:
+        while True:
+            await asyncio.sleep(clockstore.SAVE_EVERY_S)
+            await self._save_clocks()
 
     def _make_alerts(self) -> AlertService | None:
         """Built up front so a bad alert config fails at start; wired to parts made in run()."""
@@ -210,6 +274,7 @@ class Collector:
             write_lines=write_lines,
             mqtt_publish=publish,
             link_up=lambda: self.source is not None and self.source.connected,
+            clock=self.clock,
         )
 
     def _make_insight(self) -> InsightService | None:
@@ -312,6 +377,7 @@ class Collector:
         """Undo what run() started before the HTTP server, when start-up fails there."""
         if self.alerts is not None:
             await self.alerts.stop()
+        await self.clock_store.close()
         await self.quarantine.stop()
         await self.sink.close()
 
@@ -359,7 +425,7 @@ class Collector:
         timeout: float | None = None
         while True:
             items = await intake.get_many(500, timeout)
-            now_ms = int(time.time() * 1000)
+            now_ms = int(self.clock() * 1000)
             for item in items:
                 self._handle(item, now_ms)
                 if writer.full:
@@ -400,7 +466,7 @@ class Collector:
         """Hand on the readings gateways complete once their values stop coming (the window)."""
         while True:
             await asyncio.sleep(GATEWAY_FLUSH_S)
-            self._hand_on(self.ingest.flush(int(time.time() * 1000)))
+            self._hand_on(self.ingest.flush(int(self.clock() * 1000)))
 
     def _hand_on(self, out: Outcome) -> None:
         """Readings that came of no one message (gateways'): to the alerts and the writer."""

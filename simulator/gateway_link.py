@@ -23,6 +23,12 @@ ONLINE = b'{"state":"online"}'
 OFFLINE = b'{"state":"offline"}'
 # The Last Will: one message for the whole station, on its first device's status topic.
 STATION_OFFLINE = b'{"state":"offline","scope":"station"}'
+# At --speed 0 the clock waits while a connected device holds more readings than this
+# unacknowledged: stations then stay within a few ticks of each other, as live ones are
+# within seconds. A window's worth (32 ticks, hours) let one station's readings reach the
+# collector hours of device time after another's, and the fleet time they set paged the
+# late one silent.
+LAG_READINGS = 2
 
 
 class GatewayLink(PahoLink):
@@ -59,10 +65,10 @@ class GatewayLink(PahoLink):
         return all(d.idle for d in self.devices)
 
     def lagging(self) -> bool:
-        """Connecting, or connected with more unsent than one window for a device."""
+        """Connecting, or connected with a device that has more than LAG_READINGS unacknowledged."""
         if self.state == "connecting":
             return True
-        return self.state == "connected" and any(d.unsent > self.window for d in self.devices)
+        return self.state == "connected" and any(len(d.buffer) > LAG_READINGS for d in self.devices)
 
     def ready(self) -> bool:
         """Connected (readings are buffered meanwhile, so a native station is always ready)."""

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -59,9 +59,14 @@ def collector_overrides(
 
 
 @asynccontextmanager
-async def running_collector(overrides: dict[str, Any]) -> AsyncIterator[Collector]:
-    """A Collector running in this event loop until the block ends (then stopped cleanly)."""
-    collector = Collector(load_settings(None, overrides))
+async def running_collector(
+    overrides: dict[str, Any], clock: Callable[[], float] = time.time
+) -> AsyncIterator[Collector]:
+    """A Collector running in this event loop until the block ends (then stopped cleanly).
+
+    `clock` is the collector's receive and evaluation clock (a test may step it).
+    """
+    collector = Collector(load_settings(None, overrides), clock=clock)
     task = asyncio.create_task(collector.run())
     deadline = time.monotonic() + 15
     # subscribed, not only connected: a message published before the SUBACK of a new session

@@ -199,17 +199,16 @@ class Chain:
         return await asyncio.to_thread(run_simulation, config, record=True)
 
     async def settle(self, collector: Collector, readings: int) -> None:
-        """Until every reading is in InfluxDB, a few evaluations ran and deliveries are done."""
+        """Until every reading is in InfluxDB, an evaluation judged them all and every
+        notification it handed on is delivered (the webhook's post and the SMTP server's
+        handler are done before their senders return)."""
 
         def landed() -> bool:
             return sum(self.influxd.count(kind, self.db) for kind in KINDS) >= readings
 
         await wait_until(landed, 60)
-        await asyncio.sleep(EVALUATE_S * 6)
-        alerts = collector.alerts
-        assert alerts is not None
-        await wait_until(lambda: alerts.dispatcher.pending() == 0, 20)
-        await asyncio.sleep(0.2)  # the SMTP server hands the message to its handler
+        await evaluated(collector)
+        await delivered(collector)
 
     def alert_points(self) -> list[dict[str, Any]]:
         rows = self.influxd.query('SELECT * FROM "alert"', self.db)
@@ -217,6 +216,27 @@ class Chain:
 
     def transitions(self) -> list[tuple[int, str, str, str]]:
         return [(r["time"], r["station"], r["rule"], r["state"]) for r in self.alert_points()]
+
+
+async def evaluated(collector: Collector) -> None:
+    """Until an evaluation that began after this call has finished.
+
+    The collector shows readings to the engine before it writes them, so once they are in
+    InfluxDB that evaluation judges them all. Counted, not slept for: on a loaded machine
+    a fixed sleep ended with an evaluation (or its notifications) still under way.
+    """
+    alerts = collector.alerts
+    assert alerts is not None
+    seen = alerts.evaluations  # the one running now may have begun before the readings
+    await wait_until(lambda: alerts.evaluations >= seen + 2, 20, 0.01)
+
+
+async def delivered(collector: Collector) -> None:
+    """Until no notification is queued or being delivered (a queue's size leaves out the one
+    a worker holds, whose post may still be on its way)."""
+    alerts = collector.alerts
+    assert alerts is not None
+    await wait_until(lambda: alerts.dispatcher.undelivered() == 0, 20, 0.01)
 
 
 @pytest.fixture
@@ -375,7 +395,7 @@ async def test_backlog_that_had_cleared_in_device_time_fires_nothing(chain: Chai
                 await asyncio.to_thread(
                     tank.publish, {"readings": [backlog_tank(m) for m in minutes]}
                 )
-                await asyncio.sleep(EVALUATE_S * 6)
+                await chain.settle(collector, summary.readings.total + 120 + 2 * first + 240)
             await chain.settle(collector, summary.readings.total + 840)
             assert collector.alerts is not None
             stats = collector.alerts.stats()
@@ -560,7 +580,7 @@ async def test_ack_through_the_api_stops_reminders(
             "POST", f"/alerts/{alert['id']}/ack", body={"by": "Tecnico Pemba"}
         )
         assert status == 200 and body["acked_by"] == "Tecnico Pemba"
-        await asyncio.sleep(0.5)  # a reminder already handed to the notifier may land
+        await delivered(collector)  # a reminder already handed to the notifier may land
         after_ack = len(chain.hook.posts)
         await asyncio.sleep(3.0)  # three repeat intervals
         assert len(chain.hook.posts) == after_ack and after_ack - before <= 1

@@ -160,3 +160,76 @@ async def test_slow_and_fast_clocks_page_battery_critical_on_time_and_are_not_si
     assert {k: round(v / 60) for k, v in newest.items()} == {
         "PEMBA-01": 0, "PEMBA-02": -120, "MONTEPUEZ-01": 120
     }  # fmt: skip
+
+
+def rejected_in_future(text: str) -> float:
+    """Readings the collector refused as `ts_in_future` (0 before the first)."""
+    line = 'solarwater_readings_rejected_total{reason="ts_in_future"} '
+    return sum(float(x.split()[-1]) for x in text.splitlines() if x.startswith(line))
+
+
+def corrected(got: dict[str, float], want: dict[str, float]) -> bool:
+    """Whether each station's correction is the skew (within a 10 s step: GSM latency)."""
+    return all(abs(got.get(st, 0.0) - skew) <= 10 for st, skew in want.items())
+
+
+@pytest.mark.slow
+async def test_clock_estimates_survive_a_restart(
+    mosquitto: Mosquitto, influxd: Influxd, fresh_db: str, prefix: str, tmp_path: Path, hook: Hook
+) -> None:
+    env = collector_env(mosquitto, influxd, fresh_db, prefix, tmp_path / "var")
+    collector = CollectorProcess(
+        tmp_path, env, ["--config", str(config(tmp_path / "c.yaml", hook))]
+    )
+    url = f"http://127.0.0.1:{collector.http_port}/devices"
+
+    def corrections() -> dict[str, float]:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return {
+                d["station"]: d["clock_correction_s"] for d in json.loads(resp.read())["devices"]
+            }
+
+    def count(station: str, when: str) -> int:
+        q = f"SELECT count(battery_soc_pct) FROM solar WHERE station = '{station}' AND {when}"
+        rows = influxd.query(q, fresh_db)
+        return int(rows[0]["count"]) if rows else 0
+
+    def behind(station: str) -> int:
+        """The station's points stored more than an hour back: on its own clock."""
+        return count(station, "time < now() - 1h")
+
+    await asyncio.to_thread(collector.start)
+    live = LiveStations(mosquitto, prefix)
+    live.thread.start()
+    try:
+        skewed = {st: s for st, s in SKEWS_S.items() if s}
+        await asyncio.to_thread(
+            wait_for, lambda: corrected(corrections(), skewed), 30, 0.2, "estimates"
+        )
+        refused_before = rejected_in_future(collector.metrics())
+        await asyncio.to_thread(collector.stop)
+        # the control: before its first estimate, each skewed clock was judged on its own time
+        slow_behind = await asyncio.to_thread(behind, "MONTEPUEZ-01")
+        assert slow_behind > 0 and refused_before > 0
+        restarted_ms = time.time() * 1000
+        await asyncio.to_thread(collector.start)
+        # known at once, before any message of the new run is taken
+        assert corrected(corrections(), skewed), corrections()
+
+        def stored_since(station: str) -> int:
+            return count(station, f"time >= {int(restarted_ms - 30_000)}ms")
+
+        # the broker held what the stations sent meanwhile; then live readings
+        await asyncio.to_thread(
+            wait_for, lambda: all(stored_since(st) >= 4 for st in skewed), 30, 0.2, "readings"
+        )
+        text = collector.metrics()
+    finally:
+        live.close()
+        collector.stop()
+    # the restarted collector corrected every reading: none of the fast clock's refused, none
+    # of the slow clock's stored two hours back or skipped by the engine as out of order
+    assert rejected_in_future(text) == 0
+    assert behind("MONTEPUEZ-01") == slow_behind
+    assert metric(text, "solarwater_alert_readings_out_of_order_total") == 0
+    assert not [p for p in hook.posts if p["rule"] == "station_silent"]

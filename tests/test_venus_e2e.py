@@ -313,36 +313,78 @@ BATTERY_RULES = ("battery_low", "battery_critical")
 EVENING = datetime(2025, 7, 1, 20, 0, tzinfo=timezone(timedelta(hours=2)))
 
 
-async def _battery_run(
-    mosquitto: Mosquitto, influxd: Influxd, db: str, tmp_path: Path, dialect: str
-) -> tuple[list[tuple[str, str]], Summary]:
-    """MONTEPUEZ-01's failing bank, speaking `dialect`: the (rule, state) alert points."""
+class SteppedClock:
+    """The collector's receive and evaluation clock, moved on by the test one tick at a time."""
+
+    def __init__(self, at_ms: int) -> None:
+        self.now_s = at_ms / 1000
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+def gx_values(portal: str, kind: str, fields: dict[str, Any]) -> list[tuple[str, bytes]]:
+    """What a GX publishes for one reading of a registry device: each service's paths."""
+    out: list[tuple[str, bytes]] = []
+    for service in venus.service_of_kind(kind):
+        instance = {"solarcharger": 279, "battery": 512, "tank": 20}[service]
+        for p in venus.PATHS:
+            v = fields.get(p.field)
+            if p.service != service or v is None:
+                continue
+            if p.codes is not None:
+                v = venus.STATE_OF[str(v)]
+            elif p.scale != 1.0:
+                v = round(float(v) / p.scale, 9)
+            topic = venus.value_topic(portal, service, instance, p.path)
+            out.append((topic, orjson.dumps({"value": v})))
+    return out
+
+
+def montepuez(tmp_path: Path, dialect: str, portal: str) -> tuple[Path, Fleet]:
+    """MONTEPUEZ-01 (its controller and tank) speaking `dialect`."""
     sample = load_fleet().get("MONTEPUEZ-01")
     assert sample is not None
-    portal = uuid.uuid4().hex[:12]
     raw = sample.model_dump(mode="json", exclude={"devices"})
     raw["devices"] = [{"kind": d.kind, "id": d.id, **d.sizes.model_dump(mode="json")}
                       for d in sample.devices if d.kind in ("solar", "tank")]  # fmt: skip
     raw.update(dialect=dialect, victron_portal_id=portal)
     path = tmp_path / f"fleet-{dialect}.yaml"
     path.write_text(yaml.safe_dump({"stations": [raw]}))
-    fleet = load_fleet(path)
-    prefix = "sw" + uuid.uuid4().hex[:10]
-    # Venus values are stamped at receive time: at 14400x a `for` of minutes would take
-    # hours of wall time, so both dialects judge without one
-    rules = {r: {"for": "0s"} for r in BATTERY_RULES}
-    over = collector_overrides(
-        mosquitto, influxd, db, prefix, tmp_path / f"var-{dialect}", fleet=str(path),
+    return path, load_fleet(path)
+
+
+def battery_overrides(
+    mosquitto: Mosquitto, influxd: Influxd, db: str, tmp_path: Path, dialect: str, fleet: Path
+) -> dict[str, Any]:
+    """The shipped rules, `for` included; evaluations often, pages unpaced."""
+    return collector_overrides(
+        mosquitto, influxd, db, "sw" + uuid.uuid4().hex[:10], tmp_path / f"var-{dialect}",
+        fleet=str(fleet),
         **{"ingest.gateways": [{"type": "venus", "keepalive_interval_s": KEEPALIVE_S}],
-           "alerts.rules": rules, "alerts.evaluate_interval_s": 0.02,
-           "alerts.min_page_interval": 0},
+           "alerts.evaluate_interval_s": 0.02, "alerts.min_page_interval": 0},
     )  # fmt: skip
+
+
+def battery_alerts(influxd: Influxd, db: str) -> list[tuple[int, str, str]]:
+    rows = influxd.query('SELECT * FROM "alert"', db)
+    got = [(r["time"], r["rule"], r["state"]) for r in sorted(rows, key=lambda r: r["time"])]
+    return [g for g in got if g[1] in BATTERY_RULES]
+
+
+async def _native_run(
+    mosquitto: Mosquitto, influxd: Influxd, db: str, tmp_path: Path
+) -> tuple[list[tuple[int, str, str]], Summary]:
+    """MONTEPUEZ-01's failing bank from the simulator, native: its alerts and its readings."""
+    path, fleet = montepuez(tmp_path, "native", uuid.uuid4().hex[:12])
+    over = battery_overrides(mosquitto, influxd, db, tmp_path, "native", path)
     async with running_collector(over):
         config = SimulationConfig(
-            mqtt_url=mosquitto.url, prefix=prefix, fleet=fleet, start=EVENING, duration_s=14 * 3600,
-            interval_s=300, speed=14400, seed=1, scenario="battery-failure", quiet=True,
+            mqtt_url=mosquitto.url, prefix=over["mqtt.prefix"], fleet=fleet, start=EVENING,
+            duration_s=14 * 3600, interval_s=300, speed=14400, seed=1,
+            scenario="battery-failure", quiet=True,
         )  # fmt: skip
-        summary = await asyncio.to_thread(run_simulation, config)
+        summary = await asyncio.to_thread(run_simulation, config, record=True)
 
         def landed() -> bool:
             return sum(len(points(influxd, db, k, "MONTEPUEZ-01")) for k in ("solar", "tank")) >= (
@@ -351,28 +393,82 @@ async def _battery_run(
 
         await wait_until(landed, 30)
         await asyncio.sleep(0.3)  # a few evaluations after the last reading
-    rows = influxd.query('SELECT * FROM "alert"', db)
-    got = [(r["rule"], r["state"]) for r in sorted(rows, key=lambda r: r["time"])]
-    return [g for g in got if g[0] in BATTERY_RULES], summary
+    return battery_alerts(influxd, db), summary
+
+
+async def _venus_run(
+    mosquitto: Mosquitto, influxd: Influxd, db: str, tmp_path: Path, summary: Summary
+) -> tuple[list[tuple[int, str, str]], dict[str, int]]:
+    """The same readings as a GX sends them (untimed values, stamped at receive time).
+
+    The collector's clock is stepped to each tick's time before its values go out, and the
+    next step waits until the collector took them all: receive time is the simulated time,
+    so the rules' `for` is judged over the same minutes as the native run's.
+    """
+    portal = uuid.uuid4().hex[:12]
+    path, _ = montepuez(tmp_path, "venus", portal)
+    over = battery_overrides(mosquitto, influxd, db, tmp_path, "venus", path)
+    ticks: dict[int, list[tuple[str, bytes]]] = {}
+    for r in sorted(summary.records, key=lambda r: r.ts_ms):
+        ticks.setdefault(r.ts_ms, []).extend(gx_values(portal, r.kind, dict(r.fields)))
+    first = min(ticks)
+    clock = SteppedClock(first - 60_000)
+    # a GX waking: its tank's fluid and sensor state, then the end of its full publish
+    woke = [
+        (venus.value_topic(portal, "tank", 20, venus.FLUID_TYPE_PATH), b'{"value": 1}'),
+        (venus.value_topic(portal, "tank", 20, venus.TANK_STATUS_PATH), b'{"value": 0}'),
+        (venus.portal_topic(portal, venus.FULL_PUBLISH_COMPLETED), b'{"value": 0}'),
+    ]
+    client = publisher(mosquitto)
+    try:
+        async with running_collector(over, clock) as collector:
+            sent = collector.metrics.counters["messages_received"]
+            for ts, values in [(first - 60_000, woke), *sorted(ticks.items())]:
+                clock.now_s = ts / 1000
+                await asyncio.to_thread(publish_all, client, values)
+                sent += len(values)
+
+                def taken(n: int = sent) -> bool:
+                    return collector.metrics.counters["messages_received"] >= n
+
+                await wait_until(taken, 10, 0.002)
+            clock.now_s += 300  # the last reading's window ends
+
+            def landed() -> bool:
+                n = sum(len(points(influxd, db, k, "MONTEPUEZ-01")) for k in ("solar", "tank"))
+                return n >= len(summary.records)
+
+            await wait_until(landed, 30)
+            await asyncio.sleep(0.3)  # a few evaluations after the last reading
+            counts = dict(collector.ingest.gateways[0].counts())
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    return battery_alerts(influxd, db), counts
 
 
 @pytest.mark.slow
 async def test_a_venus_station_with_a_failing_battery_alerts_as_a_native_one(
     mosquitto: Mosquitto, influxd: Influxd, fresh_db: str, tmp_path: Path
 ) -> None:
-    native, _ = await _battery_run(mosquitto, influxd, fresh_db, tmp_path, "native")
+    native, summary = await _native_run(mosquitto, influxd, fresh_db, tmp_path)
     other_db = "t_" + uuid.uuid4().hex[:12]
     influxd.create_db(other_db)
     try:
-        gx, summary = await _battery_run(mosquitto, influxd, other_db, tmp_path, "venus")
+        gx, counts = await _venus_run(mosquitto, influxd, other_db, tmp_path, summary)
     finally:
         influxd.drop_db(other_db)
-    assert summary.by_dialect["venus"].total == summary.readings.total > 0
-    assert native == [
+    assert [(rule, state) for _, rule, state in native] == [
         ("battery_low", "firing"),
         ("battery_critical", "firing"),
         ("battery_critical", "resolved"),
         ("battery_low", "resolved"),
     ]
-    # one bank, one page: the charger's own view of the bank is not taken beside the monitor's
+    # the shipped `for` was judged: the first bad reading came that long before the page
+    records = [r for r in summary.records if r.kind == "solar"]
+    first_low = min(r.ts_ms for r in records if float(r.fields["battery_soc_pct"]) < 50)
+    assert native[0][0] - first_low >= 15 * 60_000
+    # one bank, one page at the same minute: the charger's own view of the bank is not taken
+    # beside the monitor's
     assert gx == native, gx
+    assert counts["superseded"] > 0 and counts["awaiting_monitor"] == 0

@@ -70,6 +70,10 @@ class StationQueues:
     def qsize(self) -> int:
         return self._size
 
+    def unfinished(self) -> int:
+        """Jobs queued or still being delivered."""
+        return self._unfinished
+
     def stations(self) -> int:
         return len(self._queues)
 
@@ -113,7 +117,12 @@ class Dispatcher:
         return False
 
     def pending(self) -> int:
+        """Jobs queued, not yet taken by a worker."""
         return sum(q.qsize() for q in self.queues.values())
+
+    def undelivered(self) -> int:
+        """Jobs queued or being delivered (0: every notification handed on is settled)."""
+        return sum(q.unfinished() for q in self.queues.values())
 
     def start(self, spawn: Spawn = unsupervised) -> None:
         for name in self.notifiers:

@@ -120,6 +120,7 @@ class AlertService:
         self.signer: LinkSigner | None = None  # made at start: the secret may live on disk
         self.status: dict[tuple[str, str], bool] = {}
         self.fleet_now: int | None = None
+        self.evaluations = 0  # completed, transitions applied and notifications handed on
         self.counts = dict.fromkeys(
             (
                 "alerts_fired", "alerts_resolved", "notifications_unrouted", "write_errors",
@@ -333,6 +334,7 @@ class AlertService:
                 await self._snapshot()
             if wall - self._last_state >= self.settings.state_interval_s:
                 self._write_states(wall)
+            self.evaluations += 1
 
     def _write_states(self, wall: float) -> None:
         self._last_state = wall

@@ -18,7 +18,7 @@ import logging
 import ssl
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -76,7 +76,7 @@ class _Link(asyncio.Protocol):
             self.closed.set_result(None)
 
     def data_received(self, data: bytes) -> None:
-        now = time.time()
+        now = self.source.clock()
         self.last_rx = time.monotonic()
         if self.refused:
             return  # what a refused broker still had in flight
@@ -241,9 +241,11 @@ class NativeMqttSource(LinkState):
         intake: LoopIntake,
         state_dir: Path | None = None,
         direct_filters: Sequence[str] = (),
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(settings, state_dir)
         self.direct_filters = list(direct_filters)
+        self.clock = clock  # what a message's receive time is read from
         self.intake = intake
         intake.on_pause = self._pause
         self.publish_dropped = 0
@@ -546,6 +548,7 @@ def make_source(
     max_items: int,
     state_dir: Path | None = None,
     direct_filters: Sequence[str] = (),
+    clock: Callable[[], float] = time.time,
 ) -> tuple[NativeMqttSource, LoopIntake]:
     """The broker source and the feed its messages arrive on.
 
@@ -553,4 +556,4 @@ def make_source(
     `direct_filters` (gateways' topics) are subscribed by the process that takes status.
     """
     intake = LoopIntake(loop, max_items)
-    return NativeMqttSource(settings, intake, state_dir, direct_filters), intake
+    return NativeMqttSource(settings, intake, state_dir, direct_filters, clock), intake

@@ -55,6 +55,7 @@ class DeviceClock:
     pending: bool = True
     estimated_ms: int = 0  # receive time of the last estimate
     changed_ms: int = 0  # receive time the correction last changed
+    saved_ms: int = 0  # estimated_ms when the estimate was last taken to disk (clockstore.py)
 
 
 def is_live(prev_device: int, prev_received: int, device_ms: int, received_ms: int) -> bool:
