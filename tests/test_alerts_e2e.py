@@ -647,7 +647,9 @@ async def test_silenced_station_is_quiet_until_the_window_ends(
 async def test_mutating_endpoints_refuse_a_missing_or_wrong_token(
     chain: Chain, session: aiohttp.ClientSession
 ) -> None:
-    async with running_collector(chain.overrides()) as collector:
+    # the wrong tries below stay under the lockout (the limiter has its own tests)
+    overrides = {**chain.overrides(), "http.auth_limit.failures": 13}
+    async with running_collector(overrides) as collector:
         api = Api(collector, session)
         silence = {"station": "PEMBA-01", "duration": "1h"}
         for token in (None, "wrong-token", TOKEN + "x", ""):
@@ -666,3 +668,9 @@ async def test_mutating_endpoints_refuse_a_missing_or_wrong_token(
         status, created, _ = await api.call("POST", "/silences", TOKEN, silence)
         assert status == 201
         assert (await api.call("DELETE", f"/silences/{created['id']}"))[0] == 200
+        # more guesses: the address is locked out by the 13th failure at the latest
+        for _ in range(13):
+            status, _, headers = await api.call("POST", "/silences", "wrong-token", silence)
+            if status != 401:
+                break
+        assert status == 429 and int(headers["Retry-After"]) > 0
