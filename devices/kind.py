@@ -106,6 +106,11 @@ class DeviceKind:
         return self._text(fields)
 
     @property
+    def compiled(self) -> bool:
+        """Whether the model declares only what the compiled checker covers (see compile_check)."""
+        return self._fast is not None
+
+    @property
     def measurement(self) -> str:
         return self.name
 
