@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from typing import Any
@@ -159,3 +160,13 @@ def test_a_model_beyond_the_structs_stays_on_the_general_path() -> None:
 
     assert wire_decoder(DeviceKind(name="odd", model=Odd)) is None
     assert wire_decoder(DeviceKind(name="named", model=Named)) is None
+
+
+def test_a_decoder_told_not_to_format_points_leaves_them_to_to_line() -> None:
+    quiet = JsonDecoder(dataclasses.replace(LIMITS, lines=False), load_fleet(None))
+    payload = b'{"ts": 1767254400.5, "seq": 9, "pv_power_w": 1.5, "error_code": 2}'
+    for decoder in (quiet, JsonDecoder(quiet.limits, load_fleet(None), structs=False)):
+        got = decoder.decode(topic("solar"), payload, NOW_MS, NOW_MS)
+        want = DECODER.decode(topic("solar"), payload, NOW_MS, NOW_MS)
+        assert got == want and [r.line for r in got.readings] == [None]
+        assert [r.to_line() for r in got.readings] == lines(want)

@@ -148,6 +148,7 @@ class JsonDecoder:
         self._devices = self._table.entries
         self._look_up_device = self._table.look_up
         self._wire = wire_decoders(KINDS) if structs else {}
+        self._lines = limits.lines
 
     def decode(
         self, topic: Topic, payload: bytes, received_ms: int, now_ms: int, careful: bool = False
@@ -205,6 +206,8 @@ class JsonDecoder:
         if len(items) > self.limits.max_readings:
             return None
         kind, district, series = entry
+        if not self._lines:
+            series = None  # no line: Reading.to_line would build it, and is not called
         text_of = kind.fields_text
         name, station, device = kind.name, topic.station, topic.device
         readings: list[Reading] = []
@@ -246,6 +249,8 @@ class JsonDecoder:
     ) -> DecodeResult | None:
         """The readings of a parsed message; None when `colons` says a key may be repeated."""
         kind, district, series = entry
+        if not self._lines:
+            series = None  # no line: Reading.to_line would build it, and is not called
         limits = self.limits
         if not isinstance(doc, dict):
             return _refused("bad_structure", "payload is not a JSON object")
