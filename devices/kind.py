@@ -257,7 +257,8 @@ def compile_fields_text(kind: DeviceKind) -> FieldsText:
         choices = spec[4]
         if choices is not None and not all(PLAIN_TEXT.fullmatch(c) for c in choices):
             return fields_text
-    return plain_fields_text(kind.int_fields)
+    strings = {n: string_choices(kind.model, n) or () for n in kind.str_fields}
+    return plain_fields_text(kind.int_fields, strings)
 
 
 def compile_check(kind: DeviceKind) -> FastCheck | None:
