@@ -208,12 +208,13 @@ class JsonDecoder:
         kind, district, series = entry
         if not self._lines:
             series = None  # no line: Reading.to_line would build it, and is not called
-        text_of = kind.fields_text
+        text_of = kind.formatter
         name, station, device = kind.name, topic.station, topic.device
         readings: list[Reading] = []
         seqs: list[int] = []
         newest = -1
         seen_keys = int(batch)  # the colon count's check for a repeated key, as in _readings
+        earliest, latest = self.limits.min_ts_ms, now_ms + self.limits.max_future_ms
         for values in items:
             seen_keys += len(values)
             ts_raw = values.pop("ts", None)
@@ -224,9 +225,14 @@ class JsonDecoder:
                 seqs.append(seq)
             if ts_raw.__class__ is str:
                 seen_keys += ts_raw.count(":")
-            ts_ms, ts_problem = self._timestamp(ts_raw, received_ms, now_ms)
-            if ts_problem is not None:
-                return None
+            if ts_raw.__class__ is float and -1e15 < ts_raw < 1e11:  # as _timestamp, inline
+                ts_ms = round(ts_raw * 1000)
+                if not earliest <= ts_ms <= latest:
+                    return None
+            else:
+                ts_ms, ts_problem = self._timestamp(ts_raw, received_ms, now_ms)
+                if ts_problem is not None:
+                    return None
             if ts_raw is not None and ts_ms > newest:
                 newest = ts_ms
             line = None if series is None else f"{series} {text_of(values)} {ts_ms}"

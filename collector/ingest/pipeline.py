@@ -231,7 +231,11 @@ class Ingest:
                         r.line = f"{r.line[: r.line.rindex(' ')]} {r.ts_ms}"
             out.readings = readings
             if self.build_lines:
-                out.lines = [r.line if r.line is not None else r.to_line() for r in readings]
+                line = readings[0].line
+                if len(readings) == 1 and line is not None:
+                    out.lines = [line]  # most messages: no comprehension to set up
+                else:
+                    out.lines = [r.line if r.line is not None else r.to_line() for r in readings]
         if device_ts >= 0:
             news = self.clock.sample(key, device_ts, received_ms, clock)
             if news is not None:
