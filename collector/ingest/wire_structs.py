@@ -1,10 +1,11 @@
 """msgspec Structs of each kind's JSON readings (design §3), generated from the catalogue.
 
 One C pass parses a message and checks every field's type and bounds (~0.7 us a reading,
-its dict included, against ~2 us for orjson and the per-field checker). It only vouches for a message: a
-message it does not accept goes to the general path, which names the refusal, so what is
-accepted and why anything is refused stay exactly as before. Hence a null field or `ts`
-is left out of the types (the general path reads them), and Literal choices, not free text.
+its dict included, against ~2 us for orjson and the per-field checker). It only vouches for
+a message: a message it does not accept goes to the general path, which names the refusal,
+so what is accepted and why anything is refused stay exactly as before. Hence a null field
+or `ts` is left out of the types (the general path reads them), and Literal choices, not
+free text.
 """
 
 from __future__ import annotations
