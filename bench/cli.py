@@ -183,9 +183,11 @@ def paired(
 
 
 def _e2e_note(r: E2E) -> str:
-    engine = f" (alert engine {r.engine_cpu_s / r.readings * 1e6:.0f})" if r.engine_cpu_s else ""
+    engine = f" (alert engine {r.engine_cpu_s / r.readings * 1e6:.1f})" if r.engine_cpu_s else ""
     rss = "/".join(f"{m:.0f}" for m in r.peak_rss_mb)
-    return f"{r.cpu_s / r.readings * 1e6:.0f} µs CPU/reading{engine}, RSS {rss} MB"
+    peers = ", ".join(f"{k} {v / r.readings * 1e6:.1f}" for k, v in r.peer_cpu_s.items())
+    others = f"; others per reading: {peers}" if peers else ""
+    return f"{r.cpu_s / r.readings * 1e6:.1f} µs CPU/reading{engine}{others}, RSS {rss} MB"
 
 
 def run_batch(run: Run, stack: Stack, root: Path) -> None:
@@ -197,7 +199,7 @@ def run_batch(run: Run, stack: Stack, root: Path) -> None:
         "InfluxDB 1 writer",
         run.limits.get("influx"),
         "≥ 0.6x InfluxDB 1 writer",
-        note=f"{r.cpu_s / r.readings * 1e6:.0f} µs CPU/reading",
+        note=f"{r.cpu_s / r.readings * 1e6:.1f} µs CPU/reading",
     )
     if fig.ratio is not None:
         fig.ok = fig.ratio >= 0.6

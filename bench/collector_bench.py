@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import resource
 import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.collector_run import CollectorUnderTest
+from bench.collector_run import CollectorUnderTest, process_cpu_s
 from bench.ctools import parse_last_json, publish_cmd
 from bench.stack import Stack, new_prefix
 
@@ -26,6 +27,8 @@ class E2E:
     floor_s: list[float] = field(default_factory=list)  # lower bounds of latencies_s
     query_s: list[float] = field(default_factory=list)  # the latency poller's query times
     engine_cpu_s: float = 0.0  # of cpu_s: the alert engine reading its own copy of the stream
+    # CPU the others on the machine spent in the same window: publisher, broker, InfluxDB
+    peer_cpu_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -54,6 +57,18 @@ def _count(stack: Stack, db: str) -> int:
     return stack.influxd.count("solar", db=db, field="pv_power_w")
 
 
+def _peer_cpu(stack: Stack) -> dict[str, float]:
+    """CPU seconds so far of the publisher (the children this process has waited for: the
+    publisher is the only one reaped during a run), the broker and InfluxDB (its few
+    count() queries at the end included)."""
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = {"publisher": kids.ru_utime + kids.ru_stime}
+    for name, server in (("broker", stack.mosquitto), ("InfluxDB", stack.influxd)):
+        if server.proc is not None:
+            out[name] = process_cpu_s(server.proc.pid)
+    return out
+
+
 def end_to_end(
     stack: Stack,
     workdir: Path,
@@ -70,6 +85,7 @@ def end_to_end(
     cut, db, prefix = _start(stack, workdir, workers, extra_env)
     try:
         cpu0, engine0 = cut.cpu_seconds(), cut.engine_cpu_seconds()
+        peers0 = _peer_cpu(stack)
         mq = stack.mosquitto
         cmd = publish_cmd(
             stack.tools["swpub"],
@@ -104,6 +120,7 @@ def end_to_end(
         started = float(parse_last_json(out)["start"])
         result = E2E(want, done - started, cut.cpu_seconds() - cpu0, cut.peak_rss_mb())
         result.engine_cpu_s = cut.engine_cpu_seconds() - engine0
+        result.peer_cpu_s = {k: v - peers0[k] for k, v in _peer_cpu(stack).items()}
     finally:
         rc = cut.stop()
         stack.drop_db(db)

@@ -35,6 +35,12 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def process_cpu_s(pid: int) -> float:
+    """User+system CPU time of a running process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class CollectorUnderTest:
     """Starts the collector with bench settings, waits until every worker is connected."""
 
@@ -150,12 +156,7 @@ class CollectorUnderTest:
 
     def cpu_by_process(self) -> list[float]:
         """User+system CPU time of each working process so far, in start order."""
-        tick = os.sysconf("SC_CLK_TCK")
-        out = []
-        for pid in self.pids():
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            out.append((int(fields[11]) + int(fields[12])) / tick)
-        return out
+        return [process_cpu_s(pid) for pid in self.pids()]
 
     def stop(self) -> int | None:
         if self.proc is None:

@@ -2,7 +2,8 @@
 
 Payloads as the benchmark publisher (bench/c/swpub.c) writes them: a bare reading with
 epoch seconds, a backlog batch of 100, and a bare reading with an RFC 3339 timestamp.
-Run it on two checkouts to compare decoder changes (best of `--rounds`).
+Run it on two checkouts to compare decoder changes (best of `--rounds`); the last line is
+the solar field set's line-protocol text alone (DeviceKind.fields_text).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import timeit
 
 from collector.ingest.decoded import DecodeLimits
 from collector.ingest.decoding import JsonDecoder
+from devices.catalogue import KINDS
 from devices.stations import load_fleet
 from devices.topics import Topic
 
@@ -55,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
         per_msg = 1e6 * best / number
         per_reading = per_msg / len(result.readings)
         print(f"{name:28s} {per_msg:8.2f} us/message {per_reading:7.2f} us/reading")
+    fields = result.readings[0].fields
+    kind = KINDS["solar"]
+    best = min(
+        timeit.repeat(lambda: kind.fields_text(fields), number=args.number, repeat=args.rounds)
+    )
+    print(f"{'of which the field set text':28s} {1e6 * best / args.number:8.2f} us/reading")
     return 0
 
 

@@ -106,6 +106,16 @@ class DeviceKind:
         return self._text(fields)
 
     @property
+    def formatter(self) -> FieldsText:
+        """`fields_text` itself, for a caller that formats many readings (a call less each)."""
+        return self._text
+
+    @property
+    def compiled(self) -> bool:
+        """Whether the model declares only what the compiled checker covers (see compile_check)."""
+        return self._fast is not None
+
+    @property
     def measurement(self) -> str:
         return self.name
 
@@ -252,7 +262,8 @@ def compile_fields_text(kind: DeviceKind) -> FieldsText:
         choices = spec[4]
         if choices is not None and not all(PLAIN_TEXT.fullmatch(c) for c in choices):
             return fields_text
-    return plain_fields_text(kind.int_fields)
+    strings = {n: string_choices(kind.model, n) or () for n in kind.str_fields}
+    return plain_fields_text(kind.int_fields, strings)
 
 
 def compile_check(kind: DeviceKind) -> FastCheck | None:

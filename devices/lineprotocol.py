@@ -113,26 +113,49 @@ PLAIN_TEXT = re.compile(r"[A-Za-z0-9_.-]*")  # needs no escaping in JSON nor in 
 FieldsText = Callable[[Mapping[str, FieldValue]], str]
 
 
-def plain_fields_text(int_fields: frozenset[str]) -> FieldsText:
-    """`fields_text` by orjson, for field sets already known to be plain (~1.4 vs 2.5 us).
+def plain_fields_text(
+    int_fields: frozenset[str], choices: Mapping[str, tuple[str, ...]]
+) -> FieldsText:
+    """`fields_text` by orjson and one bytes.translate, for field sets known to be plain.
 
-    The caller vouches that keys match PLAIN_KEY and are not `time`, strings match
-    PLAIN_TEXT, floats are finite, and ints are exactly the `int_fields` present: JSON then
-    differs from line protocol only in the key quotes, `:` for `=` and the ints' `i`. Floats
-    come out in orjson's shortest form (2.5e-05 as 0.000025), the same value for InfluxDB.
+    ~0.6 us against 1.0 with two replaces, 2.5 by hand. The caller vouches that keys match
+    PLAIN_KEY and are not `time`, floats are finite, ints are exactly the `int_fields`
+    present, and the string fields are those in `choices`, each holding one of its values
+    (which match PLAIN_TEXT). JSON then differs from line protocol in the braces, the key
+    quotes, `:` for `=` and the ints' `i`: each int is written as `17i` and each string as
+    \x01value\x01, so deleting every `"` and mapping `\x01` back to `"` leaves the field set.
+    Floats come out in orjson's shortest form (2.5e-05 as 0.000025), the same value for
+    InfluxDB. A string value outside its choices takes the general `fields_text`.
     """
     fragment = orjson.Fragment
+    dumps = orjson.dumps
+    marked = {
+        name: {c: fragment(b"\x01" + c.encode() + b"\x01") for c in values}
+        for name, values in choices.items()
+    }
+    strings = tuple(marked.items())
+    ints = tuple(int_fields)
+    table = bytes.maketrans(b":\x01", b'="')
 
     def text(fields: Mapping[str, FieldValue]) -> str:
         patched: dict[str, object] | None = None
-        for name in int_fields:
+        for name, marks in strings:
+            value = fields.get(name)
+            if value is not None:
+                mark = marks.get(value) if type(value) is str else None
+                if mark is None:
+                    return fields_text(fields)
+                if patched is None:
+                    patched = dict(fields)
+                patched[name] = mark
+        for name in ints:
             value = fields.get(name)
             if type(value) is int:  # the caller vouches: an int field holds an int
                 if patched is None:
                     patched = dict(fields)
                 patched[name] = fragment(b"%di" % value)  # written as it is: 17i
-        body = orjson.dumps(fields if patched is None else patched)
-        return body[2:-1].replace(b'":', b"=").replace(b',"', b",").decode()
+        body = dumps(fields if patched is None else patched)
+        return body.translate(table, b'"{}').decode()
 
     return text
 

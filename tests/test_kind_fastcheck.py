@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from devices.catalogue import KINDS
 from devices.kind import DeviceKind, KindFields
+from devices.lineprotocol import fields_text
 
 names = sorted({f for k in KINDS.values() for f in k.field_names})
 scalars = st.one_of(
@@ -167,3 +168,31 @@ def test_a_model_beyond_the_checker_stays_on_pydantic() -> None:
     with pytest.raises(ValidationError):
         DeviceKind(name="odd", model=Checked).fields({"a": 3.0})
     assert DeviceKind(name="odd", model=Odd).fields({"a": 1}) == {"a": 1.0}
+
+
+def parsed_fields(text: str) -> list[tuple[str, Any]]:
+    """A plain field set's pairs with their values read back as line protocol types."""
+    out: list[tuple[str, Any]] = []
+    for pair in text.split(","):
+        key, value = pair.split("=", 1)
+        if value.startswith('"'):
+            out.append((key, ("str", value[1:-1])))
+        elif value.endswith("i"):
+            out.append((key, ("int", int(value[:-1]))))
+        else:
+            out.append((key, ("float", float(value))))
+    return out
+
+
+@settings(max_examples=300)
+@given(data=st.data(), kind=st.sampled_from(sorted(KINDS)))
+def test_the_compiled_formatter_writes_what_the_general_one_does(
+    data: st.DataObject, kind: str
+) -> None:
+    k = KINDS[kind]
+    try:
+        fields = k.fields(data.draw(readings(kind)))
+    except ValidationError:
+        return
+    assert parsed_fields(k.fields_text(fields)) == parsed_fields(fields_text(fields))
+    assert "{" not in k.fields_text(fields) and "\x01" not in k.fields_text(fields)
