@@ -214,8 +214,8 @@ _FLOAT_MAX = sys.float_info.max
 _Spec = tuple[int, int, Any, Any, frozenset[str] | None]
 
 
-def _field_spec(kind: DeviceKind, rank: int, name: str) -> _Spec | None:
-    """How to check one field, or None when its declaration is beyond the compiled checker."""
+def optional_bounded(kind: DeviceKind, name: str) -> tuple[Any, Any, Any] | None:
+    """(type, ge, le) of a field declared `X | None` with at most ge/le; None if it is more."""
     info = kind.model.model_fields[name]
     if info.default is not None or info.alias is not None or info.validation_alias is not None:
         return None
@@ -225,7 +225,6 @@ def _field_spec(kind: DeviceKind, rank: int, name: str) -> _Spec | None:
     inner = [a for a in args if a is not type(None)]
     if len(inner) != 1 or len(args) != 2:
         return None
-    ann = inner[0]
     lo: Any = None
     hi: Any = None
     for meta in info.metadata:
@@ -235,6 +234,15 @@ def _field_spec(kind: DeviceKind, rank: int, name: str) -> _Spec | None:
             hi = meta.le
         else:
             return None
+    return inner[0], lo, hi
+
+
+def _field_spec(kind: DeviceKind, rank: int, name: str) -> _Spec | None:
+    """How to check one field, or None when its declaration is beyond the compiled checker."""
+    declared = optional_bounded(kind, name)
+    if declared is None:
+        return None
+    ann, lo, hi = declared
     if ann is float and name not in kind.int_fields | kind.str_fields:
         # the float bounds also refuse NaN (no comparison holds) and +-inf (beyond the max)
         lo = -_FLOAT_MAX if lo is None else max(float(lo), -_FLOAT_MAX)

@@ -15,11 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-import annotated_types
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from devices.kind import DeviceKind
+from devices.kind import DeviceKind, optional_bounded
 
 _SEQ_MAX = 2**63 - 1
 _Seq = Annotated[int, Meta(ge=0, le=_SEQ_MAX)]
@@ -52,22 +51,10 @@ class WireDecoder:
 
 def _field_type(kind: DeviceKind, name: str) -> Any:
     """The msgspec type of one field from its pydantic declaration; None: not expressible."""
-    info = kind.model.model_fields[name]
-    if info.default is not None or info.alias is not None or info.validation_alias is not None:
+    declared = optional_bounded(kind, name)
+    if declared is None:
         return None
-    inner = [a for a in typing.get_args(info.annotation) if a is not type(None)]
-    if len(inner) != 1:
-        return None
-    ann = inner[0]
-    lo: Any = None
-    hi: Any = None
-    for meta in info.metadata:
-        if isinstance(meta, annotated_types.Ge) and lo is None:
-            lo = meta.ge
-        elif isinstance(meta, annotated_types.Le) and hi is None:
-            hi = meta.le
-        else:
-            return None
+    ann, lo, hi = declared
     if typing.get_origin(ann) is Literal and name in kind.str_fields and lo is hi is None:
         choices = typing.get_args(ann)
         return Literal[choices] if all(type(c) is str for c in choices) else None
