@@ -58,6 +58,17 @@ def collector_overrides(
     return values
 
 
+def collector_env(mosquitto: Mosquitto, influxd: Influxd, db: str, prefix: str) -> dict[str, str]:
+    """Environment settings for a collector subprocess wired to the test's broker and database."""
+    return {
+        "SOLARWATER_MQTT__URL": mosquitto.url,
+        "SOLARWATER_MQTT__PREFIX": prefix,
+        "SOLARWATER_MQTT__CLIENT_ID": f"collector-{prefix}",
+        "SOLARWATER_INFLUX__URL": influxd.url,
+        "SOLARWATER_INFLUX__DB": db,
+    }
+
+
 @asynccontextmanager
 async def running_collector(
     overrides: dict[str, Any], clock: Callable[[], float] = time.time

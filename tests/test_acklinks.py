@@ -24,7 +24,13 @@ from collector.alerts.links import LinkSigner
 from devices.topics import format_topic
 from devstack import Influxd, Mosquitto
 from tests.alert_support import SMTP_PASSWORD, Hook, Mailbox
-from tests.collector_support import CollectorProcess, publish_all, publisher, wait_until
+from tests.collector_support import (
+    CollectorProcess,
+    collector_env,
+    publish_all,
+    publisher,
+    wait_until,
+)
 
 ADMIN = "adm-7Hq2xL9pV4mK8sT1wZ6bN3cR"
 PEMBA = {"emails": ["tecnico.pemba@example.org"], "phones": ["+258841110001"]}
@@ -87,11 +93,7 @@ async def test_technician_acks_through_the_link_in_a_real_email(
 ) -> None:
     box, smtp_port = mailbox
     env = {
-        "SOLARWATER_MQTT__URL": mosquitto.url,
-        "SOLARWATER_MQTT__PREFIX": prefix,
-        "SOLARWATER_MQTT__CLIENT_ID": f"collector-{prefix}",
-        "SOLARWATER_INFLUX__URL": influxd.url,
-        "SOLARWATER_INFLUX__DB": fresh_db,
+        **collector_env(mosquitto, influxd, fresh_db, prefix),
         "SOLARWATER_INFLUX__FLUSH_INTERVAL_S": "0.2",
         "SOLARWATER_ALERTS__API_TOKEN": ADMIN,
     }

@@ -21,7 +21,13 @@ from collector.alerts.links import LinkSigner
 from collector.alerts.technicians import TechnicianSettings, new_token, token_hash, write_file
 from devstack import Influxd, Mosquitto
 from tests.alert_support import SMTP_PASSWORD, Hook, Mailbox
-from tests.collector_support import CollectorProcess, publish_all, publisher, wait_until
+from tests.collector_support import (
+    CollectorProcess,
+    collector_env,
+    publish_all,
+    publisher,
+    wait_until,
+)
 from tests.test_acklinks import ADMIN, body_of, fault
 
 STATIONS = ("PEMBA-01", "PEMBA-02", "MONTEPUEZ-01")
@@ -92,11 +98,7 @@ async def test_a_grouped_page_links_to_one_page_that_acknowledges_the_group(
                            token_sha256=token_hash(bento)),
     ])  # fmt: skip
     env = {
-        "SOLARWATER_MQTT__URL": mosquitto.url,
-        "SOLARWATER_MQTT__PREFIX": prefix,
-        "SOLARWATER_MQTT__CLIENT_ID": f"collector-{prefix}",
-        "SOLARWATER_INFLUX__URL": influxd.url,
-        "SOLARWATER_INFLUX__DB": fresh_db,
+        **collector_env(mosquitto, influxd, fresh_db, prefix),
         "SOLARWATER_INFLUX__FLUSH_INTERVAL_S": "0.2",
         "SOLARWATER_ALERTS__API_TOKEN": ADMIN,
     }

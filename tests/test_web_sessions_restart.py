@@ -19,7 +19,7 @@ from yarl import URL
 
 from collector.alerts.technicians import TechnicianSettings, new_token, token_hash, write_file
 from devstack import Influxd, Mosquitto
-from tests.collector_support import CollectorProcess
+from tests.collector_support import CollectorProcess, collector_env
 from tests.test_acklinks import ADMIN
 
 FAILURES = 3
@@ -43,11 +43,7 @@ async def test_a_session_survives_a_restart_and_guessing_is_locked_out(
     write_file(techs, [TechnicianSettings(name="Ana Pemba", districts=("Pemba",),
                                           token_sha256=token_hash(ana))])  # fmt: skip
     env = {
-        "SOLARWATER_MQTT__URL": mosquitto.url,
-        "SOLARWATER_MQTT__PREFIX": prefix,
-        "SOLARWATER_MQTT__CLIENT_ID": f"collector-{prefix}",
-        "SOLARWATER_INFLUX__URL": influxd.url,
-        "SOLARWATER_INFLUX__DB": fresh_db,
+        **collector_env(mosquitto, influxd, fresh_db, prefix),
         "SOLARWATER_ALERTS__API_TOKEN": ADMIN,
     }
     data = tmp_path / "var"
