@@ -10,8 +10,10 @@ from grafanalib._gen import DashboardEncoder
 from grafanalib.core import Annotations, Dashboard, Panel, Templating, Time
 
 from dashboards.datasource import ds_ref
-from dashboards.influxql import RP_VARIABLE
-from dashboards.templating import resolution_variable
+from dashboards.influxql import INTERVAL, RP_VARIABLE
+from dashboards.interpolate import parse_duration_ms
+from dashboards.provisioning import MIN_INTERVAL
+from dashboards.templating import bucket_name, bucket_variable, resolution_variable
 from devices.fieldinfo import Lang
 
 Json = dict[str, Any]
@@ -44,10 +46,24 @@ def board_uid(base: str, lang: Lang) -> str:
 
 
 def _resolution(panels: Sequence[Panel]) -> list[Any]:
-    """The `$rp` variable, when a panel reads readings (influxql.source)."""
+    """`$rp` when a panel reads readings (influxql.source), and the `$bucket` variables.
+
+    A panel that reads through `$rp` and buckets by `$__interval` gets `$bucket` (or
+    `$bucket_<its own min interval>`) as its min interval, so its buckets are never finer
+    than the policy the range reads.
+    """
     ref = "$" + RP_VARIABLE
-    used = any(ref in t.query for p in panels for t in getattr(p, "targets", []))
-    return [resolution_variable()] if used else []
+    readers = [p for p in panels if any(ref in t.query for t in getattr(p, "targets", []))]
+    if not readers:
+        return []
+    floors: dict[str, int] = {}
+    for panel in readers:
+        if not any(INTERVAL in t.query for t in panel.targets):
+            continue
+        floor = panel.interval or MIN_INTERVAL
+        floors[floor] = parse_duration_ms(floor)
+        panel.interval = "$" + bucket_name(floor)
+    return [resolution_variable(), *(bucket_variable(f, ms) for f, ms in sorted(floors.items()))]
 
 
 def make_dashboard(

@@ -25,21 +25,25 @@ LITRE = TANK.info[schema.reading_field(TANK.name, "volume_l")].grafana_unit
 RAIN_UNIT = TANK.info[RAIN].grafana_unit
 STATION = [schema.STATION]
 
-# integral(L/min, 1m) is litres: the area under the flow curve with minutes as the time unit.
-# It gets a query of its own: InfluxDB 1.x misaligns integral() rows mixed with other calls.
+# integral(L/min, 1m) is litres: the area under the flow curve with minutes as the time unit
+# (over the range: on hourly or daily points, the trapezoids of their means). It gets a query
+# of its own: InfluxDB 1.x misaligns integral() rows mixed with other calls.
 CAPTURED_BY_STATION = iq.select(
     [f'integral({iq.q(INFLOW)}, 1m) AS "captured_l"'], TANK.measurement, tags=STATION
 )
 RAIN_BY_STATION = iq.select([iq.agg("sum", RAIN)], TANK.measurement, tags=STATION)
 ROOFS = iq.select([iq.agg("last", "roof_area_m2", "roof_m2")], schema.STATION_INFO, tags=STATION)
+# Litres per bucket = mean L/min x the bucket's minutes: the same on raw, hourly and daily
+# points (integral() inside a bucket needs two points in it, and a daily point is alone in
+# its day). A station silent for part of a bucket counts at its mean flow over the rest.
 FLEET_CAPTURED = (
     'SELECT sum("captured_l") AS "captured_l" FROM ('
     + iq.select(
-        [f'integral({iq.q(INFLOW)}, 1m) AS "captured_l"'],
+        [f'mean({iq.q(INFLOW)}) * {iq.INTERVAL_MS} / 60000 AS "captured_l"'],
         TANK.measurement,
         tags=STATION,
         interval=iq.INTERVAL,
-        fill="null",
+        fill="none",
     )
     + ")"
     + iq.where()
@@ -57,10 +61,10 @@ FLEET_RAIN = (
     + iq.group_by(interval=iq.INTERVAL, fill="0")
 )
 DAILY_USE = iq.select(
-    [f'integral({iq.q(OUTFLOW)}, 1m) AS "litres"'],
+    [f'mean({iq.q(OUTFLOW)}) * 1440 AS "litres"'],  # a local day's litres, as FLEET_CAPTURED
     TANK.measurement,
     tags=STATION,
-    interval="1d, -2h",
+    interval=schema.LOCAL_DAY,
     fill="null",  # a station silent all day used nothing we know of: a gap, not 0 L
 )
 # Lowest first, sorted by InfluxDB: bottom() of rows that share one timestamp (the range's
