@@ -50,9 +50,9 @@ def test_the_station_board_is_timed_for_one_station(influxd: Influxd, fresh_db: 
             assert '"station" =~ /^bench-0000$/' in text, pq.label
 
 
-def test_written_rollup_equals_the_backfilled_one(influxd: Influxd) -> None:
-    """`--rollup-by write` (large fleets) writes what `rollup backfill` computes."""
-    end = 1_767_225_600_000
+def test_written_rollups_equal_the_backfilled_ones(influxd: Influxd) -> None:
+    """`--rollup-by write` (large fleets) writes what `rollup backfill` computes, daily too."""
+    end = 1_767_225_600_000  # UTC midnight: the day spans two local days, both partial
     found = []
     for i, by in enumerate(("backfill", "write")):
         db = f"bench_rollup_{by}"
@@ -64,21 +64,27 @@ def test_written_rollup_equals_the_backfilled_one(influxd: Influxd) -> None:
             write_year(influxd.url, db, 2, 1, end - DAY_MS)
             backfill(client, plan, end - DAY_MS, end)
         else:
-            write_year(influxd.url, db, 2, 1, end - DAY_MS, rp=schema.ROLLUP_RP)
-        rows = [
-            r
-            for kind in KINDS.values()
-            for r in influxd.query(f'SELECT * FROM "{schema.ROLLUP_RP}"."{kind.name}"', db=db)
-        ]
+            for rp in (schema.ROLLUP_RP, schema.DAILY_RP):
+                write_year(influxd.url, db, 2, 1, end - DAY_MS, rp=rp)
+        rows = {
+            rp: [
+                r
+                for kind in KINDS.values()
+                for r in influxd.query(f'SELECT * FROM "{rp}"."{kind.name}" GROUP BY *', db=db)
+            ]
+            for rp in (schema.ROLLUP_RP, schema.DAILY_RP)
+        }
         found.append(rows)
         influxd.drop_db(db)
     backfilled, written = found
-    assert len(backfilled) == 2 * 24 * len(KINDS)
-    assert len(written) == len(backfilled)
-    for a, b in zip(backfilled, written, strict=True):
-        assert a.keys() == b.keys()
-        for key, value in a.items():
-            if isinstance(value, float):
-                assert b[key] == pytest.approx(value), key
-            else:
-                assert b[key] == value, key
+    assert len(backfilled[schema.ROLLUP_RP]) == 2 * 24 * len(KINDS)
+    assert len(backfilled[schema.DAILY_RP]) == 2 * 2 * len(KINDS)
+    for rp in (schema.ROLLUP_RP, schema.DAILY_RP):
+        assert len(written[rp]) == len(backfilled[rp])
+        for a, b in zip(backfilled[rp], written[rp], strict=True):
+            assert a.keys() == b.keys()
+            for key, value in a.items():
+                if isinstance(value, float):
+                    assert b[key] == pytest.approx(value), (rp, key)
+                else:
+                    assert b[key] == value, (rp, key)
