@@ -113,27 +113,40 @@ def raw_data(influxd: Influxd, stations: int, days: int) -> DataSet:
 
 def build_rollups(
     influxd: Influxd, plan: Plan, data: DataSet, rollup_by: str, reuse: bool = False
-) -> float:
-    """Both rollups of the data set made again (the policies dropped first); seconds taken.
+) -> tuple[float, str]:
+    """Both rollups of the data set made again (the policies dropped first): seconds, how.
 
     By `rollup backfill` (the CQs' SELECT INTO), or the same points written from here
-    (`rollup_by` "write", checked equal by the tests). `reuse` keeps rollups already there
-    (iterating on queries only: figures come from rollups built by the code measured).
+    (`rollup_by` "write", checked equal by the tests). `reuse` keeps the rollups an earlier
+    run (`--prepare`) built, so that the timed run does only the timing.
     """
     client = InfluxQLClient(influxd.url, plan.db)
-    if not reuse:
-        for rp in (schema.ROLLUP_RP, schema.DAILY_RP):
-            client.query(f'DROP RETENTION POLICY "{rp}" ON "{plan.db}"')
-    setup(client, plan)
+    record = influxd.workdir / f"{plan.db}.rollups.json"
     if reuse:
-        return 0.0
+        if not record.exists():
+            raise SystemExit(f"bench.queries: no rollups kept for {plan.db}: run --prepare first")
+        setup(client, plan)
+        kept = json.loads(record.read_text())
+        return float(kept["seconds"]), f"{kept['by']}, built by --prepare"
+    record.unlink(missing_ok=True)
+    for rp in (schema.ROLLUP_RP, schema.DAILY_RP):
+        client.query(f'DROP RETENTION POLICY "{rp}" ON "{plan.db}"')
+    setup(client, plan)
     started = time.monotonic()
     if rollup_by == "backfill":
         backfill(client, plan, data.start_ms, data.end_ms, chunk="30d")
     else:  # the same points, computed here: a backfill of 500 station-years takes an hour
         for rp in (schema.ROLLUP_RP, schema.DAILY_RP):
             write_year(influxd.url, plan.db, data.stations, data.days, data.start_ms, rp=rp)
-    return time.monotonic() - started
+    seconds = time.monotonic() - started
+    record.write_text(json.dumps({"by": rollup_by, "seconds": seconds}) + "\n")
+    return seconds, rollup_by
+
+
+def fleet_plan(influxd: Influxd, stations: int) -> Plan:
+    """The bench database's rollup plan: raw kept for ever, to compare the same 365 days."""
+    db = f"bench_q{stations}"
+    return Plan(db=db, raw_rp=default_rp(InfluxQLClient(influxd.url, db)), raw_retention="INF")
 
 
 def measure_fleet(
@@ -146,19 +159,16 @@ def measure_fleet(
     reuse_rollups: bool = False,
 ) -> FleetResult:
     data = raw_data(influxd, stations, days)
-    db = f"bench_q{stations}"
-    client = InfluxQLClient(influxd.url, db)
-    # raw kept for ever here: the bench compares the same 365 d on raw data and on the rollups
-    plan = Plan(db=db, raw_rp=default_rp(client), raw_retention="INF")
-    rollup_s = build_rollups(influxd, plan, data, rollup_by, reuse_rollups)
-    print(f"  rollups ({rollup_by}) in {rollup_s:.0f} s", flush=True)
+    plan = fleet_plan(influxd, stations)
+    db = plan.db
+    rollup_s, by = build_rollups(influxd, plan, data, rollup_by, reuse_rollups)
+    print(f"  rollups ({by}) in {rollup_s:.0f} s", flush=True)
     settle(influxd, db)
     sizes = {
         rp: du_bytes(influxd.workdir / "data" / db / rp)
         + du_bytes(influxd.workdir / "wal" / db / rp)
         for rp in (plan.raw_rp, schema.ROLLUP_RP, schema.DAILY_RP)
     }
-    by = "kept" if reuse_rollups else rollup_by
     result = FleetResult(stations, days, data.points, data.write_s, rollup_s, sizes, by)
     timer = Timer(influxd.url, db, station_ids(stations))
     end_ms = data.end_ms
@@ -259,8 +269,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--reuse-rollups",
         action="store_true",
-        help="with --data-dir: keep the rollups already there (to iterate on queries; the "
-        "figures to report come from rollups built by the code measured)",
+        help="with --data-dir: keep the rollups --prepare built (so that a run holding a "
+        "benchmark lock only times queries)",
     )
     p.add_argument("--json", type=Path, help="also write every timing as JSON here")
     p.add_argument("--keep", action="store_true", help="keep the InfluxDB folder")
@@ -273,7 +283,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--prepare",
         action="store_true",
-        help="with --data-dir: only write (or find) the raw data sets, then stop",
+        help="with --data-dir: write (or find) the raw data sets and build their rollups, "
+        "then stop (the timed run then takes --reuse-rollups)",
     )
     return p
 
@@ -296,7 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for n in (int(s) for s in args.stations.split(",")):
             if args.prepare:
-                raw_data(influxd, n, args.days)
+                data = raw_data(influxd, n, args.days)
+                seconds, _ = build_rollups(influxd, fleet_plan(influxd, n), data, args.rollup_by)
+                print(f"  rollups ({args.rollup_by}) in {seconds:.0f} s", flush=True)
                 continue
             results.append(
                 measure_fleet(
