@@ -14,11 +14,13 @@ from dashboards.influxql import INTERVAL, RP_VARIABLE
 from dashboards.interpolate import parse_duration_ms
 from dashboards.provisioning import MIN_INTERVAL
 from dashboards.templating import bucket_name, bucket_variable, resolution_variable
+from devices import schema
 from devices.fieldinfo import Lang
 
 Json = dict[str, Any]
 
 SCHEMA_VERSION = 39
+COARSEST_BUCKET_MS = parse_duration_ms(schema.DAILY_INTERVAL)
 TIMEZONE = "Africa/Maputo"
 # Keys grafanalib 0.7.1 writes that Grafana 8+ no longer reads (graph-era panel and dashboard).
 _OLD_PANEL_KEYS = frozenset(
@@ -61,7 +63,10 @@ def _resolution(panels: Sequence[Panel]) -> list[Any]:
         if not any(INTERVAL in t.query for t in panel.targets):
             continue
         floor = panel.interval or MIN_INTERVAL
-        floors[floor] = parse_duration_ms(floor)
+        floor_ms = parse_duration_ms(floor)
+        if floor_ms >= COARSEST_BUCKET_MS:  # no policy is coarser than the panel's own floor
+            continue
+        floors[floor] = floor_ms
         panel.interval = "$" + bucket_name(floor)
     return [resolution_variable(), *(bucket_variable(f, ms) for f, ms in sorted(floors.items()))]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from grafanalib.core import Dashboard
 
 from dashboards import influxql as iq
+from dashboards import kind_panels as kp
 from dashboards import panels as p
 from dashboards.render import make_dashboard
 from devices import schema
@@ -60,11 +61,13 @@ FLEET_RAIN = (
     + iq.where()
     + iq.group_by(interval=iq.INTERVAL, fill="0")
 )
+# Litres per day = mean L/min x 1440, per local day; over long ranges per local week (the
+# day's mean use in it), as FLEET_CAPTURED: few buckets per station, whatever the fleet.
 DAILY_USE = iq.select(
-    [f'mean({iq.q(OUTFLOW)}) * 1440 AS "litres"'],  # a local day's litres, as FLEET_CAPTURED
+    [f'mean({iq.q(OUTFLOW)}) * 1440 AS "litres"'],
     TANK.measurement,
     tags=STATION,
-    interval=schema.LOCAL_DAY,
+    interval=f"{iq.INTERVAL}, {schema.DAY_OFFSET}",
     fill="null",  # a station silent all day used nothing we know of: a gap, not 0 L
 )
 # Lowest first, sorted by InfluxDB: bottom() of rows that share one timestamp (the range's
@@ -126,8 +129,9 @@ TEXT = {
         "Consumo por estação (litros por dia)", "Consumption per station (litres per day)"
     ),
     "daily_d": Text(
-        "Saída integrada em cada dia local (Africa/Maputo).",
-        "Outflow integrated over each local day (Africa/Maputo).",
+        "Consumo médio por dia em cada dia local (Africa/Maputo), ou em cada semana nos "
+        "intervalos longos.",
+        "Mean use per day in each local day (Africa/Maputo), or in each week over long ranges.",
     ),
     "range": Text("Consumo no intervalo", "Consumption over the range"),
     "title": Text("SolarWater · Água", "SolarWater · Water"),
@@ -151,7 +155,7 @@ def build(lang: Lang = "en") -> Dashboard:
             bars=True,
             min_value=0,
             interval="1h",
-            max_points=200,
+            max_points=kp.FLEET_POINTS,  # summed over every station inside: see FLEET_POINTS
             overrides=[
                 {
                     "matcher": {"id": "byFrameRefID", "options": "B"},
@@ -224,7 +228,8 @@ def build(lang: Lang = "en") -> Dashboard:
             unit=LITRE,
             bars=True,
             min_value=0,
-            max_points=60,
+            interval=schema.DAILY_INTERVAL,
+            max_points=kp.FLEET_POINTS,
             description=t["daily_d"],
         ),
         12,

@@ -226,10 +226,10 @@ def test_the_range_picks_the_resolution_and_its_buckets(
     client, plan = rollup_plan(influxd, fresh_db, raw_retention="INF")
     setup(client, plan)
     view = View(fresh_db, T0, T0 + int(days * 86_400_000))
-    board = BOARDS["solarwater-fleet"]
+    board = BOARDS["solarwater-station"]
     chosen = variables(influxd, view, board, None)
     assert [v.values for v in chosen if v.name == RP_VARIABLE] == [(rp,)]
-    panel, query = query_of("solarwater-fleet", "Battery SoC by station")
+    panel, query = query_of("solarwater-station", "PV power")  # 300 points
     text = interpolate(
         query,
         from_ms=view.from_ms,
@@ -248,7 +248,7 @@ def test_one_query_text_reads_raw_and_hourly_alike(influxd: Influxd, fresh_db: s
     influxd.write(lines, db=fresh_db)
     backfill(client, plan, T0, T0 + 48 * H)
     panel, query = query_of("solarwater-fleet", "Battery SoC by station")
-    view = View(fresh_db, T0, T0 + 30 * 86_400_000)  # 30 d: $__interval 2h, whole hours
+    view = View(fresh_db, T0, T0 + 30 * 86_400_000)  # 30 d, 50 points: 12 h buckets
     board = variables(influxd, view, BOARDS["solarwater-fleet"], None)
     answers = []
     for rp in ("autogen", schema.ROLLUP_RP):
@@ -270,7 +270,7 @@ def test_one_query_text_reads_raw_and_hourly_alike(influxd: Influxd, fresh_db: s
             ]
         )
     raw, hourly = answers
-    assert len(raw) == len(STATIONS) * 24
+    assert len(raw) == len(STATIONS) * 4  # 48 hours of data
     assert [a[:2] for a in hourly] == [a[:2] for a in raw]
     assert [a[2] for a in hourly] == pytest.approx([a[2] for a in raw])
 
