@@ -209,6 +209,20 @@ def test_setup_errors_are_one_line(
     assert "raw_view_up_to" in capsys.readouterr().err
 
 
+def test_an_hourly_view_shorter_than_the_raw_one_is_one_line(
+    influxd: Influxd,
+    fresh_db: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("SOLARWATER_INFLUX__URL", influxd.url)
+    monkeypatch.setenv("SOLARWATER_INFLUX__DB", fresh_db)
+    monkeypatch.setenv("SOLARWATER_INFLUX__HOURLY_VIEW_UP_TO", "1d")
+    assert rollup_main(["setup"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "hourly_view_up_to 1d must be" in err
+
+
 @pytest.mark.parametrize(
     ("days", "rp", "bucket"),
     [
