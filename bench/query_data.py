@@ -16,12 +16,14 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from collector.store.rollup.plan import day_offset_ms
 from devices import schema
 from devices.catalogue import KINDS
 from devices.kind import DeviceKind, string_choices
 from devices.lineprotocol import FieldValue, encode_line, fields_text, series
 
 STEP_MS = 300_000
+HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 SLOTS = DAY_MS // STEP_MS
 INFO_EVERY = 3  # slots: station_info every 15 minutes, as the collector writes it
@@ -61,14 +63,17 @@ _AGG: dict[str, Callable[[list[float]], float]] = {
 }
 
 
-def hourly_profiles(kind: DeviceKind, phase: float) -> list[list[str]]:
-    """The rollup's field texts per day shape and hour: what `rollup backfill` computes."""
+HourFields = dict[str, FieldValue]
+
+
+def hourly_values(kind: DeviceKind, phase: float) -> list[list[HourFields]]:
+    """The rollup's fields per day shape and hour: what `rollup backfill` computes."""
     out = []
     for shape in range(SHAPES):
         hours = []
         for hour in range(24):
             slots = range(hour * HOUR_SLOTS, (hour + 1) * HOUR_SLOTS)
-            fields: dict[str, FieldValue] = {}
+            fields: HourFields = {}
             for name, info in kind.info.items():
                 values = [_value(kind, name, shape, slot, phase) for slot in slots]
                 if name in kind.str_fields:
@@ -84,9 +89,34 @@ def hourly_profiles(kind: DeviceKind, phase: float) -> list[list[str]]:
                     fields[f"{name}_{agg}"] = (
                         round(value) if name in kind.int_fields and agg != "mean" else value
                     )
-            hours.append(fields_text(fields))
+            hours.append(fields)
         out.append(hours)
     return out
+
+
+def hourly_profiles(kind: DeviceKind, phase: float) -> list[list[str]]:
+    """The rollup's field texts per day shape and hour."""
+    return [[fields_text(f) for f in hours] for hours in hourly_values(kind, phase)]
+
+
+def daily_fields(kind: DeviceKind, hours: list[HourFields]) -> HourFields:
+    """A daily point from its hours, as the daily CQ aggregates the hourly points."""
+    out: HourFields = {}
+    for name, info in kind.info.items():
+        if name in kind.str_fields:
+            out[name] = hours[-1][name]
+            continue
+        out[name] = _combine(info.chart.agg, [h[name] for h in hours])
+        for agg in ("mean", "min", "max", "last"):
+            field = f"{name}_{agg}"
+            out[field] = _combine(agg, [h[field] for h in hours])
+    return out
+
+
+def _combine(agg: str, values: list[FieldValue]) -> FieldValue:
+    """InfluxDB's aggregate of hourly values: integers stay integers, except for a mean."""
+    result = _AGG[agg]([float(v) for v in values])
+    return round(result) if agg != "mean" and all(type(v) is int for v in values) else result
 
 
 def station_ids(n: int) -> list[str]:
@@ -133,6 +163,29 @@ def hourly_lines_for_day(
                 yield f"{key} {texts[hour]} {base + hour * 3_600_000}"
 
 
+def daily_lines(
+    stations: list[str], start_ms: int, end_ms: int, values: dict[str, list[list[list[HourFields]]]]
+) -> Iterator[str]:
+    """The daily rollup's points of [start, end): local days, from the hourly points in them."""
+    offset = day_offset_ms()
+    first = (start_ms - offset) // DAY_MS * DAY_MS + offset
+    for day_start in range(first, end_ms, DAY_MS):
+        hours = range(max(day_start, start_ms), min(day_start + DAY_MS, end_ms), HOUR_MS)
+        for kind in KINDS.values():
+            texts = []
+            for group in values[kind.name]:
+                picked = [
+                    group[((t - start_ms) // DAY_MS) % SHAPES][(t - start_ms) % DAY_MS // HOUR_MS]
+                    for t in hours
+                ]
+                texts.append(fields_text(daily_fields(kind, picked)))
+            for i, station in enumerate(stations):
+                key = series(
+                    kind.measurement, {schema.STATION: station, schema.DEVICE: kind.device}
+                )
+                yield f"{key} {texts[i % len(texts)]} {day_start}"
+
+
 @dataclass(frozen=True, slots=True)
 class Written:
     points: int
@@ -147,12 +200,17 @@ def write_year(
 ) -> Written:
     """Write `days` days for `stations` stations from `start_ms`; two writer threads.
 
-    With `rp` (the rollup's policy) it writes the hourly points instead of the raw ones.
+    With `rp` (a rollup's policy) it writes that rollup's points instead of the raw ones.
     """
     ids = station_ids(stations)
-    build = hourly_profiles if rp else day_profiles
-    days_lines = hourly_lines_for_day if rp else lines_for_day
-    profiles: Profiles = {k.name: [build(k, p) for p in PHASES] for k in KINDS.values()}
+    if rp == schema.DAILY_RP:
+        values = {k.name: [hourly_values(k, p) for p in PHASES] for k in KINDS.values()}
+        lines = daily_lines(ids, start_ms, start_ms + days * DAY_MS, values)
+    else:
+        build = hourly_profiles if rp else day_profiles
+        days_lines = hourly_lines_for_day if rp else lines_for_day
+        profiles: Profiles = {k.name: [build(k, p) for p in PHASES] for k in KINDS.values()}
+        lines = (t for day in range(days) for t in days_lines(ids, day, start_ms, profiles))
     batches: queue.Queue[list[str] | None] = queue.Queue(maxsize=8)  # bounded: memory
     errors: list[str] = []
     params = {"db": db, "precision": "ms"} | ({"rp": rp} if rp else {})
@@ -171,12 +229,11 @@ def write_year(
     for t in threads:
         t.start()
     started, points, batch = time.monotonic(), 0, []
-    for day in range(days):
-        for text in days_lines(ids, day, start_ms, profiles):
-            batch.append(text)
-            if len(batch) == BATCH:
-                batches.put(batch)
-                points, batch = points + BATCH, []
+    for text in lines:
+        batch.append(text)
+        if len(batch) == BATCH:
+            batches.put(batch)
+            points, batch = points + BATCH, []
     if batch:
         batches.put(batch)
         points += len(batch)

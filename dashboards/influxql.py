@@ -11,8 +11,10 @@ from devices import schema
 
 TIME_FILTER = "$timeFilter"
 INTERVAL = "$__interval"
+INTERVAL_MS = "$__interval_ms"
 # The dashboards' hidden `$rp` variable: the raw policy up to 7 days of range, the hourly
-# rollup beyond (templating.resolution_variable); empty, "" reads the default policy (raw).
+# rollup up to 30 days, the daily one beyond (templating.resolution_variable); empty, ""
+# reads the default policy (raw).
 RP_VARIABLE = "rp"
 REF_IDS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 

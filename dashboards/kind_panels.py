@@ -25,6 +25,10 @@ ALIAS = "$tag_station $col"
 # Fixed daily buckets need few points; hourly totals (rain) a few days' worth.
 BUCKET_POINTS = 60
 BAR_POINTS = 200
+# A line per station: the answer grows with the fleet. 50 points gives 30-minute buckets over
+# 24 h, 12-hour ones over 30 days and weekly ones over a year (Grafana's rounded $__interval):
+# 26,500 rows for 500 stations over a year instead of 183,000 daily ones (0.9 s to answer).
+FLEET_POINTS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +220,7 @@ def by_station(kind: DeviceKind, field: str, lang: Lang) -> Placed:
         min_value=info.low,
         max_value=info.high,
         interval=info.chart.interval,
+        max_points=FLEET_POINTS,
         show_thresholds=bool(info.steps),
     )
     return Placed(panel, 12, 9)

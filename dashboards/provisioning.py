@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from dashboards.datasource import DS_NAME, DS_TYPE, DS_UID
+from devices import schema
 
 Json = dict[str, Any]
 InfluxVersion = Literal["1", "2"]
@@ -16,7 +17,7 @@ USER_ENV = "INFLUX_USER"
 PASSWORD_ENV = "INFLUX_PASSWORD"
 FOLDER = "SolarWater"
 # readings arrive every 5 minutes; a finer $__interval only draws gaps. Panels may set their own.
-MIN_INTERVAL = "5m"
+MIN_INTERVAL = schema.READING_INTERVAL
 
 
 def datasource(url: str, database: str, version: InfluxVersion, *, auth: bool = True) -> Json:

@@ -10,13 +10,17 @@ from grafanalib._gen import DashboardEncoder
 from grafanalib.core import Annotations, Dashboard, Panel, Templating, Time
 
 from dashboards.datasource import ds_ref
-from dashboards.influxql import RP_VARIABLE
-from dashboards.templating import resolution_variable
+from dashboards.influxql import INTERVAL, RP_VARIABLE
+from dashboards.interpolate import parse_duration_ms
+from dashboards.provisioning import MIN_INTERVAL
+from dashboards.templating import bucket_name, bucket_variable, resolution_variable
+from devices import schema
 from devices.fieldinfo import Lang
 
 Json = dict[str, Any]
 
 SCHEMA_VERSION = 39
+COARSEST_BUCKET_MS = parse_duration_ms(schema.DAILY_INTERVAL)
 TIMEZONE = "Africa/Maputo"
 # Keys grafanalib 0.7.1 writes that Grafana 8+ no longer reads (graph-era panel and dashboard).
 _OLD_PANEL_KEYS = frozenset(
@@ -44,10 +48,27 @@ def board_uid(base: str, lang: Lang) -> str:
 
 
 def _resolution(panels: Sequence[Panel]) -> list[Any]:
-    """The `$rp` variable, when a panel reads readings (influxql.source)."""
+    """`$rp` when a panel reads readings (influxql.source), and the `$bucket` variables.
+
+    A panel that reads through `$rp` and buckets by `$__interval` gets `$bucket` (or
+    `$bucket_<its own min interval>`) as its min interval, so its buckets are never finer
+    than the policy the range reads.
+    """
     ref = "$" + RP_VARIABLE
-    used = any(ref in t.query for p in panels for t in getattr(p, "targets", []))
-    return [resolution_variable()] if used else []
+    readers = [p for p in panels if any(ref in t.query for t in getattr(p, "targets", []))]
+    if not readers:
+        return []
+    floors: dict[str, int] = {}
+    for panel in readers:
+        if not any(INTERVAL in t.query for t in panel.targets):
+            continue
+        floor = panel.interval or MIN_INTERVAL
+        floor_ms = parse_duration_ms(floor)
+        if floor_ms >= COARSEST_BUCKET_MS:  # no policy is coarser than the panel's own floor
+            continue
+        floors[floor] = floor_ms
+        panel.interval = "$" + bucket_name(floor)
+    return [resolution_variable(), *(bucket_variable(f, ms) for f, ms in sorted(floors.items()))]
 
 
 def make_dashboard(

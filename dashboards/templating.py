@@ -21,11 +21,16 @@ STATION_VALUES = (
 )
 
 # The policy of the shortest range the range fits in: `rollup setup` writes one point per
-# policy (up_to_ms, earliest = shortest), so a 7-day range reads raw and a longer one hourly.
+# policy (up_to_ms, earliest = shortest), so a 7-day range reads raw, up to 30 days hourly,
+# a longer one daily.
 RESOLUTION_QUERY = (
     f'SELECT first("rp") AS "value" FROM {q(schema.ROLLUP_RP)}.{q(schema.RESOLUTION)}'
     ' WHERE "up_to_ms" >= $__to - $__from'
 )
+# The panels' min interval for that policy: its step (5m, 1h, 1d), or the panel's own floor
+# when that is coarser (the first point whose step is at least the floor, among those the
+# range fits): a bucket finer than the data only draws gaps.
+BUCKET_VARIABLE = "bucket"
 
 
 class QueryVariable(Template):  # type: ignore[misc]
@@ -40,10 +45,15 @@ class QueryVariable(Template):  # type: ignore[misc]
             datasource=ds_ref(),
             definition=self.query,
             options=[],
+            # none picked (default None): Grafana selects the first option on loading
             current=(
                 {"selected": True, "text": ["All"], "value": ["$__all"]}
                 if everything
-                else {"selected": True, "text": self.default, "value": self.default}
+                else {
+                    "selected": self.default is not None,
+                    "text": self.default or "",
+                    "value": self.default or "",
+                }
             ),
         )
         return data
@@ -53,13 +63,17 @@ STATION_LABEL = Text("Estação", "Station")
 
 
 def station_variable(lang: Lang) -> QueryVariable:
-    """`$station`: every station that has sent readings; several or All may be picked."""
+    """`$station`: every station that has sent readings; one or several may be picked.
+
+    No `All`: the board is about a station, and the first one is shown on opening. With 500
+    stations, All drew 500 lines per panel and made every panel a fleet-wide query.
+    """
     return QueryVariable(
         name="station",
         label=STATION_LABEL(lang),
         query=STATION_VALUES,
         multi=True,
-        includeAll=True,
+        includeAll=False,
         refresh=2,  # on time-range change, so a new station appears without a reload
         sort=1,
     )
@@ -73,6 +87,27 @@ def resolution_variable() -> QueryVariable:
         query=RESOLUTION_QUERY,
         hide=2,
         refresh=2,  # on time-range change: the range decides
+        default="",
+    )
+
+
+def bucket_name(floor: str) -> str:
+    """The variable of panels whose own min interval is `floor`: `bucket`, `bucket_1h`."""
+    return BUCKET_VARIABLE if floor == schema.READING_INTERVAL else f"{BUCKET_VARIABLE}_{floor}"
+
+
+def bucket_variable(floor: str, floor_ms: int) -> QueryVariable:
+    """`$bucket` (or `$bucket_<floor>`), hidden: the min interval of panels reading `$rp`."""
+    query = (
+        f'SELECT first("bucket") AS "value" FROM {q(schema.ROLLUP_RP)}.{q(schema.RESOLUTION)}'
+        f' WHERE "up_to_ms" >= $__to - $__from AND "bucket_ms" >= {floor_ms}'
+    )
+    return QueryVariable(
+        name=bucket_name(floor),
+        label="Bucket",
+        query=query,
+        hide=2,
+        refresh=2,
         default="",
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from grafanalib.core import Dashboard
 
 from dashboards import influxql as iq
+from dashboards import kind_panels as kp
 from dashboards import panels as p
 from dashboards.render import make_dashboard
 from devices import schema
@@ -25,21 +26,25 @@ LITRE = TANK.info[schema.reading_field(TANK.name, "volume_l")].grafana_unit
 RAIN_UNIT = TANK.info[RAIN].grafana_unit
 STATION = [schema.STATION]
 
-# integral(L/min, 1m) is litres: the area under the flow curve with minutes as the time unit.
-# It gets a query of its own: InfluxDB 1.x misaligns integral() rows mixed with other calls.
+# integral(L/min, 1m) is litres: the area under the flow curve with minutes as the time unit
+# (over the range: on hourly or daily points, the trapezoids of their means). It gets a query
+# of its own: InfluxDB 1.x misaligns integral() rows mixed with other calls.
 CAPTURED_BY_STATION = iq.select(
     [f'integral({iq.q(INFLOW)}, 1m) AS "captured_l"'], TANK.measurement, tags=STATION
 )
 RAIN_BY_STATION = iq.select([iq.agg("sum", RAIN)], TANK.measurement, tags=STATION)
 ROOFS = iq.select([iq.agg("last", "roof_area_m2", "roof_m2")], schema.STATION_INFO, tags=STATION)
+# Litres per bucket = mean L/min x the bucket's minutes: the same on raw, hourly and daily
+# points (integral() inside a bucket needs two points in it, and a daily point is alone in
+# its day). A station silent for part of a bucket counts at its mean flow over the rest.
 FLEET_CAPTURED = (
     'SELECT sum("captured_l") AS "captured_l" FROM ('
     + iq.select(
-        [f'integral({iq.q(INFLOW)}, 1m) AS "captured_l"'],
+        [f'mean({iq.q(INFLOW)}) * {iq.INTERVAL_MS} / 60000 AS "captured_l"'],
         TANK.measurement,
         tags=STATION,
         interval=iq.INTERVAL,
-        fill="null",
+        fill="none",
     )
     + ")"
     + iq.where()
@@ -56,11 +61,13 @@ FLEET_RAIN = (
     + iq.where()
     + iq.group_by(interval=iq.INTERVAL, fill="0")
 )
+# Litres per day = mean L/min x 1440, per local day; over long ranges per local week (the
+# day's mean use in it), as FLEET_CAPTURED: few buckets per station, whatever the fleet.
 DAILY_USE = iq.select(
-    [f'integral({iq.q(OUTFLOW)}, 1m) AS "litres"'],
+    [f'mean({iq.q(OUTFLOW)}) * 1440 AS "litres"'],
     TANK.measurement,
     tags=STATION,
-    interval="1d, -2h",
+    interval=f"{iq.INTERVAL}, {schema.DAY_OFFSET}",
     fill="null",  # a station silent all day used nothing we know of: a gap, not 0 L
 )
 # Lowest first, sorted by InfluxDB: bottom() of rows that share one timestamp (the range's
@@ -122,8 +129,9 @@ TEXT = {
         "Consumo por estação (litros por dia)", "Consumption per station (litres per day)"
     ),
     "daily_d": Text(
-        "Saída integrada em cada dia local (Africa/Maputo).",
-        "Outflow integrated over each local day (Africa/Maputo).",
+        "Consumo médio por dia em cada dia local (Africa/Maputo), ou em cada semana nos "
+        "intervalos longos.",
+        "Mean use per day in each local day (Africa/Maputo), or in each week over long ranges.",
     ),
     "range": Text("Consumo no intervalo", "Consumption over the range"),
     "title": Text("SolarWater · Água", "SolarWater · Water"),
@@ -147,7 +155,7 @@ def build(lang: Lang = "en") -> Dashboard:
             bars=True,
             min_value=0,
             interval="1h",
-            max_points=200,
+            max_points=kp.FLEET_POINTS,  # summed over every station inside: see FLEET_POINTS
             overrides=[
                 {
                     "matcher": {"id": "byFrameRefID", "options": "B"},
@@ -220,7 +228,8 @@ def build(lang: Lang = "en") -> Dashboard:
             unit=LITRE,
             bars=True,
             min_value=0,
-            max_points=60,
+            interval=schema.DAILY_INTERVAL,
+            max_points=kp.FLEET_POINTS,
             description=t["daily_d"],
         ),
         12,

@@ -17,9 +17,16 @@ DEVICE_CLOCK = "device_clock"  # a device clock's estimated offset and the corre
 RESOLUTION = "resolution"  # in ROLLUP_RP: which retention policy a dashboard range reads
 
 # Retention policies (InfluxDB 1.x): readings land in the database's default policy (raw);
-# hourly aggregates of them, under the same measurement names, in ROLLUP_RP.
+# hourly aggregates of them, under the same measurement names, in ROLLUP_RP, and daily
+# aggregates of the hourly ones in DAILY_RP.
+READING_INTERVAL = "5m"  # a station's cadence: the finest bucket worth drawing
 ROLLUP_RP = "rollup_1h"
 ROLLUP_INTERVAL = "1h"
+DAILY_RP = "rollup_1d"
+# Days start at local midnight: Africa/Maputo is UTC+2 all year (GROUP BY time(1d, -2h)).
+DAILY_INTERVAL = "1d"
+DAY_OFFSET = "-2h"
+LOCAL_DAY = f"{DAILY_INTERVAL}, {DAY_OFFSET}"
 
 # Tags
 STATION = "station"

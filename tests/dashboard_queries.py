@@ -71,7 +71,8 @@ def variables(influxd: Influxd, view: View, board: Json, pick: list[str] | None)
         options = list(dict.fromkeys(found))
         # `pick` is the user's choice of stations; `$rp` (single, hidden) is the range's own
         values = tuple(pick) if pick and var["multi"] else tuple(options)
-        out.append(Variable(var["name"], values, var["multi"], var["includeAll"]))
+        all_value = None if pick else var.get("allValue")  # All picked: Grafana sends it
+        out.append(Variable(var["name"], values, var["multi"], var["includeAll"], all_value))
     return out
 
 

@@ -5,36 +5,54 @@ from __future__ import annotations
 import pytest
 
 from bench.queries import RANGES, measure_fleet, summary
-from bench.query_data import DAY_MS, write_year
-from bench.query_timing import panel_queries
+from bench.query_data import DAY_MS, station_ids, write_year
+from bench.query_timing import Timer, panel_queries
 from collector.store.rollup.client import InfluxQLClient
 from collector.store.rollup.plan import Plan
 from collector.store.rollup.setup import backfill, default_rp, setup
 from devices import schema
 from devices.catalogue import KINDS
 from devstack import Influxd
+from tests.rollup_support import set_up_rollup
 
 
-def test_the_query_bench_times_every_panel_raw_and_hourly(influxd: Influxd) -> None:
+def test_the_query_bench_times_every_panel_as_shipped_and_on_raw(influxd: Influxd) -> None:
     result = measure_fleet(influxd, stations=2, days=2, repeats=1, raw_repeats=1)
     queries = list(panel_queries())
     rolled = [q for q in queries if q.rolls_up]
     assert rolled and len(rolled) < len(queries)  # readings panels, and the rest
-    assert len(result.timings) == len(RANGES) * (len(queries) + len(rolled))
+    # every query as shipped at each range; beyond 7 d a rolled-up one also on raw data
+    assert len(result.timings) == len(RANGES) * len(queries) + 2 * len(rolled)
     assert result.points == 2 * 2 * (3 * 288 + 96)  # three kinds at 5 min, info at 15 min
-    assert result.bytes_by_rp["autogen"] > result.bytes_by_rp[schema.ROLLUP_RP] > 0
-    year = {(t.panel, t.rp): t for t in result.timings if t.range == "365d"}
+    sizes = result.bytes_by_rp
+    assert sizes["autogen"] > sizes[schema.ROLLUP_RP] > sizes[schema.DAILY_RP] > 0
+    fleet = {
+        (t.panel, t.range, t.shipped): t for t in result.timings if t.board == "solarwater-fleet-en"
+    }
     soc = "Battery SoC by station/A"
-    assert year[(soc, schema.ROLLUP_RP)].shipped and not year[(soc, "autogen")].shipped
-    # 2 days of hourly means: the panel's buckets hold data on both policies
-    assert year[(soc, schema.ROLLUP_RP)].rows > 0 and year[(soc, "autogen")].rows > 0
+    picked = [fleet[(soc, r, True)].rp for r in RANGES]
+    assert picked == ["autogen", schema.ROLLUP_RP, schema.DAILY_RP]
+    assert fleet[(soc, "365d", False)].rp == "autogen"
+    # 2 days of data: the panel's daily buckets hold data on both policies
+    assert fleet[(soc, "365d", True)].rows > 0 and fleet[(soc, "365d", False)].rows > 0
     text = "\n".join(summary(result))
     assert "storage per station-year" in text and "target p95 < 1 s over 365 d" in text
 
 
-def test_written_rollup_equals_the_backfilled_one(influxd: Influxd) -> None:
-    """`--rollup-by write` (large fleets) writes what `rollup backfill` computes."""
-    end = 1_767_225_600_000
+def test_the_station_board_is_timed_for_one_station(influxd: Influxd, fresh_db: str) -> None:
+    """Grafana opens the station board on its first station: it has no All."""
+    set_up_rollup(influxd, fresh_db)
+    timer = Timer(influxd.url, fresh_db, station_ids(3))
+    for pq in panel_queries():
+        if '"station" =~ /^$station$/' in pq.query:
+            text = timer.text(pq, 0, DAY_MS)
+            assert pq.board == "solarwater-station-en"
+            assert '"station" =~ /^bench-0000$/' in text, pq.label
+
+
+def test_written_rollups_equal_the_backfilled_ones(influxd: Influxd) -> None:
+    """`--rollup-by write` (large fleets) writes what `rollup backfill` computes, daily too."""
+    end = 1_767_225_600_000  # UTC midnight: the day spans two local days, both partial
     found = []
     for i, by in enumerate(("backfill", "write")):
         db = f"bench_rollup_{by}"
@@ -46,21 +64,27 @@ def test_written_rollup_equals_the_backfilled_one(influxd: Influxd) -> None:
             write_year(influxd.url, db, 2, 1, end - DAY_MS)
             backfill(client, plan, end - DAY_MS, end)
         else:
-            write_year(influxd.url, db, 2, 1, end - DAY_MS, rp=schema.ROLLUP_RP)
-        rows = [
-            r
-            for kind in KINDS.values()
-            for r in influxd.query(f'SELECT * FROM "{schema.ROLLUP_RP}"."{kind.name}"', db=db)
-        ]
+            for rp in (schema.ROLLUP_RP, schema.DAILY_RP):
+                write_year(influxd.url, db, 2, 1, end - DAY_MS, rp=rp)
+        rows = {
+            rp: [
+                r
+                for kind in KINDS.values()
+                for r in influxd.query(f'SELECT * FROM "{rp}"."{kind.name}" GROUP BY *', db=db)
+            ]
+            for rp in (schema.ROLLUP_RP, schema.DAILY_RP)
+        }
         found.append(rows)
         influxd.drop_db(db)
     backfilled, written = found
-    assert len(backfilled) == 2 * 24 * len(KINDS)
-    assert len(written) == len(backfilled)
-    for a, b in zip(backfilled, written, strict=True):
-        assert a.keys() == b.keys()
-        for key, value in a.items():
-            if isinstance(value, float):
-                assert b[key] == pytest.approx(value), key
-            else:
-                assert b[key] == value, key
+    assert len(backfilled[schema.ROLLUP_RP]) == 2 * 24 * len(KINDS)
+    assert len(backfilled[schema.DAILY_RP]) == 2 * 2 * len(KINDS)
+    for rp in (schema.ROLLUP_RP, schema.DAILY_RP):
+        assert len(written[rp]) == len(backfilled[rp])
+        for a, b in zip(backfilled[rp], written[rp], strict=True):
+            assert a.keys() == b.keys()
+            for key, value in a.items():
+                if isinstance(value, float):
+                    assert b[key] == pytest.approx(value), (rp, key)
+                else:
+                    assert b[key] == value, (rp, key)

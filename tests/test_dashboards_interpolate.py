@@ -44,10 +44,15 @@ def test_interval_is_written_in_its_largest_whole_unit(ms: int, text: str) -> No
     assert format_interval(ms) == text
 
 
-def test_interval_is_range_over_max_data_points() -> None:
+def test_interval_is_range_over_max_data_points_snapped_as_grafana_does() -> None:
     assert interval_ms(0, DAY_MS, 288, None) == 300_000
-    assert interval_ms(0, DAY_MS, 1_000, None) == 86_400  # round(86400.0)
-    assert interval_ms(0, 10_001, 2, None) == 5_001  # 5000.5 rounds up, as in Go and JS
+    assert interval_ms(0, DAY_MS, 1_000, None) == 60_000  # 86.4 s -> 1m (roundInterval)
+    assert interval_ms(0, DAY_MS, 200, None) == 300_000  # 7.2 min -> 5m
+    assert interval_ms(0, 30 * DAY_MS, 300, None) == 7_200_000  # 2.4 h -> 2h
+    assert interval_ms(0, 365 * DAY_MS, 300, None) == DAY_MS  # 29.2 h -> 1d
+    assert interval_ms(0, 365 * DAY_MS, 60, None) == DAY_MS  # 6.1 d -> 1d (below 1w)
+    assert interval_ms(0, 365 * DAY_MS, 30, None) == 7 * DAY_MS  # 12.2 d -> 1w
+    assert interval_ms(0, 10_001, 2, None) == 5_000
     assert run("time($__interval) $__interval_ms") == "time(5m) 300000"
 
 
@@ -56,7 +61,19 @@ def test_min_interval_is_a_floor() -> None:
     assert interval_ms(0, 3_600_000, 1_000, ">1m") == 60_000
     assert run("time($__interval)", min_interval="1h") == "time(1h)"
     # a range long enough passes the floor
-    assert interval_ms(0, 30 * DAY_MS, 300, "5m") == 8_640_000
+    assert interval_ms(0, 30 * DAY_MS, 300, "5m") == 7_200_000
+
+
+def test_min_interval_may_be_a_variable() -> None:
+    bucket = Variable("bucket", ("1d",))
+    assert run("time($__interval)", min_interval="$bucket", variables=[bucket]) == "time(1d)"
+    empty = Variable("bucket", ("",))  # no rollup set up: Grafana's own interval
+    assert run("time($__interval)", min_interval="$bucket", variables=[empty]) == "time(5m)"
+
+
+def test_all_with_a_custom_all_value_is_sent_as_is() -> None:
+    var = Variable("station", ("a.b", "c"), multi=True, include_all=True, all_value=".*")
+    assert run('"station" =~ /^$station$/', variables=[var]) == '"station" =~ /^.*$/'
 
 
 def test_bad_settings_are_refused() -> None:

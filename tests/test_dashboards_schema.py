@@ -271,8 +271,9 @@ def test_station_variable_and_alert_annotations() -> None:
     kinds = ", ".join(f'"{k}"' for k in KINDS)
     assert var["query"] == f'SHOW TAG VALUES FROM {kinds} WITH KEY = "station"'
     assert kinds.startswith('"solar", "tank"')
-    assert var["multi"] and var["includeAll"]
-    assert var["current"]["value"] == ["$__all"]
+    # one or several stations, no All: the board opens on the first station
+    assert var["multi"] and not var["includeAll"]
+    assert var["current"]["value"] == ""
     for p in board["panels"]:
         for t in p["targets"]:
             assert '"station" =~ /^$station$/' in t["query"], p["title"]

@@ -37,9 +37,20 @@ def test_sql3_selects_every_rollup_field(kind_name: str) -> None:
     assert "INTERVAL '48 hours'" in text and "date_bin(INTERVAL '1 hour', time)" in text
 
 
+@pytest.mark.parametrize("kind_name", list(KINDS))
+def test_the_daily_texts_bin_local_days(kind_name: str) -> None:
+    kind = KINDS[kind_name]
+    flux = flux_task(kind, "raw", "daily", "24h", daily=True)
+    assert "every: 1d, offset: -2h" in flux and "range(start: -48h)" in flux
+    assert f'name: "rollup_1d_{kind_name}"' in flux
+    sql = sql_v3(kind, "24h", daily=True)
+    assert "date_bin(INTERVAL '1 day', time, TIMESTAMP '1970-01-01T22:00:00Z')" in sql
+    assert set(re.findall(r'AS "(\w+)"', sql)) == set(re.findall(r'AS "(\w+)"', sql_v3(kind, "1h")))
+
+
 def test_the_cli_prints_them(capsys: pytest.CaptureFixture[str]) -> None:
     assert rollup_main(["flux", "--bucket", "b"]) == 0
-    assert capsys.readouterr().out.count("option task") == len(KINDS)
+    assert capsys.readouterr().out.count("option task") == 2 * len(KINDS)  # hourly, daily
     assert rollup_main(["sql3"]) == 0
-    assert capsys.readouterr().out.count("SELECT date_bin") == len(KINDS)
+    assert capsys.readouterr().out.count("SELECT date_bin") == 2 * len(KINDS)
     assert rollup_main(["flux", "--resample-for", "soon"]) == 2

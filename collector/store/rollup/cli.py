@@ -1,4 +1,4 @@
-"""`python -m collector.store.rollup`: set up the hourly rollup on InfluxDB 1.x, or backfill it."""
+"""`python -m collector.store.rollup`: set up the rollups on InfluxDB 1.x, or backfill them."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from devices.errors import ConfigError, SolarWaterError
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="python -m collector.store.rollup",
-        description="Retention policies and hourly continuous queries on InfluxDB 1.x, from "
-        "the collector's own config (influx.* settings and environment).",
+        description="Retention policies and hourly and daily continuous queries on InfluxDB "
+        "1.x, from the collector's own config (influx.* settings and environment).",
     )
     ap.add_argument("--config", type=Path, help="the collector's YAML config file")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
         other = sub.add_parser(name, help=about)
         other.add_argument("--bucket", default="solarwater", help="raw bucket (2.x)")
         other.add_argument("--rollup-bucket", default="solarwater_rollup_1h", help="(2.x)")
+        other.add_argument("--daily-bucket", default="solarwater_rollup_1d", help="(2.x)")
         other.add_argument("--resample-for", default="24h", help="window each run recomputes")
     return ap
 
@@ -48,11 +49,14 @@ def _print_other(args: argparse.Namespace) -> int:
     """The 2.x and 3.x texts: no server here, so they need no config."""
     duration_ms(args.resample_for)  # a ValueError names a bad duration
     if args.command == "flux":
-        for name, text in flux_tasks(args.bucket, args.rollup_bucket, args.resample_for).items():
+        tasks = flux_tasks(args.bucket, args.rollup_bucket, args.resample_for, args.daily_bucket)
+        for name, text in tasks.items():
             print(f"// task {name}\n{text}")
         return 0
-    for kind in KINDS.values():
-        print(f"-- {kind.name}\n{sql_v3(kind, args.resample_for)};\n")
+    for daily in (False, True):
+        for kind in KINDS.values():
+            about = "daily" if daily else "hourly"
+            print(f"-- {kind.name} {about}\n{sql_v3(kind, args.resample_for, daily=daily)};\n")
     return 0
 
 
@@ -83,6 +87,8 @@ def _client_and_plan(config: Path | None) -> tuple[InfluxQLClient, Plan]:
             rollup_retention=influx.rollup_retention,
             resample_for=influx.rollup_resample_for,
             raw_view_up_to=influx.raw_view_up_to,
+            hourly_view_up_to=influx.hourly_view_up_to,
+            daily_retention=influx.daily_retention,
         )
     except ValueError as exc:
         raise ConfigError(f"config error: influx.{exc}") from None
@@ -103,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         end = _iso_ms(args.until) if args.until else now
         start = end - (duration_ms(args.last) or 0) if args.last else _iso_ms(args.since)
         written = backfill(client, plan, start, end)
-        print(f"backfilled {written} hourly points from {start} to {end} (epoch ms)")
+        print(f"backfilled {written} hourly and daily points from {start} to {end} (epoch ms)")
         return 0
     except (SolarWaterError, ValueError) as exc:
         print(f"rollup: {exc}", file=sys.stderr)

@@ -1,8 +1,10 @@
-"""The InfluxQL of the rollup, from the catalogue: one continuous query per device kind.
+"""The InfluxQL of the rollups, from the catalogue: continuous queries per device kind.
 
-Each hourly point keeps the raw field names, so a dashboard query reads either policy with the
+Each hourly point keeps the raw field names, so a dashboard query reads any policy with the
 same text: `f` is the aggregate the catalogue charts the field with (mean, max, sum, last...),
 and a number also gets `f_mean`, `f_min`, `f_max` and `f_last`. A string gets its last value.
+Each daily point is made the same way from the hourly points: `f` by the chart aggregate of
+the hourly `f`, `f_mean` the mean of the hourly means, `f_min` their min, and so on.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ from devices.lineprotocol import encode_line
 
 AGGREGATES = ("mean", "min", "max", "last")
 CQ_PREFIX = schema.ROLLUP_RP + "_"
-# The policy a range up to `up_to_ms` reads; the rollup's bound is "any range".
+DAILY_CQ_PREFIX = schema.DAILY_RP + "_"
+# The policy a range up to `up_to_ms` reads; the daily rollup's bound is "any range".
 ANY_RANGE_MS = 2**62
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
 
 
 def q(name: str) -> str:
@@ -29,7 +34,7 @@ def q(name: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """What the rollup of one database is: its policies, their durations, the CQ window."""
+    """What the rollups of one database are: policies, their durations, the CQ window."""
 
     db: str
     raw_rp: str  # the policy the collector writes to (the database's default unless set)
@@ -37,6 +42,8 @@ class Plan:
     rollup_retention: str = "INF"
     resample_for: str = "24h"
     raw_view_up_to: str = "7d"
+    hourly_view_up_to: str = "30d"
+    daily_retention: str = "INF"
 
     def __post_init__(self) -> None:
         keep, view = duration_ms(self.raw_retention), duration_ms(self.raw_view_up_to)
@@ -45,6 +52,19 @@ class Plan:
                 f"raw_view_up_to {self.raw_view_up_to} must be finite and within "
                 f"raw_retention {self.raw_retention}"
             )
+        hourly, kept = duration_ms(self.hourly_view_up_to), duration_ms(self.rollup_retention)
+        if hourly is None or hourly < view or (kept is not None and hourly > kept):
+            raise ValueError(
+                f"hourly_view_up_to {self.hourly_view_up_to} must be finite, at least "
+                f"raw_view_up_to {self.raw_view_up_to} and within rollup_retention "
+                f"{self.rollup_retention}"
+            )
+
+    @property
+    def daily_resample_for(self) -> str:
+        """The daily CQ's window: every day an hourly run may still change, and today."""
+        hours = -(-((duration_ms(self.resample_for) or 0) + DAY_MS) // HOUR_MS)
+        return f"{hours}h"
 
 
 def aggregates(kind: DeviceKind) -> list[str]:
@@ -59,6 +79,18 @@ def aggregates(kind: DeviceKind) -> list[str]:
     return out
 
 
+def daily_aggregates(kind: DeviceKind) -> list[str]:
+    """The SELECT list of a kind's daily point, over its hourly points."""
+    out: list[str] = []
+    for name, info in kind.info.items():
+        if name in kind.str_fields:
+            out.append(f"last({q(name)}) AS {q(name)}")
+            continue
+        out.append(f"{info.chart.agg}({q(name)}) AS {q(name)}")
+        out += [f"{func}({q(f'{name}_{func}')}) AS {q(f'{name}_{func}')}" for func in AGGREGATES]
+    return out
+
+
 def select_into(kind: DeviceKind, plan: Plan, where: str = "") -> str:
     """The hourly aggregation of one kind, raw policy into the rollup, tags kept."""
     m = q(kind.measurement)
@@ -70,8 +102,23 @@ def select_into(kind: DeviceKind, plan: Plan, where: str = "") -> str:
     )
 
 
+def daily_select_into(kind: DeviceKind, plan: Plan, where: str = "") -> str:
+    """The daily aggregation of one kind (local days), hourly rollup into the daily one."""
+    m = q(kind.measurement)
+    return (
+        f"SELECT {', '.join(daily_aggregates(kind))}"
+        f" INTO {q(plan.db)}.{q(schema.DAILY_RP)}.{m}"
+        f" FROM {q(plan.db)}.{q(schema.ROLLUP_RP)}.{m}{where}"
+        f" GROUP BY time({schema.LOCAL_DAY}), * fill(none)"
+    )
+
+
 def cq_name(kind: DeviceKind) -> str:
     return CQ_PREFIX + kind.name
+
+
+def daily_cq_name(kind: DeviceKind) -> str:
+    return DAILY_CQ_PREFIX + kind.name
 
 
 def create_cq(kind: DeviceKind, plan: Plan) -> str:
@@ -83,28 +130,74 @@ def create_cq(kind: DeviceKind, plan: Plan) -> str:
     )
 
 
+def create_daily_cq(kind: DeviceKind, plan: Plan) -> str:
+    """Every hour, the days the hourly CQ may have changed: today's point grows hour by hour."""
+    return (
+        f"CREATE CONTINUOUS QUERY {q(daily_cq_name(kind))} ON {q(plan.db)}"
+        f" RESAMPLE EVERY {schema.ROLLUP_INTERVAL} FOR {plan.daily_resample_for}"
+        f" BEGIN {daily_select_into(kind, plan)} END"
+    )
+
+
 def continuous_queries(plan: Plan) -> dict[str, str]:
-    """CQ name -> its CREATE statement, one per kind of the catalogue."""
-    return {cq_name(kind): create_cq(kind, plan) for kind in KINDS.values()}
+    """CQ name -> its CREATE statement: an hourly and a daily one per kind of the catalogue."""
+    hourly = {cq_name(kind): create_cq(kind, plan) for kind in KINDS.values()}
+    return hourly | {daily_cq_name(kind): create_daily_cq(kind, plan) for kind in KINDS.values()}
+
+
+def day_offset_ms() -> int:
+    """Where a local day starts, from UTC midnight (-2 h for Maputo)."""
+    text = schema.DAY_OFFSET
+    sign = -1 if text.startswith("-") else 1
+    return sign * (duration_ms(text.lstrip("-+")) or 0)
+
+
+def _spans(start: int, end: int, chunk_ms: int, step: int, offset: int = 0) -> Iterator[str]:
+    """WHERE clauses over [start, end) widened to whole steps (days start at `offset`)."""
+    start = (start - offset) // step * step + offset
+    end = -(-(end - offset) // step) * step + offset
+    chunk = max(step, chunk_ms // step * step)
+    for a in range(start, end, chunk):
+        yield f" WHERE time >= {a}ms AND time < {min(a + chunk, end)}ms"
 
 
 def backfill_queries(plan: Plan, start_ms: int, end_ms: int, chunk_ms: int) -> Iterator[str]:
-    """SELECT INTO over [start, end) by whole hours, in chunks (each query's memory bounded)."""
-    hour = duration_ms(schema.ROLLUP_INTERVAL) or 3_600_000
-    start, end = start_ms // hour * hour, -(-end_ms // hour) * hour
-    chunk = max(hour, chunk_ms // hour * hour)
-    for a in range(start, end, chunk):
-        b = min(a + chunk, end)
-        where = f" WHERE time >= {a}ms AND time < {b}ms"
+    """SELECT INTO over [start, end): the hours by chunks, then the days those hours touch."""
+    for where in _spans(start_ms, end_ms, chunk_ms, HOUR_MS):
         for kind in KINDS.values():
             yield select_into(kind, plan, where)
+    yield from daily_backfill_queries(plan, start_ms, end_ms, chunk_ms)
+
+
+def daily_backfill_queries(plan: Plan, start_ms: int, end_ms: int, chunk_ms: int) -> Iterator[str]:
+    """The daily points of the local days that [start, end) touches, from the hourly points."""
+    for where in _spans(start_ms, end_ms, chunk_ms, DAY_MS, day_offset_ms()):
+        for kind in KINDS.values():
+            yield daily_select_into(kind, plan, where)
 
 
 def resolution_lines(plan: Plan, now_ms: int) -> list[str]:
-    """The points `$rp` reads: raw for ranges up to raw_view_up_to, else the rollup."""
-    up_to = duration_ms(plan.raw_view_up_to)
+    """The points `$rp` and `$bucket` read: which policy a range reads and its finest bucket.
+
+    Raw up to raw_view_up_to, hourly up to hourly_view_up_to, daily beyond; shortest first.
+    """
     m = schema.RESOLUTION
+    steps = (
+        (plan.raw_rp, duration_ms(plan.raw_view_up_to), schema.READING_INTERVAL),
+        (schema.ROLLUP_RP, duration_ms(plan.hourly_view_up_to), schema.ROLLUP_INTERVAL),
+        (schema.DAILY_RP, ANY_RANGE_MS, schema.DAILY_INTERVAL),
+    )
     return [
-        encode_line(m, {}, {"rp": plan.raw_rp, "up_to_ms": up_to or 0}, now_ms),
-        encode_line(m, {}, {"rp": schema.ROLLUP_RP, "up_to_ms": ANY_RANGE_MS}, now_ms + 1),
+        encode_line(
+            m,
+            {},
+            {
+                "rp": rp,
+                "up_to_ms": up_to or 0,
+                "bucket": bucket,
+                "bucket_ms": duration_ms(bucket) or 0,
+            },
+            now_ms + i,
+        )
+        for i, (rp, up_to, bucket) in enumerate(steps)
     ]

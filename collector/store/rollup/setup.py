@@ -9,9 +9,11 @@ from collector.store.rollup.client import InfluxQLClient, RollupError
 from collector.store.rollup.durations import duration_ms
 from collector.store.rollup.plan import (
     CQ_PREFIX,
+    DAILY_CQ_PREFIX,
     Plan,
     backfill_queries,
     continuous_queries,
+    daily_backfill_queries,
     q,
     resolution_lines,
 )
@@ -63,16 +65,20 @@ def _ours(client: InfluxQLClient) -> set[str]:
         for db, rows in client.series("SHOW CONTINUOUS QUERIES")
         if db == client.db
         for row in rows
-        if str(row["name"]).startswith(CQ_PREFIX)
+        if str(row["name"]).startswith((CQ_PREFIX, DAILY_CQ_PREFIX))
     }
 
 
 def setup(client: InfluxQLClient, plan: Plan, now_ms: int | None = None) -> list[str]:
-    """Database, both policies, a CQ per kind, the `$rp` choice; idempotent. Steps, in words."""
+    """Database, the three policies, two CQs per kind, the `$rp` choice; idempotent.
+
+    Returns the steps, in words.
+    """
     client.query(f"CREATE DATABASE {q(plan.db)}")
     done = [
         _policy(client, plan.raw_rp, plan.raw_retention, create=False),
         _policy(client, schema.ROLLUP_RP, plan.rollup_retention, create=True),
+        _policy(client, schema.DAILY_RP, plan.daily_retention, create=True),
     ]
     # A CQ cannot be altered: drop and create, so a changed catalogue or window takes effect.
     wanted = continuous_queries(plan)
@@ -84,23 +90,37 @@ def setup(client: InfluxQLClient, plan: Plan, now_ms: int | None = None) -> list
     dropped = sorted(existing - set(wanted))
     done.append(
         f"continuous queries {', '.join(sorted(wanted))} every {schema.ROLLUP_INTERVAL}"
-        f" over the last {plan.resample_for}"
+        f" over the last {plan.resample_for} (daily: {plan.daily_resample_for})"
         + (f"; dropped {', '.join(dropped)}" if dropped else "")
     )
     client.query(f"DELETE FROM {q(schema.RESOLUTION)}")
     stamp = int(time.time() * 1000) if now_ms is None else now_ms
     client.write(resolution_lines(plan, stamp), rp=schema.ROLLUP_RP)
     done.append(
-        f"dashboards read {plan.raw_rp} up to {plan.raw_view_up_to}, else {schema.ROLLUP_RP}"
+        f"dashboards read {plan.raw_rp} up to {plan.raw_view_up_to}, {schema.ROLLUP_RP} up to "
+        f"{plan.hourly_view_up_to}, else {schema.DAILY_RP}"
     )
     return done
 
 
 def backfill(
-    client: InfluxQLClient, plan: Plan, start_ms: int, end_ms: int, chunk: str = "7d"
+    client: InfluxQLClient,
+    plan: Plan,
+    start_ms: int,
+    end_ms: int,
+    chunk: str = "7d",
+    *,
+    hourly: bool = True,
 ) -> int:
-    """Aggregate the hours of [start, end) again (a backlog older than the CQ window)."""
+    """Aggregate the hours of [start, end) again (a backlog older than the CQ window), then
+    the local days they touch; only the days with `hourly=False`. Points written."""
+    chunk_ms = duration_ms(chunk) or 0
+    statements = (
+        backfill_queries(plan, start_ms, end_ms, chunk_ms)
+        if hourly
+        else daily_backfill_queries(plan, start_ms, end_ms, chunk_ms)
+    )
     written = 0
-    for statement in backfill_queries(plan, start_ms, end_ms, duration_ms(chunk) or 0):
+    for statement in statements:
         written += sum(int(row.get("written", 0)) for row in client.query(statement))
     return written

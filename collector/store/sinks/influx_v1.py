@@ -33,8 +33,14 @@ class InfluxV1Settings(SinkSettings):
     rollup_resample_for: FiniteDuration = Field(
         "24h", description="Hours each hourly CQ run recomputes: a backlog inside is caught up"
     )
+    daily_retention: Duration = Field(
+        "INF", description="How long the daily rollup is kept (`rollup setup`)"
+    )
     raw_view_up_to: FiniteDuration = Field(
         "7d", description="Longest dashboard range read from raw data; longer ranges read hourly"
+    )
+    hourly_view_up_to: FiniteDuration = Field(
+        "30d", description="Longest dashboard range read hourly; longer ranges read daily"
     )
     _password: SecretStr | None = PrivateAttr(None)
 
