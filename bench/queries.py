@@ -190,15 +190,21 @@ def measure_fleet(
     return result
 
 
-def ratios(result: FleetResult, range_name: str) -> list[tuple[float, Timing, Timing]]:
-    """(raw p95 / shipped p95, shipped, raw) of each query the range reads rolled up."""
+def ratios(
+    result: FleetResult, range_name: str, pct: str = "p95_s"
+) -> list[tuple[float, Timing, Timing]]:
+    """(raw / shipped time at `pct`, shipped, raw) of each query the range reads rolled up."""
     here = [t for t in result.timings if t.range == range_name]
     raw = {(t.board, t.panel): t for t in here if not t.shipped}
     return [
-        (raw[(t.board, t.panel)].p95_s / t.p95_s, t, raw[(t.board, t.panel)])
+        (getattr(raw[(t.board, t.panel)], pct) / getattr(t, pct), t, raw[(t.board, t.panel)])
         for t in here
-        if t.shipped and (t.board, t.panel) in raw and t.p95_s > 0
+        if t.shipped and (t.board, t.panel) in raw and getattr(t, pct) > 0
     ]
+
+
+def _least(pairs: list[float]) -> str:
+    return f"{min(pairs):.1f}x ({statistics.median(pairs):.1f}x)" if pairs else "-"
 
 
 def summary(result: FleetResult) -> list[str]:
@@ -214,24 +220,25 @@ def summary(result: FleetResult) -> list[str]:
         ),
         "",
         "| range | panel queries | worst p50, as shipped | worst p95, as shipped "
-        "| worst p95 on raw | least raw/shipped p95 (median) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| worst p95 on raw | least raw/shipped p95 (median) | least raw/shipped p50 (median) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name in RANGES:
         shipped = [t for t in result.timings if t.range == name and t.shipped]
         on_raw = [t for t in result.timings if t.range == name and t.rp == "autogen"]
         pairs = [r for r, _, _ in ratios(result, name)]
+        medians = [r for r, _, _ in ratios(result, name, "p50_s")]
         worst = max(shipped, key=lambda t: t.p95_s)
-        ratio = f"{min(pairs):.1f}x ({statistics.median(pairs):.1f}x)" if pairs else "-"
         out.append(
             f"| {name} | {len(shipped)} | {max(t.p50_s for t in shipped):.3f} s "
             f"| {worst.p95_s:.3f} s ({worst.panel}) "
-            f"| {max(t.p95_s for t in on_raw):.3f} s | {ratio} |"
+            f"| {max(t.p95_s for t in on_raw):.3f} s | {_least(pairs)} | {_least(medians)} |"
         )
     year = ratios(result, "365d")
-    out += ["", "365 d, the least speed-ups (raw p95 -> shipped p95):", ""]
+    out += ["", "365 d, the least speed-ups (raw -> shipped, p95 and p50):", ""]
     out += [
-        f"- {s.board} / {s.panel}: {r.p95_s:.3f} s -> {s.p95_s:.3f} s ({s.rp}) = {x:.1f}x"
+        f"- {s.board} / {s.panel}: p95 {r.p95_s * 1e3:.1f} -> {s.p95_s * 1e3:.1f} ms = {x:.1f}x,"
+        f" p50 {r.p50_s * 1e3:.1f} -> {s.p50_s * 1e3:.1f} ms = {r.p50_s / s.p50_s:.1f}x ({s.rp})"
         for x, s, r in sorted(year, key=lambda x: x[0])[:6]
     ]
     shipped = [t for t in result.timings if t.range == "365d" and t.shipped]
@@ -242,12 +249,15 @@ def summary(result: FleetResult) -> list[str]:
     ]
     slow = [t for t in shipped if t.p95_s >= TARGET_P95_S]
     few = [s for x, s, _ in year if x < TARGET_RATIO]
+    few_p50 = [s for x, s, _ in ratios(result, "365d", "p50_s") if x < TARGET_RATIO]
     out += [
         "",
         f"target p95 < {TARGET_P95_S:.0f} s over 365 d: "
         + ("met" if not slow else f"missed by {len(slow)} panel queries"),
-        f"target >= {TARGET_RATIO:.0f}x faster than raw over 365 d: "
+        f"target >= {TARGET_RATIO:.0f}x faster than raw over 365 d, at p95: "
         + ("met" if not few else f"missed by {len(few)} of {len(year)} panel queries"),
+        f"target >= {TARGET_RATIO:.0f}x faster than raw over 365 d, at p50: "
+        + ("met" if not few_p50 else f"missed by {len(few_p50)} of {len(year)} panel queries"),
     ]
     return out
 
