@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bench.query_data import DAY_MS, station_ids, write_year
-from bench.query_timing import Timer, panel_queries, percentile
+from bench.query_timing import FAST_REPEATS, Timer, panel_queries, percentile
 from bench.stack import temp_root
 from collector.store.rollup.client import InfluxQLClient
 from collector.store.rollup.plan import Plan
@@ -157,6 +157,7 @@ def measure_fleet(
     raw_repeats: int,
     rollup_by: str = "backfill",
     reuse_rollups: bool = False,
+    fast_repeats: int = FAST_REPEATS,
 ) -> FleetResult:
     data = raw_data(influxd, stations, days)
     plan = fleet_plan(influxd, stations)
@@ -170,7 +171,7 @@ def measure_fleet(
         for rp in (plan.raw_rp, schema.ROLLUP_RP, schema.DAILY_RP)
     }
     result = FleetResult(stations, days, data.points, data.write_s, rollup_s, sizes, by)
-    timer = Timer(influxd.url, db, station_ids(stations))
+    timer = Timer(influxd.url, db, station_ids(stations), fast_repeats)
     end_ms = data.end_ms
     for pq in panel_queries():
         for name, span in RANGES.items():
@@ -330,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
                     args.raw_repeats,
                     args.rollup_by,
                     args.reuse_rollups,
+                    0 if args.quick else FAST_REPEATS,
                 )
             )
             for text in summary(results[-1]):
