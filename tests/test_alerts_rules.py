@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from collector.alerts import AlertSettings
 from collector.alerts.condition import ConditionError, parse_condition
 from collector.alerts.durations import format_duration, parse_duration
-from collector.alerts.engine import RuleEngine
+from collector.alerts.engine import RuleEngine, kept_fields
 from collector.alerts.messages import Messages
 from collector.alerts.model import Alert
 from collector.alerts.rules import fields_by_kind
@@ -254,6 +254,19 @@ def test_healthy_devices_keep_no_rule_state() -> None:
     assert e.tracked == 0  # healthy devices cost a timestamp each, no state per rule
     e.observe(solar("PEMBA-02", T0 + MIN, battery_soc_pct=45.0))
     assert e.tracked == 1  # battery_low only: battery_critical's condition does not hold
+
+
+def test_a_state_keeps_only_the_fields_its_rule_reads() -> None:
+    e = engine()
+    e.observe(solar("PEMBA-02", T0, battery_soc_pct=45.0, battery_voltage_v=24.1,
+                    charge_state="bulk", error_code=0, pv_power_w=120.0))  # fmt: skip
+    ((key, s),) = e._keys.items()
+    assert key[2] == "battery_low" and "pv_power_w" not in s.rule.reads
+    assert len(s.fields or ()) == len(s.rule.reads)
+    assert kept_fields(s) == {"battery_soc_pct": 45.0}
+    # and a restart's snapshot carries the same, by name
+    (row,) = e.snapshot()["keys"]
+    assert row[-1] == {"battery_soc_pct": 45.0}
 
 
 def test_restored_alert_resolves_after_a_restart_with_or_without_its_snapshot() -> None:

@@ -41,9 +41,15 @@ class KeyState:
     bad_since: int | None = None  # first reading of the current run meeting the condition
     due_ts: int | None = None  # first reading of that run at which `for` had passed
     clear_since: int | None = None  # first reading of the current run meeting the clear level
-    fields: Fields | None = None
+    fields: tuple[FieldValue | None, ...] | None = None  # the newest reading's rule.reads
     active: bool = False
     dirty: bool = False  # in the engine's list for the next evaluation
+
+
+def kept_fields(s: KeyState) -> dict[str, FieldValue]:
+    """The fields a state kept of its newest reading, by name (absent ones left out)."""
+    values = s.fields or ()
+    return {n: v for n, v in zip(s.rule.reads, values, strict=False) if v is not None}
 
 
 # Per kind, the device's state for each of its station's rules (None: no state yet).
@@ -267,7 +273,7 @@ class RuleEngine:
                             continue  # nothing pending, nothing active: no state needed
                         s = self._state(dev, station, r.device, kind, i)
                         slots = dev.kinds.get(kind) if dev.kinds is not None else None
-                    s.fields = fields
+                    s.fields = tuple([fields.get(n) for n in rule.reads])
                     s.last_ts = ts
                     if bad:
                         if s.bad_since is None:
@@ -378,8 +384,9 @@ class RuleEngine:
         rule = s.rule
         cond = rule.condition if state == "firing" or rule.clear is None else rule.clear
         assert cond is not None and s.fields is not None
-        w = cond.witness(s.fields)
-        observed = s.fields.get(w.field)
+        fields = kept_fields(s)
+        w = cond.witness(fields)
+        observed = fields.get(w.field)
         value = float(observed) if isinstance(observed, int | float) else 1.0
         return Transition(
             state="firing" if state == "firing" else "resolved",
@@ -490,7 +497,7 @@ class RuleEngine:
     def snapshot(self) -> dict[str, Any]:
         """Pending state, per-device positions and last-seen times, for a restart."""
         keys = [
-            [k[0], k[1], k[2], s.last_ts, s.bad_since, s.due_ts, s.clear_since, dict(s.fields)]
+            [k[0], k[1], k[2], s.last_ts, s.bad_since, s.due_ts, s.clear_since, kept_fields(s)]
             for k, s in self._keys.items()
             if s.fields is not None
         ]
@@ -522,6 +529,7 @@ class RuleEngine:
             if eff is None or eff.condition is None:
                 continue
             key = (st, dev, name)
-            s = self._keys[key] = KeyState(eff, key, last_ts, bad, due, clear, fields, dirty=True)
+            kept = tuple(fields.get(n) for n in eff.reads) if isinstance(fields, dict) else None
+            s = self._keys[key] = KeyState(eff, key, last_ts, bad, due, clear, kept, dirty=True)
             self._attach(s)
             self._dirty.append(s)

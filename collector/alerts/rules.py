@@ -220,14 +220,20 @@ class RuleSettings(BaseModel):
         key = (name, cond, clear, for_s, severity, repeat)
         eff = self._effective.get(key)
         if eff is None:
+            condition = self._compile(cond, "condition") if cond else None
+            clearing = self._compile(clear, "clear") if clear else None
+            reads = sorted(
+                {n for c in (condition, clearing) if c is not None for n in c.fields | c.context}
+            )
             eff = self._effective[key] = EffectiveRule(
                 name=name,
                 kind=self.kind,
-                condition=self._compile(cond, "condition") if cond else None,
-                clear=self._compile(clear, "clear") if clear else None,
+                condition=condition,
+                clear=clearing,
                 for_ms=int(for_s * 1000),
                 severity=severity,
                 repeat_s=repeat,
+                reads=tuple(reads),
             )
         return eff
 
@@ -243,6 +249,9 @@ class EffectiveRule:
     for_ms: int
     severity: Severity
     repeat_s: float | None
+    # what a state keeps of a reading for its messages: the fields (and context) its
+    # conditions read, not the whole reading (10,000 stations' readings were ~5 MB)
+    reads: tuple[str, ...] = ()
 
 
 def fields_by_kind(rules: Mapping[str, RuleSettings]) -> dict[str, frozenset[str]]:
