@@ -67,27 +67,20 @@ class Plan:
         return f"{hours}h"
 
 
-def aggregates(kind: DeviceKind) -> list[str]:
-    """The SELECT list of a kind's hourly point (see the module docstring)."""
+def aggregates(kind: DeviceKind, *, of_hourly: bool = False) -> list[str]:
+    """The SELECT list of a kind's hourly point, or (`of_hourly`) its daily one over the hourly.
+
+    A daily f_min is the min of the hourly f_min, and so on; f is the chart aggregate of f.
+    """
     out: list[str] = []
     for name, info in kind.info.items():
         if name in kind.str_fields:
             out.append(f"last({q(name)}) AS {q(name)}")
             continue
         out.append(f"{info.chart.agg}({q(name)}) AS {q(name)}")
-        out += [f"{func}({q(name)}) AS {q(f'{name}_{func}')}" for func in AGGREGATES]
-    return out
-
-
-def daily_aggregates(kind: DeviceKind) -> list[str]:
-    """The SELECT list of a kind's daily point, over its hourly points."""
-    out: list[str] = []
-    for name, info in kind.info.items():
-        if name in kind.str_fields:
-            out.append(f"last({q(name)}) AS {q(name)}")
-            continue
-        out.append(f"{info.chart.agg}({q(name)}) AS {q(name)}")
-        out += [f"{func}({q(f'{name}_{func}')}) AS {q(f'{name}_{func}')}" for func in AGGREGATES]
+        for func in AGGREGATES:
+            alias = f"{name}_{func}"
+            out.append(f"{func}({q(alias if of_hourly else name)}) AS {q(alias)}")
     return out
 
 
@@ -106,7 +99,7 @@ def daily_select_into(kind: DeviceKind, plan: Plan, where: str = "") -> str:
     """The daily aggregation of one kind (local days), hourly rollup into the daily one."""
     m = q(kind.measurement)
     return (
-        f"SELECT {', '.join(daily_aggregates(kind))}"
+        f"SELECT {', '.join(aggregates(kind, of_hourly=True))}"
         f" INTO {q(plan.db)}.{q(schema.DAILY_RP)}.{m}"
         f" FROM {q(plan.db)}.{q(schema.ROLLUP_RP)}.{m}{where}"
         f" GROUP BY time({schema.LOCAL_DAY}), * fill(none)"
