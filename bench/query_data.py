@@ -131,13 +131,7 @@ def lines_for_day(
 ) -> Iterator[str]:
     """Every point of one day, kind by kind and station by station."""
     base = start_ms + day * DAY_MS
-    shape = day % SHAPES
-    for kind in KINDS.values():
-        for i, station in enumerate(stations):
-            key = series(kind.measurement, {schema.STATION: station, schema.DEVICE: kind.device})
-            texts = profiles[kind.name][i % len(profiles[kind.name])][shape]
-            for slot in range(SLOTS):
-                yield f"{key} {texts[slot]} {base + slot * STEP_MS}"
+    yield from _kind_lines(stations, day, start_ms, profiles, SLOTS, STEP_MS)
     for i, station in enumerate(stations):
         info: dict[str, FieldValue] = {
             "name": station,
@@ -153,14 +147,21 @@ def hourly_lines_for_day(
     stations: list[str], day: int, start_ms: int, profiles: Profiles
 ) -> Iterator[str]:
     """The rollup's points of one day (no station_info: it is not rolled up)."""
+    return _kind_lines(stations, day, start_ms, profiles, 24, 3_600_000)
+
+
+def _kind_lines(
+    stations: list[str], day: int, start_ms: int, profiles: Profiles, slots: int, step_ms: int
+) -> Iterator[str]:
+    """One day of each kind's points at `slots` steps of `step_ms`, from the day's profiles."""
     base = start_ms + day * DAY_MS
     shape = day % SHAPES
     for kind in KINDS.values():
         for i, station in enumerate(stations):
             key = series(kind.measurement, {schema.STATION: station, schema.DEVICE: kind.device})
             texts = profiles[kind.name][i % len(profiles[kind.name])][shape]
-            for hour in range(24):
-                yield f"{key} {texts[hour]} {base + hour * 3_600_000}"
+            for slot in range(slots):
+                yield f"{key} {texts[slot]} {base + slot * step_ms}"
 
 
 def daily_lines(
