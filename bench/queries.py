@@ -1,9 +1,10 @@
 """`python -m bench.queries`: every dashboard panel over 24 h, 30 d and 365 d, shipped and raw.
 
-For each fleet size: a year of 5-minute readings written to InfluxDB 1.6 through /write (or
-found in --data-dir), the hourly and daily rollups built by `rollup backfill` (the CQs' own
-SELECT), storage per retention policy, then each panel query timed as the dashboards send it
-and, where the range reads a rollup, the same query on raw data, in the same run.
+For each fleet size: a year of 5-minute readings published as station backlogs and written to
+InfluxDB 1.6 by the collector (or found in --data-dir), the hourly and daily rollups built by
+`rollup backfill` (the CQs' own SELECT), storage per retention policy, then each panel query
+timed as the dashboards send it and, where the range reads a rollup, the same query on raw
+data, in the same run.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bench.query_data import DAY_MS, station_ids, write_year
+from bench.query_data import DAY_MS, station_ids, write_info, write_rollup
+from bench.query_feed import feed_year
 from bench.query_timing import FAST_REPEATS, Timer, panel_queries, percentile
 from bench.stack import temp_root
 from collector.store.rollup.client import InfluxQLClient
 from collector.store.rollup.plan import Plan
 from collector.store.rollup.setup import backfill, default_rp, setup
 from devices import schema
-from devstack import Influxd
+from devstack import Influxd, Mosquitto
 
 RANGES = {"24h": DAY_MS, "30d": 30 * DAY_MS, "365d": 365 * DAY_MS}
 TARGET_P95_S = 1.0
@@ -43,8 +45,9 @@ class Timing:
     rows: int
 
 
-# Bumped when bench/query_data.py writes other raw points: a kept data set is then rewritten.
-GENERATOR = 1
+# Bumped when the raw points are made otherwise: a kept data set is then rewritten
+# (2: the readings go through the collector).
+GENERATOR = 2
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class DataSet:
     points: int
     write_s: float
     generator: int
+    collector_cpu_s: float = 0.0
 
 
 @dataclass
@@ -89,8 +93,9 @@ def settle(influxd: Influxd, db: str, timeout_s: float = 60.0) -> None:
         time.sleep(2)
 
 
-def raw_data(influxd: Influxd, stations: int, days: int) -> DataSet:
-    """The raw year of `stations`: reused when the InfluxDB folder holds it, else written."""
+def raw_data(influxd: Influxd, mosquitto: Mosquitto, stations: int, days: int) -> DataSet:
+    """The raw year of `stations`: reused when the InfluxDB folder holds it, else written by
+    the collector, with the `station_info` points beside it."""
     db = f"bench_q{stations}"
     meta = influxd.workdir / f"{db}.json"
     if meta.exists():
@@ -103,10 +108,27 @@ def raw_data(influxd: Influxd, stations: int, days: int) -> DataSet:
     client.query(f'CREATE DATABASE "{db}"')
     end_ms = int(time.time() * 1000) // 3_600_000 * 3_600_000
     start_ms = end_ms - days * DAY_MS
-    print(f"{stations} stations x {days} days: writing...", flush=True)
-    written = write_year(influxd.url, db, stations, days, start_ms)
-    print(f"  {written.points:,} points in {written.seconds:.0f} s", flush=True)
-    data = DataSet(stations, days, start_ms, end_ms, written.points, written.seconds, GENERATOR)
+    print(f"{stations} stations x {days} days: publishing through the collector...", flush=True)
+    fed = feed_year(
+        mosquitto,
+        influxd.url,
+        db,
+        stations,
+        days,
+        start_ms,
+        influxd.workdir.parent / f"collector-{db}",
+    )
+    info = write_info(influxd.url, db, stations, days, start_ms)
+    print(
+        f"  {fed.readings:,} readings in {fed.seconds:.0f} s ({fed.readings / fed.seconds:,.0f}/s,"
+        f" collector CPU {fed.collector_cpu_s / fed.readings * 1e6:.1f} us a reading),"
+        f" {info.points:,} station_info points",
+        flush=True,
+    )
+    points, seconds = fed.readings + info.points, fed.seconds + info.seconds
+    data = DataSet(
+        stations, days, start_ms, end_ms, points, seconds, GENERATOR, fed.collector_cpu_s
+    )
     meta.write_text(json.dumps(asdict(data)) + "\n")  # only once the whole set is in
     return data
 
@@ -137,7 +159,7 @@ def build_rollups(
         backfill(client, plan, data.start_ms, data.end_ms, chunk="30d")
     else:  # the same points, computed here: a backfill of 500 station-years takes an hour
         for rp in (schema.ROLLUP_RP, schema.DAILY_RP):
-            write_year(influxd.url, plan.db, data.stations, data.days, data.start_ms, rp=rp)
+            write_rollup(influxd.url, plan.db, data.stations, data.days, data.start_ms, rp)
     seconds = time.monotonic() - started
     record.write_text(json.dumps({"by": rollup_by, "seconds": seconds}) + "\n")
     return seconds, rollup_by
@@ -151,6 +173,7 @@ def fleet_plan(influxd: Influxd, stations: int) -> Plan:
 
 def measure_fleet(
     influxd: Influxd,
+    mosquitto: Mosquitto,
     stations: int,
     days: int,
     repeats: int,
@@ -159,7 +182,7 @@ def measure_fleet(
     reuse_rollups: bool = False,
     fast_repeats: int = FAST_REPEATS,
 ) -> FleetResult:
-    data = raw_data(influxd, stations, days)
+    data = raw_data(influxd, mosquitto, stations, days)
     plan = fleet_plan(influxd, stations)
     db = plan.db
     rollup_s, by = build_rollups(influxd, plan, data, rollup_by, reuse_rollups)
@@ -212,7 +235,8 @@ def summary(result: FleetResult) -> list[str]:
     """The report's lines for one fleet: storage, the worst panels, the targets."""
     out = [
         f"## {result.stations} stations x {result.days} days: {result.points:,} points, "
-        f"written in {result.write_s:.0f} s ({result.points / result.write_s:,.0f} points/s), "
+        f"written by the collector in {result.write_s:.0f} s "
+        f"({result.points / result.write_s:,.0f} points/s), "
         f"rollups ({result.rollup_by}) built in {result.rollup_s:.0f} s",
         "",
         "storage per station-year: "
@@ -313,18 +337,21 @@ def main(argv: list[str] | None = None) -> int:
     else:
         root, holder = temp_root(args.keep)
     influxd = Influxd(root / "influxd")
+    mosquitto = Mosquitto(root / "mosquitto", max_inflight=0, max_queued=0)
     influxd.start()
+    mosquitto.start()
     results = []
     try:
         for n in (int(s) for s in args.stations.split(",")):
             if args.prepare:
-                data = raw_data(influxd, n, args.days)
+                data = raw_data(influxd, mosquitto, n, args.days)
                 seconds, _ = build_rollups(influxd, fleet_plan(influxd, n), data, args.rollup_by)
                 print(f"  rollups ({args.rollup_by}) in {seconds:.0f} s", flush=True)
                 continue
             results.append(
                 measure_fleet(
                     influxd,
+                    mosquitto,
                     n,
                     args.days,
                     args.repeats,
@@ -337,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
             for text in summary(results[-1]):
                 print(text)
     finally:
+        mosquitto.stop()
         influxd.stop()
         if holder is not None:
             holder.cleanup()

@@ -1,8 +1,10 @@
-"""A simulated year of 5-minute readings for N stations, written to InfluxDB's /write.
+"""A simulated year of 5-minute readings for N stations: their values, and the points beside them.
 
-Lines are the collector's own (devices.lineprotocol: series key and `kind.fields_text`), plus
-its `station_info` points every 15 minutes. Values follow a day curve within each field's
-display range, seven day shapes a week, so the day's Python cost is a lookup, not a format.
+The readings themselves go through the collector (bench/query_feed.py). Written here to /write:
+the `station_info` points a collector running all year writes every 15 minutes (its own clock,
+so a backlog cannot bring them), and, for `--rollup-by write`, the rollups' points computed from
+the same values. Values follow a day curve within each field's display range, seven day shapes
+a week, so the day's Python cost is a lookup, not a format.
 """
 
 from __future__ import annotations
@@ -42,11 +44,14 @@ def _value(kind: DeviceKind, name: str, shape: int, slot: int, phase: float) -> 
     return round(value) if name in kind.int_fields else round(value, 2)
 
 
-def day_profiles(kind: DeviceKind, phase: float) -> list[list[str]]:
-    """Field texts per day shape and 5-minute slot."""
+SlotFields = dict[str, FieldValue]
+
+
+def day_values(kind: DeviceKind, phase: float) -> list[list[SlotFields]]:
+    """A reading's fields per day shape and 5-minute slot."""
     return [
         [
-            kind.fields_text({n: _value(kind, n, shape, slot, phase) for n in kind.field_names})
+            {n: _value(kind, n, shape, slot, phase) for n in kind.field_names}
             for slot in range(SLOTS)
         ]
         for shape in range(SHAPES)
@@ -63,17 +68,14 @@ _AGG: dict[str, Callable[[list[float]], float]] = {
 }
 
 
-HourFields = dict[str, FieldValue]
-
-
-def hourly_values(kind: DeviceKind, phase: float) -> list[list[HourFields]]:
+def hourly_values(kind: DeviceKind, phase: float) -> list[list[SlotFields]]:
     """The rollup's fields per day shape and hour: what `rollup backfill` computes."""
     out = []
     for shape in range(SHAPES):
         hours = []
         for hour in range(24):
             slots = range(hour * HOUR_SLOTS, (hour + 1) * HOUR_SLOTS)
-            fields: HourFields = {}
+            fields: SlotFields = {}
             for name, info in kind.info.items():
                 values = [_value(kind, name, shape, slot, phase) for slot in slots]
                 if name in kind.str_fields:
@@ -99,9 +101,9 @@ def hourly_profiles(kind: DeviceKind, phase: float) -> list[list[str]]:
     return [[fields_text(f) for f in hours] for hours in hourly_values(kind, phase)]
 
 
-def daily_fields(kind: DeviceKind, hours: list[HourFields]) -> HourFields:
+def daily_fields(kind: DeviceKind, hours: list[SlotFields]) -> SlotFields:
     """A daily point from its hours, as the daily CQ aggregates the hourly points."""
-    out: HourFields = {}
+    out: SlotFields = {}
     for name, info in kind.info.items():
         if name in kind.str_fields:
             out[name] = hours[-1][name]
@@ -123,49 +125,40 @@ def station_ids(n: int) -> list[str]:
     return [f"bench-{i:04d}" for i in range(n)]
 
 
-Profiles = dict[str, list[list[list[str]]]]  # kind -> station group -> day shape -> slot
+Profiles = dict[str, list[list[list[str]]]]  # kind -> station group -> day shape -> hour
 
 
-def lines_for_day(
-    stations: list[str], day: int, start_ms: int, profiles: Profiles
-) -> Iterator[str]:
-    """Every point of one day, kind by kind and station by station."""
-    base = start_ms + day * DAY_MS
-    yield from _kind_lines(stations, day, start_ms, profiles, SLOTS, STEP_MS)
-    for i, station in enumerate(stations):
-        info: dict[str, FieldValue] = {
-            "name": station,
-            "latitude": -12.0 - i * 0.001,
-            "longitude": 40.0 + i * 0.001,
-        }
-        tags = {schema.STATION: station, schema.DISTRICT: f"d{i % 17}"}
-        for slot in range(0, SLOTS, INFO_EVERY):
-            yield encode_line(schema.STATION_INFO, tags, info, base + slot * STEP_MS)
+def info_lines(stations: list[str], days: int, start_ms: int) -> Iterator[str]:
+    """The `station_info` points of `days` days, every 15 minutes, as the collector writes them."""
+    for day in range(days):
+        base = start_ms + day * DAY_MS
+        for i, station in enumerate(stations):
+            info: dict[str, FieldValue] = {
+                "name": station,
+                "latitude": -12.0 - i * 0.001,
+                "longitude": 40.0 + i * 0.001,
+            }
+            tags = {schema.STATION: station, schema.DISTRICT: f"d{i % 17}"}
+            for slot in range(0, SLOTS, INFO_EVERY):
+                yield encode_line(schema.STATION_INFO, tags, info, base + slot * STEP_MS)
 
 
 def hourly_lines_for_day(
     stations: list[str], day: int, start_ms: int, profiles: Profiles
 ) -> Iterator[str]:
-    """The rollup's points of one day (no station_info: it is not rolled up)."""
-    return _kind_lines(stations, day, start_ms, profiles, 24, 3_600_000)
-
-
-def _kind_lines(
-    stations: list[str], day: int, start_ms: int, profiles: Profiles, slots: int, step_ms: int
-) -> Iterator[str]:
-    """One day of each kind's points at `slots` steps of `step_ms`, from the day's profiles."""
+    """The hourly rollup's points of one day, kind by kind and station by station."""
     base = start_ms + day * DAY_MS
     shape = day % SHAPES
     for kind in KINDS.values():
         for i, station in enumerate(stations):
             key = series(kind.measurement, {schema.STATION: station, schema.DEVICE: kind.device})
             texts = profiles[kind.name][i % len(profiles[kind.name])][shape]
-            for slot in range(slots):
-                yield f"{key} {texts[slot]} {base + slot * step_ms}"
+            for hour in range(24):
+                yield f"{key} {texts[hour]} {base + hour * HOUR_MS}"
 
 
 def daily_lines(
-    stations: list[str], start_ms: int, end_ms: int, values: dict[str, list[list[list[HourFields]]]]
+    stations: list[str], start_ms: int, end_ms: int, values: dict[str, list[list[list[SlotFields]]]]
 ) -> Iterator[str]:
     """The daily rollup's points of [start, end): local days, from the hourly points in them."""
     offset = day_offset_ms()
@@ -196,22 +189,28 @@ class Written:
 PHASES = (0.0, 0.6, 1.3, 2.1)  # four station groups, so stations differ
 
 
-def write_year(
-    url: str, db: str, stations: int, days: int, start_ms: int, *, rp: str | None = None
-) -> Written:
-    """Write `days` days for `stations` stations from `start_ms`; two writer threads.
+def write_info(url: str, db: str, stations: int, days: int, start_ms: int) -> Written:
+    """The `station_info` points of the fleet's `days` days from `start_ms`."""
+    return write_lines(url, db, info_lines(station_ids(stations), days, start_ms))
 
-    With `rp` (a rollup's policy) it writes that rollup's points instead of the raw ones.
-    """
+
+def write_rollup(url: str, db: str, stations: int, days: int, start_ms: int, rp: str) -> Written:
+    """The points `rollup backfill` would write to `rp` for the simulated readings."""
     ids = station_ids(stations)
     if rp == schema.DAILY_RP:
         values = {k.name: [hourly_values(k, p) for p in PHASES] for k in KINDS.values()}
-        lines = daily_lines(ids, start_ms, start_ms + days * DAY_MS, values)
-    else:
-        build = hourly_profiles if rp else day_profiles
-        days_lines = hourly_lines_for_day if rp else lines_for_day
-        profiles: Profiles = {k.name: [build(k, p) for p in PHASES] for k in KINDS.values()}
-        lines = (t for day in range(days) for t in days_lines(ids, day, start_ms, profiles))
+        return write_lines(
+            url, db, daily_lines(ids, start_ms, start_ms + days * DAY_MS, values), rp
+        )
+    profiles: Profiles = {k.name: [hourly_profiles(k, p) for p in PHASES] for k in KINDS.values()}
+    days_lines = (
+        t for day in range(days) for t in hourly_lines_for_day(ids, day, start_ms, profiles)
+    )
+    return write_lines(url, db, days_lines, rp)
+
+
+def write_lines(url: str, db: str, lines: Iterator[str], rp: str | None = None) -> Written:
+    """Post `lines` in BATCH-line batches from two writer threads; a refused batch raises."""
     batches: queue.Queue[list[str] | None] = queue.Queue(maxsize=8)  # bounded: memory
     errors: list[str] = []
     params = {"db": db, "precision": "ms"} | ({"rp": rp} if rp else {})

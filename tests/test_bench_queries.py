@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bench.queries import RANGES, measure_fleet, summary
-from bench.query_data import DAY_MS, station_ids, write_year
+from bench.query_data import DAY_MS, day_values, station_ids, write_rollup
+from bench.query_feed import feed_year
 from bench.query_timing import Timer, panel_queries
 from collector.store.rollup.client import InfluxQLClient
 from collector.store.rollup.plan import Plan
 from collector.store.rollup.setup import backfill, default_rp, setup
 from devices import schema
 from devices.catalogue import KINDS
-from devstack import Influxd
+from devstack import Influxd, Mosquitto
 from tests.rollup_support import set_up_rollup
 
 
-def test_the_query_bench_times_every_panel_as_shipped_and_on_raw(influxd: Influxd) -> None:
-    result = measure_fleet(influxd, stations=2, days=2, repeats=1, raw_repeats=1, fast_repeats=0)
+def test_the_query_bench_times_every_panel_as_shipped_and_on_raw(
+    influxd: Influxd, mosquitto: Mosquitto
+) -> None:
+    result = measure_fleet(
+        influxd, mosquitto, stations=2, days=2, repeats=1, raw_repeats=1, fast_repeats=0
+    )
     queries = list(panel_queries())
     rolled = [q for q in queries if q.rolls_up]
     assert rolled and len(rolled) < len(queries)  # readings panels, and the rest
@@ -50,8 +57,11 @@ def test_the_station_board_is_timed_for_one_station(influxd: Influxd, fresh_db: 
             assert '"station" =~ /^bench-0000$/' in text, pq.label
 
 
-def test_written_rollups_equal_the_backfilled_ones(influxd: Influxd) -> None:
-    """`--rollup-by write` (large fleets) writes what `rollup backfill` computes, daily too."""
+def test_written_rollups_equal_the_backfilled_ones(
+    influxd: Influxd, mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """`--rollup-by write` (large fleets) writes what `rollup backfill` computes from what the
+    collector wrote, daily too."""
     end = 1_767_225_600_000  # UTC midnight: the day spans two local days, both partial
     found = []
     for i, by in enumerate(("backfill", "write")):
@@ -61,11 +71,12 @@ def test_written_rollups_equal_the_backfilled_ones(influxd: Influxd) -> None:
         plan = Plan(db=db, raw_rp=default_rp(client), raw_retention="INF")
         setup(client, plan)
         if i == 0:
-            write_year(influxd.url, db, 2, 1, end - DAY_MS)
+            fed = feed_year(mosquitto, influxd.url, db, 2, 1, end - DAY_MS, tmp_path / "c")
+            assert fed.readings == 2 * 288 * len(KINDS)
             backfill(client, plan, end - DAY_MS, end)
         else:
             for rp in (schema.ROLLUP_RP, schema.DAILY_RP):
-                write_year(influxd.url, db, 2, 1, end - DAY_MS, rp=rp)
+                write_rollup(influxd.url, db, 2, 1, end - DAY_MS, rp)
         rows = {
             rp: [
                 r
@@ -100,3 +111,18 @@ def test_a_fast_query_is_timed_often_after_an_uncounted_run(
     assert (
         len(Timer(influxd.url, fresh_db, [], fast_repeats=0).times("SHOW MEASUREMENTS", 2)[0]) == 2
     )
+
+
+def test_the_collector_writes_each_reading_at_its_device_time(
+    influxd: Influxd, mosquitto: Mosquitto, fresh_db: str, tmp_path: Path
+) -> None:
+    """A backlog a year old lands as sent: every 5 minutes, the generator's values, no shift."""
+    start = 1_735_689_600_000  # 2025-01-01, older than any clock estimate the collector keeps
+    feed_year(mosquitto, influxd.url, fresh_db, 1, 1, start, tmp_path / "c")
+    kind = KINDS["tank"]
+    rows = influxd.query(f'SELECT * FROM "{kind.measurement}"', db=fresh_db)
+    assert [r["time"] for r in rows] == [start + s * 300_000 for s in range(288)]
+    sent = day_values(kind, 0.0)[0]
+    for row, fields in zip(rows, sent, strict=True):
+        for name, value in fields.items():
+            assert row[name] == pytest.approx(value), name
