@@ -43,6 +43,8 @@ class Timing:
     p50_s: float
     p95_s: float
     rows: int
+    gc_cycles: int = 0  # InfluxDB's garbage collections during the counted runs
+    alloc_kb: float = 0.0  # InfluxDB's allocations per run
 
 
 # Bumped when the raw points are made otherwise: a kept data set is then rewritten
@@ -206,9 +208,11 @@ def measure_fleet(
             for forced, rp in forms:
                 n = raw_repeats if forced is not None else repeats
                 samples, rows = timer.times(timer.text(pq, start, end_ms, forced), n)
+                work = timer.last_work
                 result.timings.append(
                     Timing(pq.board, pq.label, name, rp, forced is None, percentile(samples, 50),
-                           percentile(samples, 95), rows)
+                           percentile(samples, 95), rows, work.gc_cycles,
+                           work.allocated_bytes / 1024 / max(1, work.runs))
                 )  # fmt: skip
         print(f"  timed {pq.board} {pq.label}", flush=True)
     return result
@@ -263,7 +267,9 @@ def summary(result: FleetResult) -> list[str]:
     out += ["", "365 d, the least speed-ups (raw -> shipped, p95 and p50):", ""]
     out += [
         f"- {s.board} / {s.panel}: p95 {r.p95_s * 1e3:.1f} -> {s.p95_s * 1e3:.1f} ms = {x:.1f}x,"
-        f" p50 {r.p50_s * 1e3:.1f} -> {s.p50_s * 1e3:.1f} ms = {r.p50_s / s.p50_s:.1f}x ({s.rp})"
+        f" p50 {r.p50_s * 1e3:.1f} -> {s.p50_s * 1e3:.1f} ms = {r.p50_s / s.p50_s:.1f}x ({s.rp});"
+        f" InfluxDB allocated {r.alloc_kb:,.0f} -> {s.alloc_kb:,.0f} KB a run and collected"
+        f" {r.gc_cycles} -> {s.gc_cycles} times in the runs"
         for x, s, r in sorted(year, key=lambda x: x[0])[:6]
     ]
     shipped = [t for t in result.timings if t.range == "365d" and t.shipped]

@@ -31,6 +31,15 @@ STATION_VARIABLE = "station"
 
 
 @dataclass(frozen=True, slots=True)
+class ServerWork:
+    """What InfluxDB's Go runtime did during a query's timed runs (from /debug/vars)."""
+
+    runs: int
+    gc_cycles: int
+    allocated_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
 class PanelQuery:
     """One target of one panel (or an annotation), with what interpolation needs."""
 
@@ -83,6 +92,7 @@ class Timer:
         self.fast_repeats = fast_repeats  # 0: a fast query is timed as any other (smoke runs)
         self._chosen: dict[tuple[str, int, int], str] = {}
         self._conn: http.client.HTTPConnection | None = None
+        self.last_work = ServerWork(0, 0, 0)  # of the latest times()
 
     def _variable(self, var: Json, from_ms: int, to_ms: int) -> Variable:
         """A board variable as Grafana selects it when the board opens on this range.
@@ -158,13 +168,26 @@ class Timer:
             raise RuntimeError(f"{result['error']}: {text[:200]}")
         return seconds, sum(len(s.get("values", [])) for s in result.get("series", []))
 
+    def runtime(self) -> tuple[int, int]:
+        """InfluxDB's garbage collections and bytes allocated so far (Go's memstats)."""
+        with urllib.request.urlopen(f"{self.url}/debug/vars", timeout=TIMEOUT_S) as resp:
+            mem: Json = json.loads(resp.read())["memstats"]
+        return int(mem["NumGC"]), int(mem["TotalAlloc"])
+
     def times(self, text: str, repeats: int) -> tuple[list[float], int]:
-        """`repeats` timings (FAST_REPEATS, warm, for a fast query), or one past SLOW_S."""
+        """`repeats` timings (FAST_REPEATS, warm, for a fast query), or one past SLOW_S.
+
+        Sets `last_work`: the server's collections and allocations over the counted runs.
+        """
+        before = self.runtime()
         found = [self.once(text)]
         if found[0][0] < FAST_S and self.fast_repeats:
             repeats = max(repeats, self.fast_repeats)
             time.sleep(SETTLE_S)
+            before = self.runtime()
             found = [self.once(text)]
         if found[0][0] < SLOW_S:
             found += [self.once(text) for _ in range(repeats - 1)]
+        after = self.runtime()
+        self.last_work = ServerWork(len(found), after[0] - before[0], after[1] - before[1])
         return [s for s, _ in found], found[-1][1]
