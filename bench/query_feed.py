@@ -76,6 +76,14 @@ def payloads(
                     yield topic, f'{{"readings":[{body}]}}'.encode(), len(slots)
 
 
+def written_or_fail(cut: CollectorUnderTest) -> int:
+    """Readings the collector has written; any refusal (reading or message) fails the feed."""
+    written, refused = _counted(cut.ports[0])
+    if refused:
+        raise FeedError(f"the collector refused {refused}: {cut.log_tail()[-500:]}")
+    return written
+
+
 def _counted(port: int) -> tuple[int, int]:
     """(readings written, readings and messages refused) from the collector's /metrics."""
     written = refused = 0
@@ -118,7 +126,6 @@ def feed_year(
     try:
         cpu0, started = cut.cpu_seconds(), time.monotonic()
         published, written, shown = 0, 0, started
-        port = cut.ports[0]
         total = stations * days * SLOTS * len(KINDS)
         for topic, payload, n in payloads(
             station_ids(stations), days, start_ms, prefix, reading_members()
@@ -127,9 +134,7 @@ def feed_year(
             published += n
             stalled = time.monotonic()
             while published - written > WINDOW:
-                written, refused = _counted(port)
-                if refused:
-                    raise FeedError(f"the collector refused {refused}: {cut.log_tail()[-500:]}")
+                written = written_or_fail(cut)
                 if time.monotonic() - stalled > timeout_s:
                     raise FeedError(f"no progress for {timeout_s:.0f} s at {written:,} written")
                 time.sleep(0.05)
@@ -139,16 +144,15 @@ def feed_year(
                 print(f"  {written:,} of {total:,} readings written ({rate:,.0f}/s)", flush=True)
         stalled = time.monotonic()
         while written < published:
-            written, refused = _counted(port)
-            if refused:
-                raise FeedError(f"the collector refused {refused}: {cut.log_tail()[-500:]}")
+            written = written_or_fail(cut)
             if time.monotonic() - stalled > timeout_s:
                 raise FeedError(f"only {written:,} of {published:,} written after {timeout_s} s")
             time.sleep(0.05)
-        return Fed(written, time.monotonic() - started, cut.cpu_seconds() - cpu0)
+        fed = Fed(written, time.monotonic() - started, cut.cpu_seconds() - cpu0)
     finally:
-        client.loop_stop()
         client.disconnect()
+        client.loop_stop()
         rc = cut.stop()
-        if rc not in (0, None):
-            raise FeedError(f"collector exited with {rc}:\n{cut.log_tail()}")
+    if rc not in (0, None):
+        raise FeedError(f"collector exited with {rc}:\n{cut.log_tail()}")
+    return fed

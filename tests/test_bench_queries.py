@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import paho.mqtt.publish as publish
 import pytest
 
+from bench.collector_run import CollectorUnderTest
 from bench.queries import RANGES, measure_fleet, summary
 from bench.query_data import DAY_MS, day_values, station_ids, write_rollup
-from bench.query_feed import feed_year
+from bench.query_feed import FeedError, feed_year, written_or_fail
 from bench.query_timing import Timer, panel_queries
 from collector.store.rollup.client import InfluxQLClient
 from collector.store.rollup.plan import Plan
 from collector.store.rollup.setup import backfill, default_rp, setup
 from devices import schema
 from devices.catalogue import KINDS
+from devices.topics import format_topic
 from devstack import Influxd, Mosquitto
 from tests.rollup_support import set_up_rollup
 
@@ -129,3 +133,24 @@ def test_the_collector_writes_each_reading_at_its_device_time(
     for row, fields in zip(rows, sent, strict=True):
         for name, value in fields.items():
             assert row[name] == pytest.approx(value), name
+
+
+def test_a_refused_reading_fails_the_feed(
+    influxd: Influxd, mosquitto: Mosquitto, fresh_db: str, tmp_path: Path
+) -> None:
+    """The bench's data set is whole or not at all: one refusal stops the feed with a reason."""
+    cut = CollectorUnderTest(
+        tmp_path, mqtt_url=mosquitto.url, influx_url=influxd.url, db=fresh_db, prefix="benchbad"
+    )
+    cut.start()
+    try:
+        topic = format_topic("benchbad", "bench-0000", "tank", "tank1", "telemetry")
+        publish.single(topic, b'{"level_pct": 900}', qos=1, hostname="127.0.0.1",
+                       port=mosquitto.port)  # fmt: skip
+        deadline = time.monotonic() + 20
+        with pytest.raises(FeedError, match="refused 1"):
+            while time.monotonic() < deadline:
+                written_or_fail(cut)
+                time.sleep(0.05)
+    finally:
+        cut.stop()
