@@ -26,8 +26,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from collector.alerts.durations import Duration
 from collector.logtext import safe
 
-log = logging.getLogger("collector.http")
-
 
 class FailureLimitSettings(BaseModel):
     """How many wrong secrets one client (an address, an SMS sender) may try, and for how long."""
@@ -100,11 +98,12 @@ class Wording:
     evicted: str  # the counter of clients dropped from the full table
     tries: str  # "failed sign-ins, links or tokens"
     everything: str  # what waits during a global lockout: "every sign-in, link and token"
+    logger: str  # the lockouts' warnings go to this logger
 
 
 HTTP = Wording(
     "auth_", "auth_addresses_evicted", "failed sign-ins, links or tokens",
-    "every sign-in, link and token",
+    "every sign-in, link and token", "collector.http",
 )  # fmt: skip
 
 
@@ -119,6 +118,7 @@ class FailureLimiter:
         self.max_clients = max_clients
         self.wording = wording
         self.clock = clock
+        self.log = logging.getLogger(wording.logger)
         self._by_key: OrderedDict[str, _Client] = OrderedDict()
         self._global_start = 0.0
         self._global_failures = 0
@@ -173,7 +173,7 @@ class FailureLimiter:
         e.failures, e.window_start = 0, e.blocked_until
         self.counts[self._names["lockouts"]] += 1
         # once per client per lockout: a script's further tries are refused unlogged
-        log.warning(
+        self.log.warning(
             "auth: %d %s from %s; locked out for %.0f s",
             self.s.failures, self.wording.tries, safe(key), lock,
         )  # fmt: skip
@@ -185,7 +185,7 @@ class FailureLimiter:
         if self._global_failures == self.s.global_failures:
             self._global_until = self._global_start + self.s.window
             self.counts[self._names["global"]] += 1
-            log.warning(
+            self.log.warning(
                 "auth: %d failures from all clients within %.0f s; %s waits %.0f s",
                 self._global_failures, self.s.window, self.wording.everything,
                 self._global_until - now,

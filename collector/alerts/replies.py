@@ -31,7 +31,7 @@ OUTCOMES = (
 FAILED = frozenset({"unknown_sender", "unknown_alert", "not_routed"})
 SMS = Wording(
     "auth_sms_", "auth_sms_senders_evicted", "failed SMS acknowledgements",
-    "every SMS acknowledgement",
+    "every SMS acknowledgement", "collector.alerts",
 )  # fmt: skip
 
 
