@@ -521,8 +521,11 @@ async def test_collector_pages_by_modem_and_a_reply_acknowledges(
         for p in gammu.sent.iterdir():
             assert p.read_bytes().decode("utf-16").endswith(f"#{alert['id']}")
 
+        gammu.receive("+258800000000", f"OK {alert['id']}")  # nobody's: a failed attempt
         gammu.receive(PEMBA[0], f"Ok {alert['id']}")
         await until(lambda: get_json(proc.http_port, "/alerts")["alerts"][0]["acked_by"], 15)
+        await until(lambda: "solarwater_auth_sms_failures_total 1.0" in proc.metrics(), 15)
+        assert "solarwater_auth_sms_senders 1.0" in proc.metrics()
         (acked,) = get_json(proc.http_port, "/alerts")["alerts"]
         assert acked["acked_by"] == PEMBA[0] and acked["id"] == alert["id"]
         assert "solarwater_sms_replies_acked_total 1.0" in proc.metrics()
