@@ -115,6 +115,9 @@ async def test_group_page_on_a_phone_signs_in_and_acknowledges_by_district(
         await type_token(bento_page, bento)
         assert await bento_page.eval("location.href") == link  # back on the group's page
         assert sum("fora dos seus distritos" in r for r in await rows(bento_page)) == 2
+        # the severity colours the station's name, not the row's "not yours" and buttons
+        colours = f"{ROWS}.map(li => [getComputedStyle(li).color, li.querySelector('b').className])"
+        assert await bento_page.eval(colours) == [["rgb(34, 34, 34)", "critical"]] * 3
         mont = str(ids["MONTEPUEZ-01"])
         assert await buttons(bento_page) == [
             ["Confirmar os meus (1)", ""],
@@ -157,17 +160,27 @@ async def test_group_page_on_a_phone_signs_in_and_acknowledges_by_district(
         acked = {a.station: a.acked_by for a in svc.active.values()}
         assert acked == {"PEMBA-01": None, "PEMBA-02": None, "MONTEPUEZ-01": "Bento Montepuez"}
 
-        # Ana, with our script, signed in first: one tap acknowledges both of Pemba's
+        # Ana, with our script (it disables a tapped button: the button's alert must still
+        # be posted), signed in first: PEMBA-01's own button, then "mine" for the rest
         ana_page = await browser.page(WIDTH, HEIGHT)
         await ana_page.goto(base + "/signin")
         await type_token(ana_page, ana)
         await ana_page.goto(link)
+        assert await ana_page.eval("document.scripts.length") == 1  # /static/app.js
+        p1, p2 = str(ids["PEMBA-01"]), str(ids["PEMBA-02"])
         assert await buttons(ana_page) == [
             ["Confirmar os meus (2)", ""],
-            ["Confirmar: PEMBA-01", str(ids["PEMBA-01"])],
-            ["Confirmar: PEMBA-02", str(ids["PEMBA-02"])],
+            ["Confirmar: PEMBA-01", p1],
+            ["Confirmar: PEMBA-02", p2],
         ]
         await fits(ana_page)
+        await ana_page.tap(f"button[value='{p1}']")
+        assert await ana_page.eval("location.href") == link
+        assert await buttons(ana_page) == [
+            ["Confirmar os meus (1)", ""],
+            ["Confirmar: PEMBA-02", p2],
+        ]
+        assert {a.station: a.acked_by for a in svc.active.values()}["PEMBA-02"] is None
         ana_page.statuses.clear()
         await ana_page.tap("main form:not(:has(button[name])) button")
         assert ana_page.statuses == [200] and await ana_page.eval("location.href") == link
