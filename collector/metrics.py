@@ -94,6 +94,9 @@ HELP: dict[str, str] = {
     "sms_replies_bad_text": "SMS replies that are not OK <id>",
     "sms_replies_unknown_alert": "OK <id> SMS replies naming no active alert",
     "sms_replies_not_routed": "OK <id> SMS replies from a number the alert is not routed to",
+    "sms_replies_not_active": "OK <id> SMS replies for an alert of the sender's that has resolved",
+    "sms_replies_locked_out": "SMS replies refused unread: their sender (or every sender) was"
+    " locked out",
     "alerts_inhibited": "Active alerts not notified while their station is silent",
     "notifications_grouped": "Notifications sent inside a grouped one",
     "notifications_held": "Notifications waiting for their group",
@@ -107,6 +110,12 @@ HELP: dict[str, str] = {
     "auth_global_lockouts": "Times every address was locked out: too many failures overall",
     "auth_addresses_evicted": "Client addresses dropped from the full failure table",
     "auth_addresses": "Client addresses the failure limiter tracks",
+    "auth_sms_failures": "Failed OK <id> SMS replies: unknown sender, unknown or unrouted alert",
+    "auth_sms_limited": "SMS replies refused unread because their sender was locked out",
+    "auth_sms_lockouts": "Times a sender number was locked out for too many failed SMS replies",
+    "auth_sms_global_lockouts": "Times every sender was locked out: too many failed SMS replies",
+    "auth_sms_senders_evicted": "Sender numbers dropped from the full SMS failure table",
+    "auth_sms_senders": "Sender numbers the SMS failure limiter tracks",
     "write_latency_seconds": "InfluxDB write time per batch",
     "publish_to_written_seconds": "From the receive time of a batch's oldest message to its"
     " write to InfluxDB (direct writes; spool replays are not observed)",
@@ -123,6 +132,7 @@ ALERT_GAUGES = frozenset(
         "silences_active",
         "alerts_inhibited",
         "notifications_held",
+        "auth_sms_senders",
     }
 )
 

@@ -169,6 +169,78 @@ async def test_ok_reply_through_gammu_acknowledges_and_reminders_stop(
         await svc.stop()
 
 
+def reading(station: str, district: str, ts: int, soc: float, volts: float) -> Reading:
+    fields: dict[str, float | int | str] = {
+        "battery_soc_pct": soc, "battery_voltage_v": volts, "charge_state": "bulk",
+        "error_code": 0,
+    }  # fmt: skip
+    return Reading(station, district, "solar", "mppt1", ts, None, fields)
+
+
+@needs_gammu
+async def test_a_sender_guessing_alert_ids_by_sms_is_locked_out(
+    gammu: GammuSmsd, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    wall = [1_800_000_000.0]
+    limit = {"failures": 3, "window": "10m"}
+    svc = AlertService(
+        settings_for(gammu, sms_reply_limit=limit), FLEET, tmp_path / "state",
+        write_lines=lambda lines: None, mqtt_publish=None, clock=lambda: wall[0],
+    )  # fmt: skip
+    await svc.start()
+    try:
+        # battery_critical at PEMBA-01 (Pemba's route) and MONTEPUEZ-01 (the fallback's);
+        # PEMBA-02's fires too, then clears: an alert of the Pemba phones' that has resolved
+        for m in range(7):
+            for sid, district in (("PEMBA-01", "Pemba"), ("PEMBA-02", "Pemba"),
+                                  ("MONTEPUEZ-01", "Montepuez")):  # fmt: skip
+                svc.observe(reading(sid, district, T0 + m * MIN, 20.0, 24.0))
+        await until(lambda: len(svc.active) == 3)
+        ids = {a.station: a.id for a in svc.active.values()}
+        svc.observe(reading("PEMBA-02", "Pemba", T0 + 8 * MIN, 80.0, 26.0))
+        await until(lambda: len(svc.active) == 2)
+        pemba, montepuez, resolved = ids["PEMBA-01"], ids["MONTEPUEZ-01"], ids["PEMBA-02"]
+        stolen, other = PEMBA
+
+        # the stolen SIM: a late reply to a resolved alert of its own is no guess; ids that
+        # do not exist and another district's alert are, and the third locks it out
+        for text in (f"OK {resolved}", f"OK {pemba + 100}", f"OK {montepuez}", f"OK {pemba + 101}"):
+            gammu.receive(stolen, text)
+        gammu.receive("+258800000000", f"OK {pemba}")  # nobody's number: counted on its own
+        await until(lambda: svc.stats()["sms_replies_read"] == 5)
+        st = svc.stats()
+        assert (st["sms_replies_not_active"], st["sms_replies_unknown_alert"]) == (1, 2)
+        assert (st["sms_replies_not_routed"], st["sms_replies_unknown_sender"]) == (1, 1)
+        assert (st["auth_sms_failures"], st["auth_sms_lockouts"]) == (4, 1)
+        assert st["auth_sms_senders"] == 2
+
+        # locked out: even a right guess is refused unread; the colleague's phone still works
+        gammu.receive(stolen, f"OK {pemba}")
+        await until(lambda: svc.stats()["sms_replies_read"] == 6)
+        assert svc.find(pemba) is not None and svc.find(pemba).acked_ms is None  # type: ignore[union-attr]
+        gammu.receive(other, f"OK {pemba}")
+        await until(lambda: svc.stats()["sms_replies_read"] == 7)
+        assert svc.find(pemba).acked_by == other  # type: ignore[union-attr]
+        st = svc.stats()
+        assert (st["sms_replies_locked_out"], st["auth_sms_limited"]) == (1, 1)
+        assert st["sms_replies_acked"] == 1 and st["auth_sms_failures"] == 4
+
+        # the lockout ends after the window; the next wrong guess is checked and counted
+        wall[0] += 601
+        gammu.receive(stolen, f"OK {montepuez}")
+        await until(lambda: svc.stats()["sms_replies_read"] == 8)
+        st = svc.stats()
+        assert (st["sms_replies_not_routed"], st["auth_sms_failures"]) == (2, 5)
+        assert st["sms_replies_locked_out"] == 1
+        assert svc.find(montepuez).acked_ms is None  # type: ignore[union-attr]
+    finally:
+        await svc.stop()
+    lockouts = [r.getMessage() for r in caplog.records if "locked out for" in r.getMessage()]
+    assert lockouts == [
+        f"auth: 3 failed SMS acknowledgements from {stolen[1:]}; locked out for 600 s"
+    ]  # once, not per refused reply
+
+
 # --- smstools: its documented file format --------------------------------------------------
 
 
@@ -449,8 +521,11 @@ async def test_collector_pages_by_modem_and_a_reply_acknowledges(
         for p in gammu.sent.iterdir():
             assert p.read_bytes().decode("utf-16").endswith(f"#{alert['id']}")
 
+        gammu.receive("+258800000000", f"OK {alert['id']}")  # nobody's: a failed attempt
         gammu.receive(PEMBA[0], f"Ok {alert['id']}")
         await until(lambda: get_json(proc.http_port, "/alerts")["alerts"][0]["acked_by"], 15)
+        await until(lambda: "solarwater_auth_sms_failures_total 1.0" in proc.metrics(), 15)
+        assert "solarwater_auth_sms_senders 1.0" in proc.metrics()
         (acked,) = get_json(proc.http_port, "/alerts")["alerts"]
         assert acked["acked_by"] == PEMBA[0] and acked["id"] == alert["id"]
         assert "solarwater_sms_replies_acked_total 1.0" in proc.metrics()

@@ -96,8 +96,9 @@ class AlertService:
         if problems:
             raise AlertConfigError(f"alerts: {problems[0]} is not in the fleet")
         self.replies = PhoneReplies(
-            settings, self.router, self.find, lambda i, by: self.ack(i, by, via="sms")
-        )
+            settings, self.router, self.find, lambda i, by: self.ack(i, by, via="sms"),
+            self.get_alert, clock,
+        )  # fmt: skip
         ctx = NotifierContext(prefix, mqtt_publish, self.replies.handle, settings.language)
         self.notifiers: dict[str, Notifier] = {}
         for name, ns in settings.notifiers.items():

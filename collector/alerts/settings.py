@@ -24,6 +24,7 @@ from collector.alerts.rules import RuleSettings, merge_rules
 from collector.alerts.technicians import TechnicianSettings
 from collector.alerts.templates import LANGUAGES, check_templates
 from collector.alerts.windows import WindowSettings
+from collector.auth_limit import FailureLimitSettings
 from collector.plugin_settings import PluginSettingsError
 from collector.secrets import load_secret, token_weakness
 
@@ -86,6 +87,19 @@ class FallbackRoute(BaseModel):
     notifiers: tuple[str, ...] = ()
     recipients: Recipients = Recipients()
     severities: tuple[Literal["warning", "critical"], ...] = ("warning", "critical")
+
+
+class SmsReplyLimitSettings(FailureLimitSettings):
+    """`alerts.sms_reply_limit`: failed `OK <id>` replies per sender number (a stolen SIM)."""
+
+    enabled: bool = Field(True, description="Limit failed SMS acknowledgements per sender")
+    global_failures: int = Field(
+        100, ge=1, le=1_000_000,
+        description="Failed replies from all senders within `window` that lock every sender out",
+    )  # fmt: skip
+    max_senders: int = Field(
+        1000, ge=1, le=1_000_000, description="Sender numbers tracked; the least recent goes"
+    )
 
 
 class AlertSettings(BaseModel):
@@ -153,6 +167,10 @@ class AlertSettings(BaseModel):
         description="technicians with hashed tokens (python -m collector.alerts.technician_tokens)",
     )
     maintenance: tuple[WindowSettings, ...] = ()
+    sms_reply_limit: SmsReplyLimitSettings = Field(
+        default_factory=SmsReplyLimitSettings,
+        description="failed OK <id> SMS replies per sender number",
+    )
     rules: dict[str, RuleSettings] = Field(default_factory=lambda: _default_rules())
     notifiers: dict[str, SerializeAsAny[NotifierSettings]] = Field(default_factory=dict)
     routes: tuple[RouteSettings, ...] = ()

@@ -15,7 +15,7 @@ from aiohttp import web
 from collector.alerts.links import LinkRefused
 from collector.alerts.model import Alert
 from collector.web.context import WebContext
-from collector.web.csrf import checked_form
+from collector.web.csrf import form_if_valid
 from collector.web.html import csrf_field, e, page
 from collector.web.i18n import Words
 from collector.web.sessions import Session
@@ -33,9 +33,14 @@ class GroupPage:
         app.router.add_get("/g/{token}", self.show)
         app.router.add_post("/g/{token}", self.ack)
 
-    def _refusal(self, request: web.Request, key: str, status: int) -> web.Response:
+    def _refusal(
+        self, request: web.Request, key: str, status: int, back: bool = False
+    ) -> web.Response:
+        """A refusal page; `back`: with a link to the group's page (a POST's refusal)."""
         w = self.ctx.words(request)
-        return page(w, "SolarWater", f"<h1>SolarWater</h1><p>{e(w[key])}</p>", status=status)
+        link = f'<p><a href="{e(request.path)}">{e(w["back_to_group"])}</a></p>' if back else ""
+        body = f"<h1>SolarWater</h1><p>{e(w[key])}</p>{link}"
+        return page(w, "SolarWater", body, status=status)
 
     async def _alerts(self, request: web.Request) -> list[Alert] | web.Response:
         """The group's alerts, or the refusal page of a forged (403), expired (410) or
@@ -68,7 +73,7 @@ class GroupPage:
         where = f"{a.station} ({st.name})" if st and st.name else a.station
         detail = a.detail if a.state == "firing" else a.resolved_detail
         head = (
-            f'<li class="{e(a.severity)}"><b>{e(where)}</b> · {e(m.title(a.rule))}'
+            f'<li><b class="{e(a.severity)}">{e(where)}</b> · {e(m.title(a.rule))}'
             f"{' · ' + e(a.device) if a.device else ''}<br><small>{e(detail)} · "
             f"{e(w['since'])} {e(m.local(a.since_ms, now_ms))} · "
             f"{e(w['firing'] if a.state == 'firing' else w['resolved'])}</small>"
@@ -118,14 +123,16 @@ class GroupPage:
         s = await self.ctx.session(request)
         if s is None:
             raise web.HTTPSeeOther(f"/signin?next={quote(request.path, safe='/')}")
-        form = await checked_form(request, s, self.ctx.counts)
+        form = await form_if_valid(request, s, self.ctx.counts)
+        if form is None:  # a page of an earlier session (signed in again since): a way back
+            return self._refusal(request, "bad_form", 403, back=True)
         one = form.get(FIELD)
         if one is not None:
             picked = [a for a in alerts if str(a.id) == one]
             if not picked:
-                return self._refusal(request, "missing", 404)
+                return self._refusal(request, "missing", 404, back=True)
             if not self._mine(s, picked[0]):
-                return self._refusal(request, "forbidden", 403)
+                return self._refusal(request, "forbidden", 403, back=True)
         else:
             picked = [a for a in alerts if self._mine(s, a)]
         for a in picked:
