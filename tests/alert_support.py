@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email.header import decode_header, make_header
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -17,6 +18,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from paho.mqtt.enums import CallbackAPIVersion
 
+from collector.alerts.technicians import TechnicianSettings, new_token, token_hash, write_file
 from devstack import Mosquitto
 from devstack.ports import free_port
 
@@ -139,3 +141,14 @@ class AlertTopicWatch:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+def two_district_technicians(path: Path) -> tuple[str, str]:
+    """A technicians file of Ana (Pemba) and Bento (Montepuez); their sign-in tokens."""
+    ana, bento = new_token(), new_token()
+    write_file(path, [
+        TechnicianSettings(name="Ana Pemba", districts=("Pemba",), token_sha256=token_hash(ana)),
+        TechnicianSettings(name="Bento Montepuez", districts=("Montepuez",),
+                           token_sha256=token_hash(bento)),
+    ])  # fmt: skip
+    return ana, bento

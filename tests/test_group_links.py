@@ -18,9 +18,8 @@ import aiohttp
 import yaml
 
 from collector.alerts.links import LinkSigner
-from collector.alerts.technicians import TechnicianSettings, new_token, token_hash, write_file
 from devstack import Influxd, Mosquitto
-from tests.alert_support import SMTP_PASSWORD, Hook, Mailbox
+from tests.alert_support import SMTP_PASSWORD, Hook, Mailbox, two_district_technicians
 from tests.collector_support import (
     CollectorProcess,
     collector_env,
@@ -90,13 +89,8 @@ async def test_a_grouped_page_links_to_one_page_that_acknowledges_the_group(
     hook: Hook, mailbox: tuple[Mailbox, int],
 ) -> None:  # fmt: skip
     box, smtp_port = mailbox
-    ana, bento = new_token(), new_token()
     techs = tmp_path / "technicians.yaml"
-    write_file(techs, [
-        TechnicianSettings(name="Ana Pemba", districts=("Pemba",), token_sha256=token_hash(ana)),
-        TechnicianSettings(name="Bento Montepuez", districts=("Montepuez",),
-                           token_sha256=token_hash(bento)),
-    ])  # fmt: skip
+    ana, bento = two_district_technicians(techs)
     env = {
         **collector_env(mosquitto, influxd, fresh_db, prefix),
         "SOLARWATER_INFLUX__FLUSH_INTERVAL_S": "0.2",

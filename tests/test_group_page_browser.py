@@ -14,10 +14,9 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from collector.alerts.technicians import TechnicianSettings, new_token, token_hash, write_file
 from devstack import Influxd, Mosquitto
 from devstack.ports import free_port
-from tests.alert_support import Hook
+from tests.alert_support import Hook, two_district_technicians
 from tests.browser_support import Page, chromium, chromium_or_skip
 from tests.collector_support import (
     collector_overrides,
@@ -64,13 +63,8 @@ async def test_group_page_on_a_phone_signs_in_and_acknowledges_by_district(
     hook: Hook,
 ) -> None:  # fmt: skip
     chromium_or_skip()
-    ana, bento = new_token(), new_token()
     techs = tmp_path / "technicians.yaml"
-    write_file(techs, [
-        TechnicianSettings(name="Ana Pemba", districts=("Pemba",), token_sha256=token_hash(ana)),
-        TechnicianSettings(name="Bento Montepuez", districts=("Montepuez",),
-                           token_sha256=token_hash(bento)),
-    ])  # fmt: skip
+    ana, bento = two_district_technicians(techs)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     sms: dict[str, Any] = {"type": "webhook", "url": hook.url, "backoff_s": 0.05, "timeout_s": 5}
