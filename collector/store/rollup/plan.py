@@ -44,6 +44,7 @@ class Plan:
     raw_view_up_to: str = "7d"
     hourly_view_up_to: str = "30d"
     daily_retention: str = "INF"
+    events_retention: str = "INF"  # the alert transitions' policy (schema.EVENTS_RP)
 
     def __post_init__(self) -> None:
         keep, view = duration_ms(self.raw_retention), duration_ms(self.raw_view_up_to)
