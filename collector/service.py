@@ -558,5 +558,6 @@ class Collector:
                 self.alerts,
                 self.stations_seen,
                 self.started_at,
+                self.events_writer,
             )
         )

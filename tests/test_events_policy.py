@@ -108,6 +108,9 @@ async def test_spooled_alert_points_replay_into_the_events_policy_of_a_new_datab
             spool = collector.events_spool
             assert spool is not None
             await wait_until(lambda: not spool.empty, 20)  # InfluxDB down: on disk
+            _, details = collector.health()
+            assert any(x.startswith("alert points not written") for x in details["problems"])
+            assert details["events_spool"]["bytes"] > 0
         assert not spool.empty  # still there after the stop
         # InfluxDB back, the collector restarted: the old spool is read and replayed
         try:
