@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from collector.config import ConfigError, load_settings
+from collector.store.rollup.setup import setup
 from collector.store.sinks import SinkUnavailable, make_sink
 from collector.store.sinks.influx_v1 import InfluxV1Settings
 from dashboards import alerts as alerts_board
@@ -28,7 +29,7 @@ from tests.collector_support import (
     wait_until,
 )
 from tests.dashboard_queries import View, one, query_of, run
-from tests.rollup_support import set_up_rollup
+from tests.rollup_support import rollup_plan, set_up_rollup
 
 DAY_MS = 86_400_000
 MIN_MS = 60_000
@@ -142,6 +143,10 @@ async def test_the_events_sink_makes_its_policy_again_when_it_was_dropped(
     try:
         await sink.prepare()
         assert _policies(influxd, fresh_db)[schema.EVENTS_RP] == "0s"
+        await sink.prepare()  # again: harmless
+        # `rollup setup` after the collector finds it as it wants it
+        client, plan = rollup_plan(influxd, fresh_db)
+        assert f"retention policy {schema.EVENTS_RP} already keeps INF" in setup(client, plan)
         influxd.query_raw(
             f'DROP RETENTION POLICY "{schema.EVENTS_RP}" ON "{fresh_db}"',
             db=fresh_db,
