@@ -13,13 +13,13 @@ from collector.store.rollup.plan import (
     Plan,
     backfill_queries,
     continuous_queries,
+    create_policy,
     daily_backfill_queries,
     q,
     resolution_lines,
 )
 from devices import schema
 
-YEAR_MS = 52 * 7 * 86_400_000
 _GO_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 
 
@@ -48,11 +48,7 @@ def _policy(client: InfluxQLClient, name: str, duration: str, *, create: bool) -
     if name not in found:
         if not create:
             raise RollupError(f"retention policy {name!r} not found on {client.db!r}")
-        keep = duration_ms(duration)
-        # hourly points and alert transitions are few: year-long shard groups, so a year's
-        # query opens one shard
-        shards = " SHARD DURATION 52w" if keep is None or keep >= YEAR_MS else ""
-        client.query(f"CREATE RETENTION POLICY {where} DURATION {duration} REPLICATION 1{shards}")
+        client.query(create_policy(client.db, name, duration))
         return f"created retention policy {name} ({duration})"
     if go_duration_ms(found[name]["duration"]) == duration_ms(duration):
         return f"retention policy {name} already keeps {duration}"

@@ -12,12 +12,12 @@ from pydantic import Field, PrivateAttr, SecretStr, model_validator
 
 from collector.secrets import load_secret
 from collector.store.rollup.durations import Duration, FiniteDuration, duration_ms
+from collector.store.rollup.plan import create_policy
 from collector.store.sinks.base import Sink, SinkPlugin, SinkRejected, SinkSettings, SinkUnavailable
 from devices import schema
 
 log = logging.getLogger("collector.sink")
 HOUR_MS = 3_600_000
-YEAR_MS = 52 * 7 * 86_400_000
 
 
 class InfluxV1Settings(SinkSettings):
@@ -166,14 +166,8 @@ class InfluxV1Sink:
     async def _create_events_rp(self) -> None:
         """CREATE RETENTION POLICY: a no-op when it exists alike; when it exists otherwise,
         InfluxDB refuses and it stays as it is (`rollup setup` alters it)."""
-        keep = self.settings.events_retention
-        keep_ms = duration_ms(keep)
-        # transitions are few: year-long shard groups, so a year's history opens one shard
-        shards = " SHARD DURATION 52w" if keep_ms is None or keep_ms >= YEAR_MS else ""
-        error = await self._statement(
-            f'CREATE RETENTION POLICY "{schema.EVENTS_RP}" ON "{self.settings.db}"'
-            f" DURATION {keep} REPLICATION 1{shards}"
-        )
+        s = self.settings
+        error = await self._statement(create_policy(s.db, schema.EVENTS_RP, s.events_retention))
         if error and "already exists" not in error:
             log.warning(
                 "influx: cannot create retention policy %s (%s): alert points wait in the spool;"
