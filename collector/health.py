@@ -48,6 +48,7 @@ class HealthParts:
     alerts: AlertService | None
     stations_seen: set[str]
     started_at: float
+    events_writer: Writer | None = None  # the alert transitions' own (where the engine runs)
 
 
 def health(p: HealthParts) -> tuple[bool, dict[str, Any]]:
@@ -65,6 +66,12 @@ def health(p: HealthParts) -> tuple[bool, dict[str, Any]]:
         problems.append("InfluxDB unreachable: readings go to the disk spool")
     if w.spool_blocked:
         problems.append(f"{w.spool_problem}: acknowledgements held, broker is buffering")
+    ev = p.events_writer
+    if ev is not None and not ev.influx_up:
+        # no acknowledgement waits on them: degraded, not failing
+        problems.append(f"alert points not written ({ev.last_error}): kept in their spool")
+    if ev is not None and ev.spool_blocked:
+        problems.append(f"alert points: {ev.spool_problem}")
     if src.session_lost_at and now - src.session_lost_at < SESSION_LOST_WARN_S:
         problems.append(f"mqtt session lost at {_iso(src.session_lost_at)}")
     failing = p.supervisor.failing()
@@ -106,6 +113,9 @@ def health(p: HealthParts) -> tuple[bool, dict[str, Any]]:
             "append_errors": p.spool.append_errors,
             "last_error": p.spool.last_error,
         },
+        "events_spool": None
+        if ev is None
+        else {"bytes": ev.spool.bytes, "blocked": ev.spool_blocked, "up": ev.influx_up},
         "tasks": p.supervisor.report(),
         "quarantine": {
             "write_errors": p.quarantine.write_errors,

@@ -39,7 +39,7 @@ from collector.logtext import safe
 from collector.metrics import Metrics
 from collector.private_files import private_dir
 from collector.stats_points import collector_point, station_info_lines
-from collector.store.sinks import make_sink
+from collector.store.sinks import Sink, make_sink
 from collector.store.spool import Spool
 from collector.store.writer import Writer
 from collector.supervise import Supervisor
@@ -48,6 +48,7 @@ from collector.web.influxql import InfluxQL
 from devices.stations import EMPTY_FLEET, Fleet, load_fleet
 
 log = logging.getLogger("collector")
+EVENTS_SPOOL = "spool-events"  # under data_dir: the alert transitions' spool
 GATEWAY_FLUSH_S = 0.25  # how often held gateway values are looked at (a window is ~1 s)
 
 
@@ -75,7 +76,7 @@ class Collector:
         self.metrics = Metrics()
         self.supervisor = Supervisor(on_restart=self.metrics.task_restart)
         data = private_dir(Path(settings.data_dir))
-        self.spool = Spool(data / "spool", settings.spool.max_bytes, settings.spool.segment_bytes)
+        self.spool = self._spool("spool")
         q = settings.quarantine
         self.quarantine = Quarantine(
             data / "quarantine",
@@ -85,6 +86,11 @@ class Collector:
             on_write_error=lambda: self.metrics.inc("quarantine_write_errors"),
         )
         self.sink = make_sink(settings.influx)
+        # Alert transitions have a writer, a spool and a target of their own (the events
+        # policy, kept longer than readings); only the process that runs the engine needs them.
+        self.events_sink: Sink | None = None
+        self.events_spool: Spool | None = None
+        self.events_writer: Writer | None = None
         self.ingest = Ingest(settings, self.fleet, self.metrics, self.quarantine)
         self.clock_store = ClockStore(
             data, settings.ingest.clock_max_age, self.ingest.clock.max_devices
@@ -125,19 +131,14 @@ class Collector:
         )
         await self.sink.start()
         await self.sink.prepare()
-        self.writer = Writer(
-            self.sink,
-            self.spool,
-            self.source.ack,
-            self.metrics,
-            self._sink_rejected,
-            batch_lines=self.settings.influx.batch_size,
-            batch_acks=max(1, self.settings.mqtt.receive_maximum // 2),
-            flush_interval_s=self.settings.influx.flush_interval_s,
-            replay_lines=self.settings.spool.replay_batch_lines,
-            retry_min_s=self.settings.spool.retry_min_s,
-            retry_max_s=self.settings.spool.retry_max_s,
-        )
+        self.writer = self._writer(self.sink, self.spool, self.source.ack)
+        if self.alerts is not None:
+            self.events_sink = self.sink.events_sink()
+            await self.events_sink.start()
+            await self.events_sink.prepare()
+            self.events_spool = self._spool(EVENTS_SPOOL)
+            # its batches carry no acknowledgements: nothing of MQTT waits on them
+            self.events_writer = self._writer(self.events_sink, self.events_spool, lambda _: True)
         self._register_gauges(intake)
         spawn = self.supervisor.spawn
         self.quarantine.start(spawn)
@@ -148,6 +149,8 @@ class Collector:
         if not self.spool.empty:
             log.info("spool holds %d readings from before: replaying first", self.spool.readings)
         self.writer.start(spawn)
+        if self.events_writer is not None:
+            self.events_writer.start(spawn)
         await self._replay_first()
         self.source.start()
         if self.insight is not None:
@@ -168,6 +171,25 @@ class Collector:
             await self._stop.wait()
         finally:
             await self._shutdown(intake, tasks)
+
+    def _spool(self, name: str) -> Spool:
+        s = self.settings.spool
+        return Spool(Path(self.settings.data_dir) / name, s.max_bytes, s.segment_bytes)
+
+    def _writer(self, sink: Sink, spool: Spool, ack: Callable[[Inbound], bool]) -> Writer:
+        return Writer(
+            sink,
+            spool,
+            ack,
+            self.metrics,
+            self._sink_rejected,
+            batch_lines=self.settings.influx.batch_size,
+            batch_acks=max(1, self.settings.mqtt.receive_maximum // 2),
+            flush_interval_s=self.settings.influx.flush_interval_s,
+            replay_lines=self.settings.spool.replay_batch_lines,
+            retry_min_s=self.settings.spool.retry_min_s,
+            retry_max_s=self.settings.spool.retry_max_s,
+        )
 
     async def _replay_first(self) -> None:
         """On start-up the spool goes first, for as long as InfluxDB takes it (bounded wait)."""
@@ -201,9 +223,12 @@ class Collector:
         if self.alerts is not None:
             await self.alerts.stop()
             await self.writer.drain(grace)
+        if self.events_writer is not None and not await self.events_writer.drain(grace):
+            log.warning("stopping with alert points unwritten (%.0f s): they are lost", grace)
         await self.source.close()
         await self.writer.stop()
         self.spool.close()
+        await self._close_events()
         await self.quarantine.stop()
         await self.sink.close()
         if self.http_runner is not None:
@@ -262,6 +287,10 @@ class Collector:
             if self.writer is not None:
                 self.writer.add(lines, 0, None)
 
+        def write_events(lines: list[str]) -> None:
+            if self.events_writer is not None:
+                self.events_writer.add(lines, 0, None)
+
         def publish(topic: str, payload: bytes, qos: int, retain: bool) -> None:
             if self.source is not None:
                 self.source.publish(topic, payload, qos, retain)
@@ -272,6 +301,7 @@ class Collector:
             Path(self.settings.data_dir) / "alerts",
             prefix=self.settings.mqtt.prefix,
             write_lines=write_lines,
+            write_events=write_events,
             mqtt_publish=publish,
             link_up=lambda: self.source is not None and self.source.connected,
             clock=self.clock,
@@ -373,10 +403,19 @@ class Collector:
         assert isinstance(db, str)  # checked with the settings
         return InfluxQL(influx.url, db, auth, s.query_timeout_s)
 
+    async def _close_events(self) -> None:
+        if self.events_writer is not None:
+            await self.events_writer.stop()
+        if self.events_spool is not None:
+            self.events_spool.close()
+        if self.events_sink is not None:
+            await self.events_sink.close()
+
     async def _close_started(self) -> None:
         """Undo what run() started before the HTTP server, when start-up fails there."""
         if self.alerts is not None:
             await self.alerts.stop()
+        await self._close_events()
         await self.clock_store.close()
         await self.quarantine.stop()
         await self.sink.close()
@@ -388,7 +427,7 @@ class Collector:
             {
                 "mqtt_connected": lambda: float(source.connected),
                 "queue_depth": lambda: float(len(intake)),
-                "spool_bytes": lambda: float(self.spool.bytes),
+                "spool_bytes": lambda: float(self.spool.bytes + self._events_spool_bytes()),
                 "spool_readings": lambda: float(self.spool.readings),
                 "influx_up": lambda: float(writer.influx_up),
                 "stations_seen": lambda: float(len(self.stations_seen)),
@@ -416,6 +455,9 @@ class Collector:
                 "station",
                 alerts.over_budget_by_station,
             )
+
+    def _events_spool_bytes(self) -> int:
+        return self.events_spool.bytes if self.events_spool is not None else 0
 
     # --- the hot path -----------------------------------------------------------------
     async def _consume(self, intake: Feed) -> None:
@@ -516,5 +558,6 @@ class Collector:
                 self.alerts,
                 self.stations_seen,
                 self.started_at,
+                self.events_writer,
             )
         )

@@ -18,7 +18,8 @@ UID = "solarwater-alerts"
 FIRING = iq.firing_alerts()
 ACTIVE = f'SELECT count("state") AS "active" FROM ({FIRING})'
 HISTORY = (
-    f'SELECT "station", "rule", "severity", "state", "value", "message" FROM {iq.q(schema.ALERT)}'
+    'SELECT "station", "rule", "severity", "state", "value", "message" FROM '
+    + iq.source(schema.ALERT)
     + iq.where()
     + " ORDER BY time DESC LIMIT 1000"
 )

@@ -25,11 +25,14 @@ def q(name: str) -> str:
 
 
 def source(measurement: str, *, latest: bool = False) -> str:
-    """The FROM of `measurement`: readings at the resolution the range picks, the rest as is.
+    """The FROM of `measurement`: readings at the resolution the range picks, alert transitions
+    from their own policy, the rest from the default one.
 
     A latest-value query reads raw data at any range: the last reading, not the last hour's
     aggregate, and InfluxDB answers last() from the newest blocks, as fast as from the rollup.
     """
+    if measurement in schema.EVENT_MEASUREMENTS:
+        return f"{q(schema.EVENTS_RP)}.{q(measurement)}"
     if measurement in schema.READING_MEASUREMENTS and not latest:
         return f'"${RP_VARIABLE}".{q(measurement)}'
     return q(measurement)
@@ -74,7 +77,8 @@ def select_all_time(
 ) -> str:
     """A SELECT not bounded by the dashboard's range: for what holds now, whenever it began."""
     cond = " WHERE " + " AND ".join(conditions) if conditions else ""
-    return f"SELECT {', '.join(exprs)} FROM {q(measurement)}" + cond + group_by(*tags)
+    from_ = source(measurement, latest=True)
+    return f"SELECT {', '.join(exprs)} FROM {from_}" + cond + group_by(*tags)
 
 
 def agg(func: str, field: str, alias: str | None = None, *args: str) -> str:

@@ -33,7 +33,7 @@ TEXT = {
 }
 
 ALERT_HISTORY = (
-    'SELECT "message", "rule", "severity", "state", "value" FROM ' + iq.q(schema.ALERT)
+    'SELECT "message", "rule", "severity", "state", "value" FROM ' + iq.source(schema.ALERT)
 ) + iq.where(ST)
 
 

@@ -27,6 +27,11 @@ DAILY_RP = "rollup_1d"
 DAILY_INTERVAL = "1d"
 DAY_OFFSET = "-2h"
 LOCAL_DAY = f"{DAILY_INTERVAL}, {DAY_OFFSET}"
+# Alert transitions go to EVENTS_RP, kept for ever by default: an alert firing longer than the
+# raw retention, the alert history of a year, and an alert judged on a backlog older than raw
+# data is kept must all still be there. Transitions are few, so keeping them costs nothing.
+EVENTS_RP = "events"
+EVENT_MEASUREMENTS: tuple[str, ...] = (ALERT,)
 
 # Tags
 STATION = "station"

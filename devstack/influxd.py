@@ -65,10 +65,13 @@ class Influxd(ManagedProcess):
     def drop_db(self, db: str) -> None:
         self.query_raw(f'DROP DATABASE "{db}"', db=None, method="POST")
 
-    def write(self, lines: list[str] | str, db: str, precision: str = "ms") -> None:
-        """Write line protocol; raises urllib.error.HTTPError on a refusal."""
+    def write(
+        self, lines: list[str] | str, db: str, precision: str = "ms", rp: str | None = None
+    ) -> None:
+        """Write line protocol (into `rp`, else the default policy); HTTPError on a refusal."""
         body = lines if isinstance(lines, str) else "\n".join(lines)
-        qs = urllib.parse.urlencode({"db": db, "precision": precision})
+        params = {"db": db, "precision": precision} | ({"rp": rp} if rp else {})
+        qs = urllib.parse.urlencode(params)
         self._request("POST", f"/write?{qs}", body.encode())
 
     def query_raw(

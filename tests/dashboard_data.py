@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from collector.ingest.readings import Reading
 from collector.stats_points import station_info_lines
+from devices import schema
 from devices.kind import FieldValue
 from devices.lineprotocol import encode_line
 from devices.stations import Fleet, load_fleet
@@ -198,9 +199,10 @@ def ingest_fleet_day(influxd: Influxd, db: str) -> FleetDay:
         for s in stations
     ]
     clocks = _clocks(fleet, from_ms)
-    everything = readings + alert_lines + info + status + _collector(from_ms) + insight + clocks
+    everything = readings + info + status + _collector(from_ms) + insight + clocks
     for i in range(0, len(everything), 5000):
         influxd.write(everything[i : i + 5000], db=db)
+    influxd.write(alert_lines, db=db, rp=schema.EVENTS_RP)  # where the alert engine writes them
     durations = [
         (ep.resolved_h - ep.fired_h) * 3600 for ep in EPISODES if ep.resolved_h is not None
     ]

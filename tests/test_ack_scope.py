@@ -191,5 +191,5 @@ async def test_weekly_window_holds_its_station_pages_and_records_the_alert(
         (None, "PEMBA-01"),
         (1, "PEMBA-02"),
     ]
-    rows = influxd.query("SELECT * FROM \"alert\" WHERE station = 'PEMBA-01'", fresh_db)
+    rows = influxd.query('SELECT * FROM "events"."alert" WHERE station = \'PEMBA-01\'', fresh_db)
     assert [(r["rule"], r["state"]) for r in rows] == [("controller_fault", "firing")]

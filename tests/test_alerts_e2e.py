@@ -211,7 +211,7 @@ class Chain:
         await delivered(collector)
 
     def alert_points(self) -> list[dict[str, Any]]:
-        rows = self.influxd.query('SELECT * FROM "alert"', self.db)
+        rows = self.influxd.query('SELECT * FROM "events"."alert"', self.db)
         return sorted(rows, key=lambda r: (r["time"], r["station"], r["rule"]))
 
     def transitions(self) -> list[tuple[int, str, str, str]]:

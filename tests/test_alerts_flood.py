@@ -161,7 +161,9 @@ async def test_flood_cannot_delay_another_stations_page_and_a_flap_pages_once_ea
     assert hook.arrived[flap[1]] - hook.arrived[flap[0]] >= INTERVAL_S - 0.5
     assert metric(text, "solarwater_notifications_damped_total") == FLAPS // 2 - 1
     # ... while every transition is recorded
-    rows = influxd.query(f"SELECT state FROM \"alert\" WHERE station = '{FLAPPER}'", fresh_db)
+    rows = influxd.query(
+        f'SELECT state FROM "events"."alert" WHERE station = \'{FLAPPER}\'', fresh_db
+    )
     assert [r["state"] for r in rows] == ["firing", "resolved"] * (FLAPS // 2)
     assert metric(text, "solarwater_notifications_dropped_total") == 0
     assert len(hook.posts) == BUDGET + 1 + 1 + 2

@@ -100,7 +100,7 @@ async def test_kill_9_of_an_ingest_host_changes_no_page(
         # both ingest hosts took a share; the engine wrote no readings of its own
         assert counter(ingest_a, "readings_received") > 0
         assert counter(ingest_b, "readings_received") > 0
-        alerts = influxd.query('SELECT "state", "rule" FROM "alert"', db=fresh_db)
+        alerts = influxd.query('SELECT "state", "rule" FROM "events"."alert"', db=fresh_db)
         assert len(alerts) == 4, alerts
         # the acks and silences live with the engine only
         assert engine.health()["alerts"] is not None

@@ -260,7 +260,9 @@ async def test_storm_of_silent_stations_pages_each_route_once_and_inhibits_their
     assert silent_topics == {f"{rig.prefix}/alerts/{s}/station_silent" for s in NORTE}
     assert rig.watch.retained_now() == []
     # the state of each battery was recorded all the same
-    rows = influxd.query('SELECT "state" FROM "alert" WHERE rule = \'battery_low\'', fresh_db)
+    rows = influxd.query(
+        'SELECT "state" FROM "events"."alert" WHERE rule = \'battery_low\'', fresh_db
+    )
     states = [r["state"] for r in rows]
     assert (states.count("firing"), states.count("resolved"), len(states)) == (26, 26, 52)
     # 13 stations x 5 (route, notifier) pairs x (silence, return, digest)
@@ -302,7 +304,7 @@ async def test_outage_backlog_with_a_battery_that_came_and_went_sends_only_its_d
     since = time.strftime("%H:%M", time.gmtime((rig.at(120) + 2 * 3600_000) / 1000))
     assert "Bateria fraca" in digest["text"] and since in digest["text"], digest["text"]
     assert len(rig.mailbox.messages) == 3
-    rows = influxd.query("SELECT * FROM \"alert\" WHERE rule = 'battery_low'", fresh_db)
+    rows = influxd.query('SELECT * FROM "events"."alert" WHERE rule = \'battery_low\'', fresh_db)
     assert rows == []  # nothing fired: by the time it arrived, it was over
 
 

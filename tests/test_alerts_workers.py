@@ -41,7 +41,7 @@ def metrics(port: int) -> str:
 
 
 def alert_points(influxd: Influxd, db: str) -> list[dict[str, Any]]:
-    return influxd.query('SELECT "state", "station", "rule" FROM "alert"', db=db)
+    return influxd.query('SELECT "state", "station", "rule" FROM "events"."alert"', db=db)
 
 
 def test_one_station_split_over_two_workers_fires_exactly_one_alert(

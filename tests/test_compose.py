@@ -292,6 +292,10 @@ def test_influxdb_maps_the_influxql_database_to_the_bucket() -> None:
     init = ROOT / _mounts("influxdb")["/docker-entrypoint-initdb.d"]
     script = (init / "10-dbrp.sh").read_text()
     assert "influx v1 dbrp create" in script and "--rp autogen --default" in script
+    # the alert transitions' bucket, kept for ever, is what InfluxQL reads as "events"
+    assert '--name "${bucket}_events" --retention 0' in script and "--rp events" in script
+    collector = SERVICES["collector"]["environment"]
+    assert collector["SOLARWATER_INFLUX__EVENTS_BUCKET"] == "${INFLUXDB_BUCKET:-solarwater}_events"
     assert os.access(init / "10-dbrp.sh", os.X_OK)
 
 

@@ -186,7 +186,7 @@ def test_catchment_matches_the_inflow_and_the_storms(
 
 def _transitions(influxd: Influxd, db: str) -> dict[tuple[str, str], list[Json]]:
     by_alert: dict[tuple[str, str], list[Json]] = defaultdict(list)
-    for row in influxd.query('SELECT * FROM "alert"', db):
+    for row in influxd.query('SELECT * FROM "events"."alert"', db):
         by_alert[(row["station"], row["rule"])].append(row)
     for seq in by_alert.values():
         seq.sort(key=lambda r: r["time"])

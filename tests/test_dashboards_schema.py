@@ -164,7 +164,7 @@ def test_gaps_are_drawn_as_gaps(uid: str, panel: Json) -> None:
             assert fills[-1] in allowed, (panel["title"], fills)
             assert set(fills[:-1]) <= allowed | {"none"}, (panel["title"], fills)
             if "previous" in fills:
-                assert 'FROM "alert"' in t["query"], "only alert states hold between points"
+                assert 'FROM "events"."alert"' in t["query"], "only alert states hold between"
             if "0" in fills:
                 assert panel["fieldConfig"]["defaults"]["custom"]["drawStyle"] == "bars"
     if panel["type"] == "timeseries":
@@ -279,5 +279,5 @@ def test_station_variable_and_alert_annotations() -> None:
             assert '"station" =~ /^$station$/' in t["query"], p["title"]
     anno = board["annotations"]["list"][1]
     assert anno["datasource"]["type"] == "influxdb"
-    assert 'FROM "alert"' in anno["target"]["query"]
+    assert 'FROM "events"."alert"' in anno["target"]["query"]
     assert "$station" in anno["target"]["query"] and "$timeFilter" in anno["target"]["query"]

@@ -21,6 +21,7 @@ import pytest
 from collector.alerts import AlertService, AlertSettings
 from collector.ingest.readings import Reading
 from dashboards import alerts, fleet
+from devices import schema
 from devices.stations import load_fleet
 from devstack import Influxd
 from tests.dashboard_queries import View, one, query_of, run
@@ -82,9 +83,12 @@ def _readings(now_ms: int) -> list[Reading]:
     return sorted(out, key=lambda r: r.ts_ms)
 
 
-async def _judge(now_ms: int, state_dir: Path) -> tuple[list[str], set[tuple[str, str, str]]]:
-    """Feed the readings, evaluate once, and keep what the engine wrote."""
+async def _judge(
+    now_ms: int, state_dir: Path
+) -> tuple[list[str], list[str], set[tuple[str, str, str]]]:
+    """Feed the readings, evaluate once, and keep what the engine wrote (states, alerts)."""
     lines: list[str] = []
+    events: list[str] = []
     svc = AlertService(
         AlertSettings.model_validate(
             {
@@ -95,6 +99,7 @@ async def _judge(now_ms: int, state_dir: Path) -> tuple[list[str], set[tuple[str
         FLEET,
         state_dir,
         write_lines=lines.extend,
+        write_events=events.extend,
         mqtt_publish=None,
         clock=lambda: now_ms / 1000,
     )
@@ -103,7 +108,7 @@ async def _judge(now_ms: int, state_dir: Path) -> tuple[list[str], set[tuple[str
     await svc.tick()
     active = {(a.station, a.rule, a.severity) for a in svc.active.values()}
     await svc.stop()
-    return lines, active
+    return lines, events, active
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +117,9 @@ def judged(influxd: Influxd, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     influxd.create_db(db)
     set_up_rollup(influxd, db)  # as deployed: the dashboards' `$rp` reads its choice
     now_ms = int(time.time() * 1000)
-    lines, active = asyncio.run(_judge(now_ms, tmp_path_factory.mktemp("alert_state")))
+    lines, events, active = asyncio.run(_judge(now_ms, tmp_path_factory.mktemp("alert_state")))
     influxd.write(lines, db=db)
+    influxd.write(events, db=db, rp=schema.EVENTS_RP)
     yield Judged(View(db, now_ms - DAY, now_ms + MIN), now_ms, active)
     influxd.drop_db(db)
 
@@ -186,7 +192,7 @@ def test_alert_board_counts_the_three_day_old_alert(influxd: Influxd, judged: Ju
     assert shown == judged.active
     fired = [
         r
-        for r in influxd.query('SELECT * FROM "alert"', judged.view.db)
+        for r in influxd.query('SELECT * FROM "events"."alert"', judged.view.db)
         if r["station"] == CRITICAL
     ]
     assert fired and all(r["time"] < judged.view.from_ms - DAY for r in fired)

@@ -76,14 +76,17 @@ def test_setup_is_idempotent_and_follows_its_settings(influxd: Influxd, fresh_db
     setup(client, plan)
     policies, cqs = _rp_rows(influxd, fresh_db), _cqs(influxd, fresh_db)
     # raw stays the default policy (the collector writes there), now kept 90 days
+    # alert transitions in their own policy, kept for ever (they outlive the raw readings)
     assert policies == [
         ("autogen", "2160h0m0s", True),
+        (schema.EVENTS_RP, "0s", False),
         (schema.DAILY_RP, "0s", False),
         (schema.ROLLUP_RP, "0s", False),
     ]
     shards = influxd.query(f'SHOW RETENTION POLICIES ON "{fresh_db}"', db=fresh_db)
     groups = {r["name"]: r["shardGroupDuration"] for r in shards}
     assert groups[schema.ROLLUP_RP] == groups[schema.DAILY_RP] == "8736h0m0s"
+    assert groups[schema.EVENTS_RP] == "8736h0m0s"
     hourly = {f"{schema.ROLLUP_RP}_{k}" for k in KINDS}
     daily = {f"{schema.DAILY_RP}_{k}" for k in KINDS}
     assert set(cqs) == hourly | daily
@@ -94,6 +97,7 @@ def test_setup_is_idempotent_and_follows_its_settings(influxd: Influxd, fresh_db
     assert all("GROUP BY time(1d, -2h)" in cqs[name] for name in daily)
     again = setup(client, plan)
     assert "retention policy autogen already keeps 90d" in again
+    assert f"retention policy {schema.EVENTS_RP} already keeps INF" in again
     assert (_rp_rows(influxd, fresh_db), _cqs(influxd, fresh_db)) == (policies, cqs)
     assert influxd.count(schema.RESOLUTION, db=fresh_db, field="rp") == 0  # in its own RP
     choice = influxd.query(f'SELECT * FROM "{schema.ROLLUP_RP}"."resolution"', db=fresh_db)
@@ -103,11 +107,14 @@ def test_setup_is_idempotent_and_follows_its_settings(influxd: Influxd, fresh_db
         (schema.DAILY_RP, 2**62, "1d"),
     ]
     # a changed window replaces the CQs; a changed retention alters the policy
-    _, wider = rollup_plan(influxd, fresh_db, resample_for="48h", raw_retention="30d")
+    _, wider = rollup_plan(
+        influxd, fresh_db, resample_for="48h", raw_retention="30d", events_retention="520w"
+    )
     setup(client, wider)
     assert all("FOR 2d" in _cqs(influxd, fresh_db)[name] for name in hourly)
     assert all("FOR 3d" in _cqs(influxd, fresh_db)[name] for name in daily)
     assert ("autogen", "720h0m0s", True) in _rp_rows(influxd, fresh_db)
+    assert (schema.EVENTS_RP, "87360h0m0s", False) in _rp_rows(influxd, fresh_db)
 
 
 def test_hourly_aggregates_of_every_field(influxd: Influxd, fresh_db: str) -> None:

@@ -72,6 +72,9 @@ class FakeSink:
     async def write(self, lines: list[str]) -> None:
         self.lines += lines
 
+    def events_sink(self) -> Sink:
+        return FakeSink(self.settings)
+
     async def ping(self) -> bool:
         return True
 

@@ -90,6 +90,21 @@ async def test_v2_sink_writes_ms_precision_to_bucket(fake_influx2: FakeInflux2) 
     assert params["precision"] == "ms"
 
 
+async def test_v2_alert_transitions_go_to_the_events_bucket(fake_influx2: FakeInflux2) -> None:
+    """`events_bucket` when set, else the same bucket (mapped as rp `events` for InfluxQL)."""
+    settings = v2_settings(fake_influx2)
+    own = InfluxV2Settings.model_validate(settings.model_dump() | {"events_bucket": "sw-events"})
+    for s in (own, settings):
+        sink = make_sink(s).events_sink()
+        await sink.start()
+        try:
+            await sink.prepare()
+            await sink.write(['alert,station=A,rule=r state="firing" 1700000000000'])
+        finally:
+            await sink.close()
+    assert [p["bucket"] for p in fake_influx2.params] == ["sw-events", "sw-bucket"]
+
+
 async def test_v2_sink_failures_are_classified(fake_influx2: FakeInflux2) -> None:
     sink = make_sink(v2_settings(fake_influx2, token="wrong"))
     await sink.start()

@@ -281,7 +281,9 @@ async def test_bad_venus_input_is_refused_counted_quarantined_and_good_neighbour
         assert collector.alerts is not None
         await wait_until(
             lambda: bool(
-                influxd.query('SELECT * FROM "alert" WHERE "rule"=\'tank_sensor_fault\'', fresh_db)
+                influxd.query(
+                    'SELECT * FROM "events"."alert" WHERE "rule"=\'tank_sensor_fault\'', fresh_db
+                )
             ),
             15,
         )
@@ -367,7 +369,7 @@ def battery_overrides(
 
 
 def battery_alerts(influxd: Influxd, db: str) -> list[tuple[int, str, str]]:
-    rows = influxd.query('SELECT * FROM "alert"', db)
+    rows = influxd.query('SELECT * FROM "events"."alert"', db)
     got = [(r["time"], r["rule"], r["state"]) for r in sorted(rows, key=lambda r: r["time"])]
     return [g for g in got if g[1] in BATTERY_RULES]
 

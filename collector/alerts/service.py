@@ -71,6 +71,7 @@ class AlertService:
         *,
         prefix: str = "solarwater",
         write_lines: Callable[[list[str]], None],
+        write_events: Callable[[list[str]], None] | None = None,
         mqtt_publish: MqttPublish | None,
         clock: Callable[[], float] = time.time,
         link_up: Callable[[], bool] = lambda: True,
@@ -79,7 +80,9 @@ class AlertService:
         self.link_up = link_up
         self.fleet = fleet
         self.clock = clock
-        self.write_lines = write_lines
+        self.write_lines = write_lines  # station state points: with the readings
+        # alert transitions: to the events policy (kept longer); one writer when not told apart
+        self.write_events = write_events or write_lines
         self.engine = RuleEngine(
             settings.rules, fleet, settings.stale_after, settings.max_devices_per_station
         )
@@ -455,7 +458,7 @@ class AlertService:
         for a, _ in fired:
             log.warning("alert %s firing: %s", a.id, a.message)
         try:
-            self.write_lines(lines)
+            self.write_events(lines)
         except Exception:
             self.counts["write_errors"] += 1
             log.exception("alert points could not be handed to the writer")

@@ -89,6 +89,7 @@ def _client_and_plan(config: Path | None) -> tuple[InfluxQLClient, Plan]:
             raw_view_up_to=influx.raw_view_up_to,
             hourly_view_up_to=influx.hourly_view_up_to,
             daily_retention=influx.daily_retention,
+            events_retention=influx.events_retention,
         )
     except ValueError as exc:
         raise ConfigError(f"config error: influx.{exc}") from None

@@ -25,11 +25,22 @@ DAILY_CQ_PREFIX = schema.DAILY_RP + "_"
 ANY_RANGE_MS = 2**62
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
+YEAR_MS = 52 * 7 * DAY_MS
 
 
 def q(name: str) -> str:
     """An InfluxQL identifier, double-quoted."""
     return '"' + name.replace('"', '\\"') + '"'
+
+
+def create_policy(db: str, name: str, duration: str) -> str:
+    """CREATE RETENTION POLICY of a policy of few points (rollups, alert transitions).
+
+    Kept a year or more: year-long shard groups, so a year's query opens one shard.
+    """
+    keep = duration_ms(duration)
+    shards = " SHARD DURATION 52w" if keep is None or keep >= YEAR_MS else ""
+    return f"CREATE RETENTION POLICY {q(name)} ON {q(db)} DURATION {duration} REPLICATION 1{shards}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +55,7 @@ class Plan:
     raw_view_up_to: str = "7d"
     hourly_view_up_to: str = "30d"
     daily_retention: str = "INF"
+    events_retention: str = "INF"  # the alert transitions' policy (schema.EVENTS_RP)
 
     def __post_init__(self) -> None:
         keep, view = duration_ms(self.raw_retention), duration_ms(self.raw_view_up_to)

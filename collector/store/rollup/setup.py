@@ -13,13 +13,13 @@ from collector.store.rollup.plan import (
     Plan,
     backfill_queries,
     continuous_queries,
+    create_policy,
     daily_backfill_queries,
     q,
     resolution_lines,
 )
 from devices import schema
 
-YEAR_MS = 52 * 7 * 86_400_000
 _GO_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 
 
@@ -48,10 +48,7 @@ def _policy(client: InfluxQLClient, name: str, duration: str, *, create: bool) -
     if name not in found:
         if not create:
             raise RollupError(f"retention policy {name!r} not found on {client.db!r}")
-        keep = duration_ms(duration)
-        # hourly points are few: year-long shard groups, so a year's query opens one shard
-        shards = " SHARD DURATION 52w" if keep is None or keep >= YEAR_MS else ""
-        client.query(f"CREATE RETENTION POLICY {where} DURATION {duration} REPLICATION 1{shards}")
+        client.query(create_policy(client.db, name, duration))
         return f"created retention policy {name} ({duration})"
     if go_duration_ms(found[name]["duration"]) == duration_ms(duration):
         return f"retention policy {name} already keeps {duration}"
@@ -70,7 +67,7 @@ def _ours(client: InfluxQLClient) -> set[str]:
 
 
 def setup(client: InfluxQLClient, plan: Plan, now_ms: int | None = None) -> list[str]:
-    """Database, the three policies, two CQs per kind, the `$rp` choice; idempotent.
+    """Database, the four policies, two CQs per kind, the `$rp` choice; idempotent.
 
     Returns the steps, in words.
     """
@@ -79,6 +76,7 @@ def setup(client: InfluxQLClient, plan: Plan, now_ms: int | None = None) -> list
         _policy(client, plan.raw_rp, plan.raw_retention, create=False),
         _policy(client, schema.ROLLUP_RP, plan.rollup_retention, create=True),
         _policy(client, schema.DAILY_RP, plan.daily_retention, create=True),
+        _policy(client, schema.EVENTS_RP, plan.events_retention, create=True),
     ]
     # A CQ cannot be altered: drop and create, so a changed catalogue or window takes effect.
     wanted = continuous_queries(plan)

@@ -36,6 +36,10 @@ class Sink(Protocol):
         """Write all lines or raise SinkUnavailable / SinkRejected."""
         ...
 
+    def events_sink(self) -> Sink:
+        """A sink of the same server for the alert transitions (`schema.EVENTS_RP`'s place)."""
+        ...
+
     async def ping(self) -> bool:
         """True when the database answers."""
         ...

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Literal
 
 import aiohttp
+import orjson
 from pydantic import Field, PrivateAttr, SecretStr, model_validator
 
 from collector.secrets import load_secret
-from collector.store.rollup.durations import Duration, FiniteDuration
+from collector.store.rollup.durations import Duration, FiniteDuration, duration_ms
+from collector.store.rollup.plan import create_policy
 from collector.store.sinks.base import Sink, SinkPlugin, SinkRejected, SinkSettings, SinkUnavailable
+from devices import schema
+
+log = logging.getLogger("collector.sink")
+HOUR_MS = 3_600_000
 
 
 class InfluxV1Settings(SinkSettings):
@@ -42,7 +49,26 @@ class InfluxV1Settings(SinkSettings):
     hourly_view_up_to: FiniteDuration = Field(
         "30d", description="Longest dashboard range read hourly; longer ranges read daily"
     )
+    events_retention: Duration = Field(
+        "INF",
+        description=f"How long alert transitions are kept (policy `{schema.EVENTS_RP}`, made by"
+        " the collector and `rollup setup`); at least raw_retention",
+    )
     _password: SecretStr | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _events_policy(self) -> InfluxV1Settings:
+        if self.retention_policy == schema.EVENTS_RP:
+            raise ValueError(
+                f"retention_policy {schema.EVENTS_RP!r} is the alert transitions' own policy"
+            )
+        keep, raw = duration_ms(self.events_retention), duration_ms(self.raw_retention)
+        if keep is not None and (keep < HOUR_MS or raw is None or keep < raw):
+            raise ValueError(
+                f"events_retention {self.events_retention} must be INF or at least raw_retention"
+                f" {self.raw_retention} (and 1h): alerts outlive the readings they were judged on"
+            )
+        return self
 
     @model_validator(mode="after")
     def _read_password(self) -> InfluxV1Settings:
@@ -76,16 +102,19 @@ influx:
 
 
 class InfluxV1Sink:
-    """POST /write?db=..&precision=ms."""
+    """POST /write?db=..&precision=ms (and &rp=..); `events`: into the alert transitions' policy,
+    which this sink then creates when it is missing."""
 
     name = "influx-v1"
 
-    def __init__(self, settings: InfluxV1Settings) -> None:
+    def __init__(self, settings: InfluxV1Settings, *, events: bool = False) -> None:
         self.settings = settings
+        self.events = events
         self._session: aiohttp.ClientSession | None = None
         params = {"db": settings.db, "precision": "ms"}
-        if settings.retention_policy:
-            params["rp"] = settings.retention_policy
+        rp = schema.EVENTS_RP if events else settings.retention_policy
+        if rp:
+            params["rp"] = rp
         self._params = params
         password = settings.secret_password()
         self._auth = (
@@ -99,8 +128,13 @@ class InfluxV1Sink:
         self._session = aiohttp.ClientSession(timeout=timeout, connector=connector, auth=self._auth)
 
     async def prepare(self) -> None:
-        """Create the database if it is missing (harmless when present)."""
+        """Create the database, and the events policy for an events sink, if missing."""
         await self._create_db()
+        if self.events:
+            await self._create_events_rp()
+
+    def events_sink(self) -> Sink:
+        return InfluxV1Sink(self.settings, events=True)
 
     async def write(self, lines: list[str]) -> None:
         if not lines:
@@ -119,18 +153,47 @@ class InfluxV1Sink:
         if resp.status == 400:
             raise SinkRejected(text)
         if resp.status == 404 and "database not found" in text:
-            await self._create_db()
+            await self.prepare()
             raise SinkUnavailable(f"database {self.settings.db!r} was missing; created it")
+        if self.events and "retention policy not found" in text:
+            await self._create_events_rp()  # dropped while running: made again, then retried
+            raise SinkUnavailable(f"retention policy {schema.EVENTS_RP!r} was missing; created it")
         raise SinkUnavailable(f"HTTP {resp.status}: {text}")
 
     async def _create_db(self) -> None:
+        await self._statement(f'CREATE DATABASE "{self.settings.db}"')
+
+    async def _create_events_rp(self) -> None:
+        """CREATE RETENTION POLICY: a no-op when it exists alike; when it exists otherwise,
+        InfluxDB refuses and it stays as it is (`rollup setup` alters it)."""
+        s = self.settings
+        error = await self._statement(create_policy(s.db, schema.EVENTS_RP, s.events_retention))
+        if error and "already exists" not in error:
+            log.warning(
+                "influx: cannot create retention policy %s (%s): alert points wait in the spool;"
+                " run `python -m collector.store.rollup setup` as an InfluxDB admin",
+                schema.EVENTS_RP,
+                error[:200],
+            )
+
+    async def _statement(self, q: str) -> str:
+        """Run one InfluxQL statement; its error in words, "" when it went through.
+
+        Unreachable is no error here: the write that follows spools and retries.
+        """
         assert self._session is not None
-        q = f'CREATE DATABASE "{self.settings.db}"'
         try:
             async with self._session.post(self._base + "/query", data={"q": q}) as resp:
-                await resp.read()
+                body = await resp.read()
         except (aiohttp.ClientError, TimeoutError):
-            pass
+            return ""
+        if resp.status >= 300:
+            return f"HTTP {resp.status}: {body[:200].decode(errors='replace')}"
+        try:
+            result = orjson.loads(body)["results"][0]
+        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
+            return ""
+        return str(result.get("error", "")) if isinstance(result, dict) else ""
 
     async def ping(self) -> bool:
         assert self._session is not None

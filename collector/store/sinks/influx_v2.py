@@ -21,6 +21,12 @@ class InfluxV2Settings(SinkSettings):
     api: Literal["v2"] = Field("v2", description="v2 (influxdb-client, InfluxDB 2.x/3.x/1.8+)")
     org: str = Field(min_length=1, description="Organisation (v2)")
     bucket: str = Field("solarwater", min_length=1, description="Bucket (v2)")
+    events_bucket: str | None = Field(
+        None,
+        min_length=1,
+        description="Bucket of the alert transitions (v2; unset: `bucket`), mapped for InfluxQL"
+        " as rp `events`",
+    )
     token: SecretStr | None = Field(None, description="API token (v2; secret: environment only)")
     token_file: Path | None = Field(None, description="File holding the v2 token")
     _token: SecretStr | None = PrivateAttr(None)
@@ -61,8 +67,9 @@ class InfluxV2Sink:
 
     name = "influx-v2"
 
-    def __init__(self, settings: InfluxV2Settings) -> None:
+    def __init__(self, settings: InfluxV2Settings, bucket: str | None = None) -> None:
         self.settings = settings
+        self.bucket = bucket or settings.bucket
         self._token = settings.secret_token()
         self._org: str = settings.org
         self._client: InfluxDBClientAsync | None = None
@@ -83,6 +90,9 @@ class InfluxV2Sink:
         """Nothing to create: the bucket belongs to the InfluxDB operator."""
         return None
 
+    def events_sink(self) -> Sink:
+        return InfluxV2Sink(self.settings, self.settings.events_bucket)
+
     async def write(self, lines: list[str]) -> None:
         from influxdb_client.domain.write_precision import WritePrecision
         from influxdb_client.rest import ApiException
@@ -92,7 +102,7 @@ class InfluxV2Sink:
         assert self._client is not None, "start() first"
         try:
             await self._client.write_api().write(
-                bucket=self.settings.bucket,
+                bucket=self.bucket,
                 org=self._org,
                 record="\n".join(lines),
                 write_precision=WritePrecision.MS,  # type: ignore[arg-type]
