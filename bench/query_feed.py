@@ -22,6 +22,7 @@ from bench.collector_run import CollectorUnderTest
 from bench.query_data import DAY_MS, PHASES, SHAPES, SLOTS, STEP_MS, day_values, station_ids
 from bench.stack import new_prefix
 from devices.catalogue import KINDS
+from devices.errors import SolarWaterError
 from devices.topics import format_topic
 from devstack import Mosquitto, collector_http
 
@@ -31,7 +32,7 @@ WINDOW = 100_000  # readings published and not yet written or refused
 PROGRESS_S = 30.0
 
 
-class FeedError(RuntimeError):
+class FeedError(SolarWaterError, RuntimeError):
     """The collector refused readings, or stopped taking them."""
 
 
