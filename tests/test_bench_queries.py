@@ -10,6 +10,8 @@ import pytest
 
 from bench.collector_run import CollectorUnderTest
 from bench.queries import RANGES, measure_fleet, summary
+from bench.queries import main as queries_main
+from bench.query_cost import main as query_cost_main
 from bench.query_data import DAY_MS, day_values, station_ids, write_rollup
 from bench.query_feed import FeedError, feed_year, written_or_fail
 from bench.query_timing import Timer, panel_queries
@@ -154,3 +156,18 @@ def test_a_refused_reading_fails_the_feed(
                 time.sleep(0.05)
     finally:
         cut.stop()
+
+
+def test_a_kept_data_set_serves_the_query_cost_breakdown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--prepare` keeps a data set; `bench.query_cost` times the station query's parts on it."""
+    data = tmp_path / "qdata"
+    assert (
+        queries_main(["--stations", "2", "--days", "2", "--data-dir", str(data), "--prepare"]) == 0
+    )
+    assert query_cost_main(["--data-dir", str(data), "--stations", "2", "--rounds", "3"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and " ms |" in line]
+    assert len(rows) == 5 and "(shipped)" in out
+    assert query_cost_main(["--data-dir", str(tmp_path / "none"), "--stations", "2"]) == 2
