@@ -159,7 +159,12 @@ async def test_group_page_on_a_phone_signs_in_and_acknowledges_by_district(
         ana_page = await browser.page(WIDTH, HEIGHT)
         await ana_page.goto(base + "/signin")
         await type_token(ana_page, ana)
-        await ana_page.goto(link)
+        # she taps the link in her SMS app: a navigation from elsewhere, not from our pages
+        # (a page of another site here: localhost is not 127.0.0.1), and still signed in
+        await ana_page.goto(f"http://localhost:{port}/signin")
+        await ana_page.eval(f"document.body.innerHTML = '<a id=sms href={link}>SMS</a>'")
+        await ana_page.tap("#sms")
+        assert await ana_page.eval("location.href") == link
         assert await ana_page.eval("document.scripts.length") == 1  # /static/app.js
         p1, p2 = str(ids["PEMBA-01"]), str(ids["PEMBA-02"])
         assert await buttons(ana_page) == [

@@ -282,7 +282,7 @@ async def test_technician_signs_in_sees_district_in_urgency_order_and_acknowledg
                 ) as resp:
                     assert resp.status == 303
                     cookie = resp.headers["Set-Cookie"]
-                    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+                    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
                 async with b.get(base + "/") as resp:
                     html = await resp.text()
                     headers = resp.headers

@@ -77,9 +77,12 @@ class AuthPages:
         s = await self.ctx.sessions.open(token_hash(token.strip()), self.ctx.svc.clock())
         self.ctx.counts["signins"] += 1
         resp = web.HTTPSeeOther(after)
+        # Lax, not Strict: a link tapped in an SMS app or a mail client is a navigation from
+        # elsewhere, and a Strict cookie stays home, so every alert link would ask for the
+        # token again. Cross-site POSTs still go without it, and every form has a CSRF token.
         resp.set_cookie(
             COOKIE, s.id, max_age=int(self.ctx.settings.session_ttl), path="/",
-            secure=self.ctx.settings.secure_cookies, httponly=True, samesite="Strict",
+            secure=self.ctx.settings.secure_cookies, httponly=True, samesite="Lax",
         )  # fmt: skip
         raise resp
 
