@@ -160,6 +160,31 @@ async def test_the_events_sink_makes_its_policy_again_when_it_was_dropped(
     assert [r["state"] for r in influxd.query(f"SELECT * FROM {EVENTS}", fresh_db)] == ["firing"]
 
 
+def test_setup_copies_alert_points_an_older_collector_wrote_to_the_raw_policy(
+    influxd: Influxd, fresh_db: str
+) -> None:
+    """Upgrading keeps the alert history: the boards read `events` only."""
+    influxd.create_db(fresh_db)
+    influxd.write(
+        [
+            f'{schema.ALERT},station=A,rule=r,severity=critical state="firing",value=20.0,'
+            f'message="low" 1700000000000',
+            f'{schema.ALERT},station=A,rule=r,severity=critical state="resolved",value=60.0,'
+            f'message="ok" 1700003600000',
+        ],
+        fresh_db,
+    )
+    client, plan = rollup_plan(influxd, fresh_db)
+    for _ in range(2):  # the second setup copies the same points: nothing changes
+        steps = setup(client, plan)
+        assert f"copied 2 {schema.ALERT} points from {plan.raw_rp} to {schema.EVENTS_RP}" in steps
+        rows = influxd.query(f"SELECT * FROM {EVENTS}", fresh_db)
+        assert [(r["time"], r["state"], r["severity"]) for r in rows] == [
+            (1700000000000, "firing", "critical"),
+            (1700003600000, "resolved", "critical"),
+        ]
+
+
 @pytest.mark.parametrize(
     ("values", "expected"),
     [

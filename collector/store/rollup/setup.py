@@ -78,6 +78,7 @@ def setup(client: InfluxQLClient, plan: Plan, now_ms: int | None = None) -> list
         _policy(client, schema.DAILY_RP, plan.daily_retention, create=True),
         _policy(client, schema.EVENTS_RP, plan.events_retention, create=True),
     ]
+    done += _events_written_before(client, plan)
     # A CQ cannot be altered: drop and create, so a changed catalogue or window takes effect.
     wanted = continuous_queries(plan)
     existing = _ours(client)
@@ -98,6 +99,26 @@ def setup(client: InfluxQLClient, plan: Plan, now_ms: int | None = None) -> list
         f"dashboards read {plan.raw_rp} up to {plan.raw_view_up_to}, {schema.ROLLUP_RP} up to "
         f"{plan.hourly_view_up_to}, else {schema.DAILY_RP}"
     )
+    return done
+
+
+def _events_written_before(client: InfluxQLClient, plan: Plan) -> list[str]:
+    """Copy alert transitions an older collector wrote to the raw policy into `events`.
+
+    The boards read them only there; a copy of the same points is the same points, so a
+    second setup changes nothing. The raw ones are left to expire: DELETE in InfluxQL 1.x
+    would remove the copies too (it spans every policy).
+    """
+    done = []
+    for name in schema.EVENT_MEASUREMENTS:
+        src = f"{q(plan.raw_rp)}.{q(name)}"
+        rows = client.query(f"SELECT count(*) FROM {src}")
+        found = (
+            max((int(v) for k, v in rows[0].items() if k != "time" and v), default=0) if rows else 0
+        )
+        if found:
+            client.query(f"SELECT * INTO {q(schema.EVENTS_RP)}.{q(name)} FROM {src} GROUP BY *")
+            done.append(f"copied {found} {name} points from {plan.raw_rp} to {schema.EVENTS_RP}")
     return done
 
 
