@@ -121,13 +121,21 @@ class CollectorUnderTest:
 
     def readings_written(self) -> int:
         """Readings every worker has written to InfluxDB (directly or from its spool)."""
-        total = 0
+        return self.progress()[0]
+
+    def progress(self) -> tuple[int, int]:
+        """(readings written, readings and messages refused) over every worker's /metrics."""
+        written = refused = 0
         for port in self.ports:
             for row in collector_http.metrics(port).splitlines():
                 name, _, value = row.partition(" ")
                 if name in ("solarwater_readings_written_total", "solarwater_spool_replayed_total"):
-                    total += int(float(value))
-        return total
+                    written += int(float(value))
+                elif name.startswith(
+                    ("solarwater_readings_rejected_total{", "solarwater_messages_rejected_total{")
+                ):
+                    refused += int(float(value))
+        return written, refused
 
     def pids(self) -> list[int]:
         """The processes that do the work: the collector, or each worker and the alert engine."""

@@ -24,7 +24,7 @@ from bench.stack import new_prefix
 from devices.catalogue import KINDS
 from devices.errors import SolarWaterError
 from devices.topics import format_topic
-from devstack import Mosquitto, collector_http
+from devstack import Mosquitto
 
 STEP_S = STEP_MS // 1000
 PER_MESSAGE = SLOTS // 2  # half a day: the largest kind's batch stays under the 64 KiB cap
@@ -79,24 +79,10 @@ def payloads(
 
 def written_or_fail(cut: CollectorUnderTest) -> int:
     """Readings the collector has written; any refusal (reading or message) fails the feed."""
-    written, refused = _counted(cut.ports[0])
+    written, refused = cut.progress()
     if refused:
         raise FeedError(f"the collector refused {refused}: {cut.log_tail()[-500:]}")
     return written
-
-
-def _counted(port: int) -> tuple[int, int]:
-    """(readings written, readings and messages refused) from the collector's /metrics."""
-    written = refused = 0
-    for row in collector_http.metrics(port).splitlines():
-        name, _, value = row.partition(" ")
-        if name in ("solarwater_readings_written_total", "solarwater_spool_replayed_total"):
-            written += int(float(value))
-        elif name.startswith(
-            ("solarwater_readings_rejected_total{", "solarwater_messages_rejected_total{")
-        ):
-            refused += int(float(value))
-    return written, refused
 
 
 def feed_year(

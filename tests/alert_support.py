@@ -152,3 +152,20 @@ def two_district_technicians(path: Path) -> tuple[str, str]:
                            token_sha256=token_hash(bento)),
     ])  # fmt: skip
     return ana, bento
+
+
+def mail_and_sms(smtp_port: int, password: Path, hook: Hook) -> dict[str, Any]:
+    """The `mail` notifier on the test's aiosmtpd and the `sms` one on its webhook receiver."""
+    return {
+        "mail": {
+            "type": "email",
+            "host": "127.0.0.1",
+            "port": smtp_port,
+            "security": "none",
+            "username": "alerts",
+            "password_file": str(password),
+            "from": "alertas@solarwater.example",
+            "backoff_s": 0.05,
+        },
+        "sms": {"type": "webhook", "url": hook.url, "backoff_s": 0.05, "timeout_s": 5},
+    }

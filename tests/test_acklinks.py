@@ -23,7 +23,7 @@ import yaml
 from collector.alerts.links import LinkSigner
 from devices.topics import format_topic
 from devstack import Influxd, Mosquitto
-from tests.alert_support import SMTP_PASSWORD, Hook, Mailbox
+from tests.alert_support import SMTP_PASSWORD, Hook, Mailbox, mail_and_sms
 from tests.collector_support import (
     CollectorProcess,
     collector_env,
@@ -50,19 +50,7 @@ def config(hook: Hook, smtp_port: int, public_url: str, password: Path) -> dict[
             "repeat_interval": "1s",
             "min_page_interval": 0,
             "public_url": public_url,
-            "notifiers": {
-                "mail": {
-                    "type": "email",
-                    "host": "127.0.0.1",
-                    "port": smtp_port,
-                    "security": "none",
-                    "username": "alerts",
-                    "password_file": str(password),
-                    "from": "alertas@solarwater.example",
-                    "backoff_s": 0.05,
-                },
-                "sms": {"type": "webhook", "url": hook.url, "backoff_s": 0.05, "timeout_s": 5},
-            },
+            "notifiers": mail_and_sms(smtp_port, password, hook),
             "routes": [
                 {
                     "name": "pemba",

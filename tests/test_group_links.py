@@ -19,7 +19,7 @@ import yaml
 
 from collector.alerts.links import LinkSigner
 from devstack import Influxd, Mosquitto
-from tests.alert_support import SMTP_PASSWORD, Hook, Mailbox, two_district_technicians
+from tests.alert_support import SMTP_PASSWORD, Hook, Mailbox, mail_and_sms, two_district_technicians
 from tests.collector_support import (
     CollectorProcess,
     collector_env,
@@ -42,19 +42,7 @@ def config(hook: Hook, smtp_port: int, base: str, password: Path, techs: Path) -
             "group_wait": "2s",  # margin for a loaded machine: the three must join
             "public_url": base,
             "technicians_file": str(techs),
-            "notifiers": {
-                "mail": {
-                    "type": "email",
-                    "host": "127.0.0.1",
-                    "port": smtp_port,
-                    "security": "none",
-                    "username": "alerts",
-                    "password_file": str(password),
-                    "from": "alertas@solarwater.example",
-                    "backoff_s": 0.05,
-                },
-                "sms": {"type": "webhook", "url": hook.url, "backoff_s": 0.05, "timeout_s": 5},
-            },
+            "notifiers": mail_and_sms(smtp_port, password, hook),
             "routes": [
                 {
                     "name": "sul",
